@@ -1,0 +1,320 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { queryEvents } from './db/eventlog.js';
+import { ReconcileLock } from './db/lock.js';
+import { migrate } from './db/migrate.js';
+import { SourceError } from './db/source.js';
+import { loadStates } from './db/state.js';
+import { ConfigurationError, UnavailableError, coerceError } from './errors.js';
+import { redactText } from './logger.js';
+import { PrefectError } from './prefect/errors.js';
+import { runPass, type PassResult } from './reconcile/pass.js';
+import { allProblems, planJson, renderPlan } from './render/plan.js';
+import { renderEvent, renderStatusTable, statusJson } from './render/status.js';
+import { createRuntime, secretsOf, type Runtime } from './runtime.js';
+
+// The only module that parses argv, prints and exits.
+
+export const EXIT = { ok: 0, problems: 1, pending: 2, usage: 64, unavailable: 69 } as const;
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+}
+
+const program = new Command()
+  .name('connector-sync')
+  .description(
+    'Keeps Prefect deployments in step with the cai_connectors table, writing one lifecycle event per change.',
+  )
+  .option(
+    '-c, --config <file>',
+    'configuration file (default: config/default.yaml; env CONNECTOR_SYNC_CONFIG)',
+  )
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL)')
+  .showHelpAfterError()
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT.usage))
+  .addHelpText(
+    'after',
+    `
+Exit codes (run --once, plan):
+  0   converged (plan: nothing to change)
+  1   a connector failed or is invalid/conflicting, or the mass-delete guard held deletes back
+  2   plan only: changes pending and no problems
+  64  bad usage or configuration, credentials refused, work pool missing
+  69  Postgres or Prefect unreachable, or the reconcile lock was held too long
+
+Environment: DATABASE_URL, PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING,
+CONNECTOR_SYNC_CONFIG, CONNECTOR_SYNC_ENV, CONNECTOR_SYNC_SCHEDULE, LOG_LEVEL, LOG_FORMAT, PORT.`,
+  );
+
+program
+  .command('run', { isDefault: true })
+  .description('reconcile: with --once, one pass then exit; without, the long-running worker')
+  .option('--once', 'run one pass and exit with its result')
+  .option('--dry-run', 'plan only: change nothing (same as `plan`)')
+  .option('--allow-mass-delete', 'let a pass delete more than reconcile.maxDeletesPerPass')
+  .option('--json', 'print the result as JSON')
+  .action(
+    async (options: {
+      once?: boolean;
+      dryRun?: boolean;
+      allowMassDelete?: boolean;
+      json?: boolean;
+    }) => {
+      if (!options.once && !options.dryRun) {
+        fail(
+          EXIT.usage,
+          'the long-running worker is not available in this version yet: use `run --once` (or `plan`)',
+        );
+      }
+      await reconcileCommand({
+        dryRun: options.dryRun === true,
+        allowMassDelete: options.allowMassDelete === true,
+        json: options.json === true,
+      });
+    },
+  );
+
+program
+  .command('plan')
+  .description('show what a pass would change, changing nothing (= run --once --dry-run)')
+  .option('--json', 'print one machine-stable JSON object')
+  .option('--allow-mass-delete', 'plan as if the mass-delete guard were lifted')
+  .action(async (options: { json?: boolean; allowMassDelete?: boolean }) => {
+    await reconcileCommand({
+      dryRun: true,
+      allowMassDelete: options.allowMassDelete === true,
+      json: options.json === true,
+    });
+  });
+
+program
+  .command('status')
+  .description('per-connector sync state')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      await migrate(rt.pool, rt.config.database.schema);
+      const states = [...(await loadStates(rt.pool, rt.config.database.schema)).values()];
+      print(options.json ? JSON.stringify(statusJson(states), null, 2) : renderStatusTable(states));
+      return EXIT.ok;
+    });
+  });
+
+program
+  .command('events')
+  .description('the lifecycle event log, oldest first')
+  .option('--since <iso>', 'only events at or after this time', parseDate)
+  .option('--connector <id>', 'only this connector')
+  .addOption(
+    new Option('--action <action>', 'only this action').choices([
+      'created',
+      'updated',
+      'paused',
+      'resumed',
+      'deleted',
+      'failed',
+    ]),
+  )
+  .option('--limit <n>', 'at most this many events', parsePositiveInt, 100)
+  .option('--json', 'one JSON object per line')
+  .action(
+    async (options: {
+      since?: Date;
+      connector?: string;
+      action?: string;
+      limit: number;
+      json?: boolean;
+    }) => {
+      await withRuntime(async (rt) => {
+        await migrate(rt.pool, rt.config.database.schema);
+        const events = await queryEvents(rt.pool, rt.config.database.schema, {
+          since: options.since,
+          connectorId: options.connector,
+          action: options.action,
+          limit: options.limit,
+        });
+        for (const event of events)
+          print(options.json ? JSON.stringify(event) : renderEvent(event));
+        if (!options.json && events.length === 0) print('No events.');
+        return EXIT.ok;
+      });
+    },
+  );
+
+program
+  .command('migrate')
+  .description("apply the worker's own schema (database.schema), then exit")
+  .action(async () => {
+    await withRuntime(async (rt) => {
+      const applied = await migrate(rt.pool, rt.config.database.schema);
+      print(applied.length ? `Applied: ${applied.join(', ')}` : 'Schema is current.');
+      return EXIT.ok;
+    });
+  });
+
+async function reconcileCommand(options: {
+  dryRun: boolean;
+  allowMassDelete: boolean;
+  json: boolean;
+}): Promise<void> {
+  await withRuntime(async (rt) => {
+    await migrate(rt.pool, rt.config.database.schema);
+    const lock = options.dryRun
+      ? null
+      : await ReconcileLock.acquire(
+          rt.config.database.url,
+          rt.config.database.schema,
+          rt.config.reconcile.lockWaitSeconds,
+          rt.logger,
+        );
+    try {
+      const result = await runPass(rt, {
+        dryRun: options.dryRun,
+        allowMassDelete: options.allowMassDelete,
+      });
+      if (options.json) print(JSON.stringify({ ...planJson(result), ...runJson(result) }, null, 2));
+      else print(renderRun(result));
+      return exitCodeOf(result);
+    } finally {
+      await lock?.release();
+    }
+  });
+}
+
+function runJson(result: PassResult): Record<string, unknown> {
+  if (result.dryRun) return {};
+  return {
+    pass_id: result.passId,
+    applied: result.applied.length,
+    events: result.events,
+    settled: result.settled,
+    aborted: result.aborted,
+    prefect_calls: result.calls,
+    duration_ms: result.durationMs,
+  };
+}
+
+function renderRun(result: PassResult): string {
+  if (result.dryRun) return renderPlan(result, 'Plan');
+  const lines = [renderPlan(result, 'Applied')];
+  if (result.settled.tookEffect + result.settled.didNot > 0) {
+    lines.push(
+      `Settled ${result.settled.tookEffect + result.settled.didNot} open intents from an earlier pass: ${result.settled.tookEffect} took effect.`,
+    );
+  }
+  if (result.aborted) lines.push(`Pass ended early: ${result.aborted}`);
+  lines.push(
+    `Events written: ${result.events}. Prefect calls: ${result.calls.reads} reads, ${result.calls.writes} writes. ${(result.durationMs / 1000).toFixed(2)}s.`,
+  );
+  return lines.join('\n');
+}
+
+/** SPEC §2: the first that applies of 69, 1, 2, 0 (64 is decided before a pass). */
+export function exitCodeOf(result: PassResult): number {
+  if (result.aborted) return EXIT.unavailable;
+  if (allProblems(result).length > 0 || result.plan.heldDeletes) return EXIT.problems;
+  if (result.dryRun && result.plan.changes.length > 0) return EXIT.pending;
+  return EXIT.ok;
+}
+
+async function withRuntime(work: (rt: Runtime) => Promise<number>): Promise<void> {
+  const config = readConfigOrExit();
+  const rt = createRuntime(config);
+  let code: number;
+  try {
+    code = await work(rt);
+  } catch (error) {
+    code = reportFailure(error, secretsOf(config));
+  } finally {
+    await rt.close().catch(() => undefined);
+  }
+  process.exitCode = code;
+}
+
+function readConfigOrExit(): Config {
+  const globals = program.opts<GlobalOptions>();
+  const result = loadConfig({
+    env: process.env,
+    configFile: globals.config,
+    overrides: { 'log.level': globals.logLevel },
+  });
+  if (!result.ok) {
+    process.stderr.write(
+      `connector-sync: invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`,
+    );
+    process.exit(EXIT.usage);
+  }
+  return result.config;
+}
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P03',
+  '08006',
+  '08001',
+]);
+
+function reportFailure(raw: unknown, secrets: string[]): number {
+  const error = coerceError(raw);
+  const say = (message: string): void => {
+    process.stderr.write(`connector-sync: ${redactText(message, secrets)}\n`);
+  };
+  if (error instanceof ConfigurationError || error instanceof SourceError) {
+    say(error.message);
+    return EXIT.usage;
+  }
+  if (error instanceof UnavailableError) {
+    say(error.message);
+    return EXIT.unavailable;
+  }
+  if (error instanceof PrefectError) {
+    say(`Prefect is unavailable: ${error.message}`);
+    return error.retryable ? EXIT.unavailable : EXIT.usage;
+  }
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) {
+    say(`Postgres is unavailable: ${error.message}`);
+    return EXIT.unavailable;
+  }
+  if (typeof code === 'string' && code === '28P01') {
+    say(`Postgres refused the credentials: ${error.message}`);
+    return EXIT.usage;
+  }
+  say(`unexpected error: ${error.stack ?? error.message}`);
+  return EXIT.problems;
+}
+
+function parseDate(value: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError('expected an ISO date such as 2026-01-31T00:00:00Z');
+  return date;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`connector-sync: ${message}\n`);
+  process.exit(code);
+}
+
+await program.parseAsync(process.argv);

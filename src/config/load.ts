@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { isPlainObject } from '../core/json.js';
+import { configSchema, type Config } from './schema.js';
+
+/** The package's own config/ folder, which holds default.yaml. */
+export const PACKAGE_CONFIG_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../config');
+
+export interface ConfigSources {
+  env: Record<string, string | undefined>;
+  /** --config FILE */
+  configFile?: string | undefined;
+  /** Flags that override configuration keys (dotted paths). */
+  overrides?: Record<string, unknown>;
+}
+
+export type ConfigResult =
+  { ok: true; config: Config; files: string[] } | { ok: false; errors: string[] };
+
+const ENV_KEYS: [string, string][] = [
+  ['DATABASE_URL', 'database.url'],
+  ['PREFECT_API_URL', 'prefect.apiUrl'],
+  ['PREFECT_API_KEY', 'prefect.apiKey'],
+  ['PREFECT_API_AUTH_STRING', 'prefect.authString'],
+  ['CONNECTOR_SYNC_SCHEDULE', 'reconcile.schedule'],
+  ['LOG_LEVEL', 'log.level'],
+  ['LOG_FORMAT', 'log.format'],
+  ['PORT', 'http.port'],
+];
+
+/**
+ * Reads the configuration once: built-in defaults < config file (< its
+ * CONNECTOR_SYNC_ENV layer) < environment < flags. Every problem is reported
+ * at once, never only the first.
+ */
+export function loadConfig(sources: ConfigSources): ConfigResult {
+  const errors: string[] = [];
+  const files: string[] = [];
+  let merged: Record<string, unknown> = {};
+
+  const explicit = sources.configFile ?? sources.env.CONNECTOR_SYNC_CONFIG;
+  const base = explicit ? resolve(explicit) : join(PACKAGE_CONFIG_DIR, 'default.yaml');
+  const layers = [base];
+  const envName = sources.env.CONNECTOR_SYNC_ENV;
+  if (envName) {
+    if (!/^[A-Za-z0-9_-]+$/.test(envName))
+      errors.push(`CONNECTOR_SYNC_ENV: "${envName}" is not a plain name`);
+    else layers.push(join(dirname(base), `${envName}.yaml`));
+  }
+  for (const [index, file] of layers.entries()) {
+    const required = index === 0 && explicit !== undefined;
+    if (!existsSync(file)) {
+      if (required) errors.push(`config file ${file} does not exist`);
+      continue;
+    }
+    const parsed = readYaml(file);
+    if (typeof parsed === 'string') errors.push(parsed);
+    else {
+      merged = deepMerge(merged, parsed);
+      files.push(file);
+    }
+  }
+
+  for (const [name, path] of ENV_KEYS) {
+    const value = sources.env[name];
+    if (value !== undefined && value !== '') merged = setPath(merged, path, value);
+  }
+  for (const [path, value] of Object.entries(sources.overrides ?? {})) {
+    if (value !== undefined) merged = setPath(merged, path, value);
+  }
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues)
+      errors.push(`${describePath(issue.path)}: ${issue.message}`);
+  }
+  if (errors.length > 0 || !result.success) return { ok: false, errors };
+  return { ok: true, config: result.data, files };
+}
+
+function readYaml(file: string): Record<string, unknown> | string {
+  try {
+    const value: unknown = parseYaml(readFileSync(file, 'utf8'));
+    if (value === null || value === undefined) return {};
+    if (!isPlainObject(value)) return `${file}: the top level must be a mapping of keys`;
+    return value;
+  } catch (error) {
+    return `${file}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+const ENV_NAME_BY_PATH = new Map(ENV_KEYS.map(([name, path]) => [path, name]));
+
+function describePath(path: PropertyKey[]): string {
+  const dotted = path.map(String).join('.');
+  const envName = ENV_NAME_BY_PATH.get(dotted);
+  return envName ? `${dotted} (${envName})` : dotted || '(top level)';
+}
+
+export function deepMerge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const existing = out[key];
+    out[key] = isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value;
+  }
+  return out;
+}
+
+function setPath(
+  target: Record<string, unknown>,
+  path: string,
+  value: unknown,
+): Record<string, unknown> {
+  const [head, ...rest] = path.split('.');
+  if (head === undefined) return target;
+  if (rest.length === 0) return { ...target, [head]: value };
+  const child = target[head];
+  return { ...target, [head]: setPath(isPlainObject(child) ? child : {}, rest.join('.'), value) };
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { cronProblem } from '../core/cron.js';
+import { PREFECT_TIMEZONES } from '../core/timezones.generated.js';
+
+// The one description of every configuration key, its type and its default.
+// config/default.yaml mirrors it for humans; test/unit/config.test.ts keeps them in step.
+
+const identifierPath = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/,
+    'must be a table or view name, optionally schema-qualified (letters, digits, _)',
+  );
+
+const cron = z.string().refine((value) => cronProblem(value) === null, {
+  error: (issue) => cronProblem(String(issue.input)) ?? 'invalid cron',
+});
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const configSchema = z.strictObject({
+  source: z
+    .strictObject({
+      table: identifierPath.default('cai_connectors'),
+      writeBackDeploymentId: z.boolean().default(true),
+    })
+    .prefault({}),
+  deployment: z
+    .strictObject({
+      flowName: z.string().min(1).default('run_connector_pipeline'),
+      entrypoint: z.string().min(1).default('flows/dlt_pipeline_flow.py:run_connector_pipeline'),
+      nameTemplate: z
+        .string()
+        .default('connector-{id}')
+        .refine(
+          (t) => t.includes('{id}'),
+          'must contain {id} so every connector gets its own deployment',
+        )
+        .refine(
+          (t) => !/[/%&><]/.test(t),
+          'must not contain / % & > < (Prefect forbids them in names)',
+        ),
+      workPoolName: z.string().min(1).default('default'),
+      workQueueName: z.string().min(1).default('default'),
+      tags: z.array(z.string().min(1)).default([]),
+      jobVariables: jsonObject.default({}),
+      path: z.string().min(1).nullable().default(null),
+      pullSteps: z.array(jsonObject).nullable().default(null),
+      defaultTimezone: z
+        .string()
+        .default('UTC')
+        .refine(
+          (tz) => PREFECT_TIMEZONES.has(tz),
+          'must be an IANA timezone name Prefect knows, such as "UTC"',
+        ),
+      onInactive: z.enum(['pause', 'delete']).default('pause'),
+    })
+    .prefault({}),
+  ownership: z
+    .strictObject({
+      managedTag: z.string().min(1).default('managed-by:connector-sync'),
+      adopt: z.boolean().default(false),
+    })
+    .prefault({}),
+  reconcile: z
+    .strictObject({
+      schedule: cron.default('* * * * *'),
+      concurrency: z.int().min(1).max(64).default(8),
+      maxDeletesPerPass: z
+        .union([
+          z.int().min(0),
+          z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage such as "25%"'),
+        ])
+        .default('25%'),
+      backoff: z
+        .strictObject({
+          baseSeconds: z.number().positive().default(10),
+          maxSeconds: z.number().positive().default(3600),
+        })
+        .prefault({}),
+      lockWaitSeconds: z.number().min(0).default(60),
+      shutdownTimeoutSeconds: z.number().min(0).default(20),
+    })
+    .prefault({}),
+  prefect: z.strictObject({
+    apiUrl: z.url({
+      protocol: /^https?$/,
+      error: 'must be an http(s) URL such as http://127.0.0.1:4200/api',
+    }),
+    apiKey: z.string().min(1).optional(),
+    authString: z
+      .string()
+      .regex(/^[^:]+:.*$/, 'must be "user:password"')
+      .optional(),
+    timeoutMs: z.int().min(100).default(10_000),
+    requestsPerSecond: z.number().positive().default(50),
+  }),
+  database: z.strictObject({
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
+      .default('connector_sync'),
+  }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      format: z.enum(['json', 'pretty']).default('json'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      port: z.coerce.number().int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;

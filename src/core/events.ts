@@ -1,0 +1,182 @@
+import type { Change, Deployment, FieldChanges, Problem } from './types.js';
+import { updateAction } from './diff.js';
+
+// Lifecycle events in the shape Prefect itself emits (OSS 3.6.23+), SPEC §7.
+
+export type EventAction = 'created' | 'updated' | 'paused' | 'resumed' | 'deleted' | 'failed';
+
+export const EVENT_NAMES: Record<EventAction, string> = {
+  created: 'prefect.deployment.created',
+  updated: 'prefect.deployment.updated',
+  paused: 'prefect.deployment.updated',
+  resumed: 'prefect.deployment.updated',
+  deleted: 'prefect.deployment.deleted',
+  failed: 'connector-sync.connector.failed',
+};
+
+export interface Resource {
+  'prefect.resource.id': string;
+  'prefect.resource.name'?: string;
+  'prefect.resource.role'?: string;
+}
+
+/** An event before it has an id, a time and a pass. */
+export interface EventDraft {
+  event: string;
+  action: EventAction;
+  connector_id: string | null;
+  deployment_id: string | null;
+  resource: Resource;
+  related: Resource[];
+  payload: Record<string, unknown>;
+}
+
+export interface EventRow extends EventDraft {
+  id: string;
+  occurred: Date;
+  pass_id: string;
+}
+
+/** What we know of the things an event relates to. */
+export interface RelatedContext {
+  flow: { id: string; name: string } | null;
+  workPool: { id: string; name: string } | null;
+}
+
+export function connectorResource(id: string, name: string | null, role?: string): Resource {
+  const resource: Resource = { 'prefect.resource.id': `connector-sync.connector.${id}` };
+  if (role) resource['prefect.resource.role'] = role;
+  if (name !== null) resource['prefect.resource.name'] = name;
+  return resource;
+}
+
+function deploymentRelated(
+  deployment: Pick<Deployment, 'flow_id' | 'work_queue_id' | 'work_queue_name' | 'work_pool_name'>,
+  connector: { id: string; name: string | null } | null,
+  context: RelatedContext,
+): Resource[] {
+  const related: Resource[] = [];
+  const flow: Resource = {
+    'prefect.resource.id': `prefect.flow.${deployment.flow_id}`,
+    'prefect.resource.role': 'flow',
+  };
+  if (context.flow?.id === deployment.flow_id) flow['prefect.resource.name'] = context.flow.name;
+  related.push(flow);
+  if (deployment.work_queue_id) {
+    const queue: Resource = {
+      'prefect.resource.id': `prefect.work-queue.${deployment.work_queue_id}`,
+      'prefect.resource.role': 'work-queue',
+    };
+    if (deployment.work_queue_name) queue['prefect.resource.name'] = deployment.work_queue_name;
+    related.push(queue);
+  }
+  if (context.workPool && context.workPool.name === deployment.work_pool_name) {
+    related.push({
+      'prefect.resource.id': `prefect.work-pool.${context.workPool.id}`,
+      'prefect.resource.role': 'work-pool',
+      'prefect.resource.name': context.workPool.name,
+    });
+  }
+  if (connector) related.push(connectorResource(connector.id, connector.name, 'connector'));
+  return related;
+}
+
+function deploymentResource(id: string, name: string): Resource {
+  return { 'prefect.resource.id': `prefect.deployment.${id}`, 'prefect.resource.name': name };
+}
+
+export function createdEvent(
+  deployment: Deployment,
+  connector: { id: string; name: string },
+  context: RelatedContext,
+): EventDraft {
+  return {
+    event: EVENT_NAMES.created,
+    action: 'created',
+    connector_id: connector.id,
+    deployment_id: deployment.id,
+    resource: deploymentResource(deployment.id, deployment.name),
+    related: deploymentRelated(deployment, connector, context),
+    payload: { ...deployment },
+  };
+}
+
+export function updatedEvent(
+  deployment: Deployment,
+  fields: FieldChanges,
+  connector: { id: string; name: string },
+  context: RelatedContext,
+): EventDraft {
+  const action = updateAction(fields);
+  const eventAction: EventAction =
+    action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'updated';
+  return {
+    event: EVENT_NAMES[eventAction],
+    action: eventAction,
+    connector_id: connector.id,
+    deployment_id: deployment.id,
+    resource: deploymentResource(deployment.id, deployment.name),
+    related: deploymentRelated(deployment, connector, context),
+    payload: { updated_fields: Object.keys(fields), updates: fields },
+  };
+}
+
+export function deletedEvent(
+  deployment: Deployment,
+  connector: { id: string; name: string | null } | null,
+  context: RelatedContext,
+): EventDraft {
+  return {
+    event: EVENT_NAMES.deleted,
+    action: 'deleted',
+    connector_id: connector?.id ?? null,
+    deployment_id: deployment.id,
+    resource: deploymentResource(deployment.id, deployment.name),
+    related: deploymentRelated(deployment, connector, context),
+    payload: { ...deployment },
+  };
+}
+
+export function failedEvent(problem: Problem): EventDraft {
+  return {
+    event: EVENT_NAMES.failed,
+    action: 'failed',
+    connector_id: problem.connectorId,
+    deployment_id: null,
+    resource: connectorResource(problem.connectorId, problem.connectorName),
+    related: [],
+    payload: { status: problem.status, message: problem.message, retryable: problem.retryable },
+  };
+}
+
+/** The event a change produces once Prefect has taken it; `result` is the deployment after the call. */
+export function eventForChange(
+  change: Change,
+  result: Deployment | null,
+  context: RelatedContext,
+): EventDraft {
+  switch (change.action) {
+    case 'create':
+      if (!result) throw new Error('a create event needs the created deployment');
+      return createdEvent(
+        result,
+        { id: change.connectorId, name: change.spec.connectorName },
+        context,
+      );
+    case 'update':
+    case 'pause':
+    case 'resume':
+      return updatedEvent(
+        result ?? change.deployment,
+        change.fields,
+        { id: change.connectorId, name: change.spec.connectorName },
+        context,
+      );
+    case 'delete':
+      return deletedEvent(
+        change.deployment,
+        change.connectorId === null ? null : { id: change.connectorId, name: change.connectorName },
+        context,
+      );
+  }
+}

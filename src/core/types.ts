@@ -1,0 +1,150 @@
+// The values that flow through a pass: rows → specs → plan → changes.
+// Pure data, no behaviour: every module of the core speaks these types.
+
+/** A connector row as read from the source table; values are untrusted until validated. */
+export interface SourceRow {
+  /** The id column cast to text: the connector's key everywhere outside Prefect parameters. */
+  id: string;
+  name: unknown;
+  schedule: unknown;
+  timezone: unknown;
+  isActive: unknown;
+  parameters: unknown;
+  deleted: boolean;
+  prefectDeploymentId: string | null;
+}
+
+/** What the id column is, decided by its Postgres type, never by the value. */
+export type IdKind = 'number' | 'string';
+
+/** A row that passed validation, with every default applied. */
+export interface ConnectorRow {
+  id: string;
+  name: string;
+  cron: string | null;
+  timezone: string;
+  isActive: boolean;
+  parameters: Record<string, unknown>;
+  prefectDeploymentId: string | null;
+}
+
+export interface ScheduleSpec {
+  cron: string;
+  timezone: string;
+  day_or: boolean;
+  active: boolean;
+  slug: string;
+}
+
+/** The deployment a connector should have, in Prefect API field names. */
+export interface DeploymentSpec {
+  connectorId: string;
+  connectorName: string;
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+  schedules: ScheduleSpec[];
+  paused: boolean;
+  tags: string[];
+  work_pool_name: string;
+  work_queue_name: string;
+  entrypoint: string;
+  path: string | null;
+  pull_steps: Record<string, unknown>[] | null;
+  job_variables: Record<string, unknown>;
+}
+
+/** A schedule as Prefect returns it. */
+export interface DeploymentSchedule {
+  id: string;
+  schedule: Record<string, unknown>;
+  active: boolean;
+  slug: string | null;
+  parameters?: Record<string, unknown> | null;
+  max_scheduled_runs?: number | null;
+}
+
+/** A deployment as Prefect returns it (the fields we read). */
+export interface Deployment {
+  id: string;
+  name: string;
+  flow_id: string;
+  description: string | null;
+  parameters: Record<string, unknown> | null;
+  schedules: DeploymentSchedule[];
+  paused: boolean;
+  tags: string[];
+  work_pool_name: string | null;
+  work_queue_name: string | null;
+  work_queue_id?: string | null;
+  entrypoint: string | null;
+  path: string | null;
+  pull_steps: Record<string, unknown>[] | null;
+  job_variables: Record<string, unknown> | null;
+}
+
+/** The fields we compare and may patch. Names are Prefect's. */
+export const MANAGED_FIELDS = [
+  'description',
+  'parameters',
+  'schedules',
+  'paused',
+  'tags',
+  'work_pool_name',
+  'work_queue_name',
+  'entrypoint',
+  'path',
+  'pull_steps',
+  'job_variables',
+] as const;
+export type ManagedField = (typeof MANAGED_FIELDS)[number];
+
+export type FieldChanges = Partial<Record<ManagedField, { from: unknown; to: unknown }>>;
+
+export type ChangeAction = 'create' | 'update' | 'pause' | 'resume' | 'delete';
+
+export type DeleteReason =
+  'row deleted' | 'soft-deleted' | 'inactive' | 'orphan' | 'renamed' | 'moved to another flow';
+
+export type Change =
+  | { action: 'create'; connectorId: string; spec: DeploymentSpec }
+  | {
+      action: 'update' | 'pause' | 'resume';
+      connectorId: string;
+      spec: DeploymentSpec;
+      deployment: Deployment;
+      fields: FieldChanges;
+    }
+  | {
+      action: 'delete';
+      connectorId: string | null;
+      connectorName: string | null;
+      deployment: Deployment;
+      reason: DeleteReason;
+    };
+
+export type ProblemStatus = 'invalid' | 'conflict' | 'failed';
+
+export interface Problem {
+  connectorId: string;
+  connectorName: string | null;
+  status: ProblemStatus;
+  message: string;
+  retryable: boolean;
+}
+
+/** Something worth telling the operator that is neither a change nor a connector problem. */
+export interface Notice {
+  connectorId: string | null;
+  message: string;
+}
+
+export interface Plan {
+  changes: Change[];
+  problems: Problem[];
+  notices: Notice[];
+  /** Connectors whose deployment already matches. */
+  unchanged: string[];
+  /** Set when the mass-delete guard held deletes back. */
+  heldDeletes: { count: number; limit: number; deletes: Change[] } | null;
+}

@@ -1,0 +1,162 @@
+import { cronProblem, normalizeCron } from './cron.js';
+import { isPlainObject, prefectJsonSize } from './json.js';
+import { PREFECT_TIMEZONES } from './timezones.generated.js';
+import type { ConnectorRow, IdKind, Problem, SourceRow } from './types.js';
+
+export const MAX_PARAMETERS_BYTES = 512 * 1024;
+export const MAX_NAME_LENGTH = 2000;
+const FORBIDDEN_NAME_CHARS = /[/%&><]/;
+
+export interface ValidationSettings {
+  idKind: IdKind;
+  defaultTimezone: string;
+  nameTemplate: string;
+}
+
+export interface ValidatedRows {
+  /** Live rows (not soft-deleted) that can be synced. */
+  valid: ConnectorRow[];
+  /** Ids of rows marked deleted (deleted_at set). */
+  softDeleted: Map<string, string | null>;
+  problems: Problem[];
+}
+
+export function deploymentName(template: string, id: string): string {
+  return template.replaceAll('{id}', id);
+}
+
+/** Splits rows into valid connectors, soft-deleted ids and precise problems. No I/O. */
+export function validateRows(rows: SourceRow[], settings: ValidationSettings): ValidatedRows {
+  const counts = new Map<string, number>();
+  for (const row of rows) counts.set(row.id, (counts.get(row.id) ?? 0) + 1);
+
+  const result: ValidatedRows = { valid: [], softDeleted: new Map(), problems: [] };
+  for (const row of rows) {
+    const name = typeof row.name === 'string' ? row.name : null;
+    if ((counts.get(row.id) ?? 0) > 1) {
+      result.problems.push(
+        invalid(
+          row.id,
+          name,
+          `id "${row.id}" appears ${counts.get(row.id)} times in the source; ids must be unique`,
+        ),
+      );
+      continue;
+    }
+    if (row.deleted) {
+      result.softDeleted.set(row.id, name);
+      continue;
+    }
+    const checked = validateRow(row, settings);
+    if (typeof checked === 'string') result.problems.push(invalid(row.id, name, checked));
+    else result.valid.push(checked);
+  }
+  return result;
+}
+
+/** Returns the row with defaults applied, or a message that says what to fix. */
+export function validateRow(row: SourceRow, settings: ValidationSettings): ConnectorRow | string {
+  const idProblem = checkId(row.id, settings);
+  if (idProblem) return idProblem;
+
+  if (typeof row.name !== 'string') return `name must be text, got ${describe(row.name)}`;
+  if (row.name.trim() === '') return 'name is empty; give the connector a name';
+  if (row.name.length > MAX_NAME_LENGTH) {
+    return `name is ${row.name.length} characters long; keep it under ${MAX_NAME_LENGTH}`;
+  }
+  if (row.name.includes('\u0000')) return 'name contains a NUL character; remove it';
+
+  let cron: string | null = null;
+  if (row.schedule !== null && row.schedule !== undefined) {
+    if (typeof row.schedule !== 'string')
+      return `schedule must be text, got ${describe(row.schedule)}`;
+    if (row.schedule.trim() !== '') {
+      const problem = cronProblem(row.schedule);
+      if (problem) return problem;
+      cron = normalizeCron(row.schedule);
+    }
+  }
+
+  let timezone = settings.defaultTimezone;
+  if (row.timezone !== null && row.timezone !== undefined) {
+    if (typeof row.timezone !== 'string')
+      return `timezone must be text, got ${describe(row.timezone)}`;
+    if (!PREFECT_TIMEZONES.has(row.timezone)) {
+      return `unknown timezone "${row.timezone}"; use an IANA name such as "Europe/Berlin" or "UTC"`;
+    }
+    timezone = row.timezone;
+  }
+
+  let isActive = true;
+  if (row.isActive !== null && row.isActive !== undefined) {
+    if (typeof row.isActive !== 'boolean')
+      return `is_active must be a boolean, got ${describe(row.isActive)}`;
+    isActive = row.isActive;
+  }
+
+  const parameters = parseParameters(row.parameters);
+  if (typeof parameters === 'string') return parameters;
+
+  return {
+    id: row.id,
+    name: row.name,
+    cron,
+    timezone,
+    isActive,
+    parameters,
+    prefectDeploymentId: row.prefectDeploymentId,
+  };
+}
+
+function checkId(id: string, settings: ValidationSettings): string | null {
+  if (id.trim() === '') return 'id is empty';
+  if (settings.idKind === 'number' && !Number.isSafeInteger(Number(id))) {
+    return `id ${id} is larger than 2^53 and cannot be passed to the flow as an exact JSON number`;
+  }
+  const name = deploymentName(settings.nameTemplate, id);
+  if (FORBIDDEN_NAME_CHARS.test(name) || hasControlCharacter(name)) {
+    return `deployment name "${name}" would contain a character Prefect forbids (/ % & > < or a control character); change the id`;
+  }
+  return null;
+}
+
+/** parameters arrive as the column's JSON text (or null). */
+function parseParameters(raw: unknown): Record<string, unknown> | string {
+  if (raw === null || raw === undefined) return {};
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    if (raw.includes('\\u0000') || raw.includes('\u0000')) {
+      return 'parameters contain a NUL character (\\u0000), which Prefect cannot store; remove it';
+    }
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return 'parameters are not valid JSON; store a JSON object such as {"source": "x"}';
+    }
+  }
+  if (!isPlainObject(value)) {
+    return `parameters must be a JSON object, got ${describe(value)}; wrap values in an object such as {"value": ...}`;
+  }
+  const size = prefectJsonSize(value);
+  if (size > MAX_PARAMETERS_BYTES) {
+    return `parameters are ${size} bytes as Prefect measures them; the limit is ${MAX_PARAMETERS_BYTES} (512 KiB)`;
+  }
+  return value;
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `a string`;
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+function invalid(connectorId: string, connectorName: string | null, message: string): Problem {
+  return { connectorId, connectorName, status: 'invalid', message, retryable: false };
+}

@@ -1,0 +1,163 @@
+import type pg from 'pg';
+import type { EventRow } from '../core/events.js';
+import type { RelatedContext } from '../core/events.js';
+import type { Change } from '../core/types.js';
+import { quoteIdent, withTransaction, type Queryable } from './pool.js';
+import { saveStates, type ConnectorState } from './state.js';
+
+// The event log and its intents (SPEC §7). The events table only ever gains
+// confirmed events; intents live beside it until confirmed or settled.
+
+export interface Intent {
+  id: string;
+  passId: string;
+  change: Change;
+  flowId: string | null;
+  context: RelatedContext;
+  createdAt: Date;
+}
+
+export async function recordIntent(
+  db: Queryable,
+  schema: string,
+  intent: Omit<Intent, 'createdAt'>,
+): Promise<void> {
+  const { change } = intent;
+  await db.query(
+    `INSERT INTO ${quoteIdent(schema)}.intents (id, pass_id, connector_id, action, deployment_id, flow_id, change, context)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      intent.id,
+      intent.passId,
+      change.connectorId,
+      change.action,
+      change.action === 'create' ? null : change.deployment.id,
+      intent.flowId,
+      JSON.stringify(change),
+      JSON.stringify(intent.context),
+    ],
+  );
+}
+
+export async function openIntents(db: Queryable, schema: string): Promise<Intent[]> {
+  const result = await db.query<{
+    id: string;
+    pass_id: string;
+    change: Change;
+    flow_id: string | null;
+    context: RelatedContext;
+    created_at: Date;
+  }>(
+    `SELECT id, pass_id, change, flow_id, context, created_at FROM ${quoteIdent(schema)}.intents ORDER BY id`,
+  );
+  return result.rows.map((r) => ({
+    id: r.id,
+    passId: r.pass_id,
+    change: r.change,
+    flowId: r.flow_id,
+    context: r.context,
+    createdAt: r.created_at,
+  }));
+}
+
+export async function dropIntent(db: Queryable, schema: string, intentId: string): Promise<void> {
+  await db.query(`DELETE FROM ${quoteIdent(schema)}.intents WHERE id = $1`, [intentId]);
+}
+
+/**
+ * Turns an intent into its event, atomically with the connector's new state.
+ * Returns false (and writes nothing) when the intent is already gone, so an
+ * intent can never become two events.
+ */
+export async function confirmIntent(
+  pool: pg.Pool,
+  schema: string,
+  intentId: string,
+  event: EventRow,
+  states: ConnectorState[],
+): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
+    const deleted = await client.query(`DELETE FROM ${quoteIdent(schema)}.intents WHERE id = $1`, [
+      intentId,
+    ]);
+    if (deleted.rowCount !== 1) return false;
+    await insertEvents(client, schema, [event]);
+    await saveStates(client, schema, states);
+    return true;
+  });
+}
+
+/** Appends events (failure events, which need no intent) together with connector states. */
+export async function appendEvents(
+  pool: pg.Pool,
+  schema: string,
+  events: EventRow[],
+  states: ConnectorState[],
+): Promise<void> {
+  if (events.length === 0 && states.length === 0) return;
+  await withTransaction(pool, async (client) => {
+    await insertEvents(client, schema, events);
+    await saveStates(client, schema, states);
+  });
+}
+
+async function insertEvents(db: Queryable, schema: string, events: EventRow[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.query(
+    `INSERT INTO ${quoteIdent(schema)}.events
+       (id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id)
+     SELECT id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, occurred timestamptz, event text, action text,
+            connector_id text, deployment_id uuid, resource jsonb, related jsonb, payload jsonb, pass_id uuid)
+      ORDER BY id`,
+    [JSON.stringify(events)],
+  );
+}
+
+export interface EventQuery {
+  since?: Date | undefined;
+  connectorId?: string | undefined;
+  action?: string | undefined;
+  /** Return events with an id greater than this (cursor paging). */
+  after?: string | undefined;
+  limit: number;
+}
+
+export interface StoredEvent {
+  id: string;
+  occurred: Date;
+  event: string;
+  action: string;
+  connector_id: string | null;
+  deployment_id: string | null;
+  resource: Record<string, unknown>;
+  related: Record<string, unknown>[];
+  payload: Record<string, unknown>;
+  pass_id: string;
+}
+
+export async function queryEvents(
+  db: Queryable,
+  schema: string,
+  query: EventQuery,
+): Promise<StoredEvent[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown): void => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (query.since) add('occurred >= ?', query.since);
+  if (query.connectorId) add('connector_id = ?', query.connectorId);
+  if (query.action) add('action = ?', query.action);
+  if (query.after) add('id > ?', query.after);
+  params.push(query.limit);
+  const result = await db.query<StoredEvent>(
+    `SELECT id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id
+       FROM ${quoteIdent(schema)}.events
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY id LIMIT $${params.length}`,
+    params,
+  );
+  return result.rows;
+}

@@ -1,0 +1,64 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export type Queryable = Pick<pg.Pool | pg.PoolClient | pg.Client, 'query'>;
+
+/**
+ * The worker's pool. Every pool and client needs an 'error' handler: without
+ * one, a connection killed by the server (pg_terminate_backend, a restart)
+ * crashes the process instead of failing the current query.
+ */
+export function createPool(url: string, logger: Logger, max = 10): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    keepAlive: true,
+    application_name: 'connector-sync',
+    connectionTimeoutMillis: 10_000,
+  });
+  pool.on('error', (error) =>
+    logger.warn({ err: error.message }, 'idle Postgres connection failed'),
+  );
+  return pool;
+}
+
+/** A dedicated connection for session-level state (advisory locks, LISTEN). */
+export async function connectClient(url: string, logger: Logger): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    keepAlive: true,
+    application_name: 'connector-sync',
+  });
+  client.on('error', (error) =>
+    logger.warn({ err: error.message }, 'dedicated Postgres connection failed'),
+  );
+  await client.connect();
+  return client;
+}
+
+export function quoteIdent(name: string): string {
+  return pg.escapeIdentifier(name);
+}
+
+/** "schema.table" or "table" → a safely quoted SQL name. */
+export function quoteQualified(name: string): string {
+  return name.split('.').map(quoteIdent).join('.');
+}
+
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

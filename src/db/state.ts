@@ -1,0 +1,91 @@
+import { quoteIdent, type Queryable } from './pool.js';
+
+export type ConnectorStatus = 'synced' | 'pending' | 'failed' | 'invalid' | 'conflict' | 'deleted';
+
+/** One row of <schema>.connector_state (SPEC §8). */
+export interface ConnectorState {
+  connectorId: string;
+  deploymentId: string | null;
+  deploymentName: string | null;
+  status: ConnectorStatus;
+  lastError: string | null;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastSyncedAt: Date | null;
+  rowHash: string | null;
+}
+
+interface StateRecord {
+  connector_id: string;
+  deployment_id: string | null;
+  deployment_name: string | null;
+  status: ConnectorStatus;
+  last_error: string | null;
+  attempts: number;
+  next_attempt_at: Date | null;
+  last_synced_at: Date | null;
+  row_hash: string | null;
+}
+
+export async function loadStates(
+  db: Queryable,
+  schema: string,
+): Promise<Map<string, ConnectorState>> {
+  const result = await db.query<StateRecord>(
+    `SELECT connector_id, deployment_id, deployment_name, status, last_error, attempts,
+            next_attempt_at, last_synced_at, row_hash
+       FROM ${quoteIdent(schema)}.connector_state ORDER BY connector_id`,
+  );
+  return new Map(result.rows.map((r) => [r.connector_id, fromRecord(r)]));
+}
+
+/** Upserts many states in one statement. */
+export async function saveStates(
+  db: Queryable,
+  schema: string,
+  states: ConnectorState[],
+): Promise<void> {
+  if (states.length === 0) return;
+  const records = states.map(toRecord);
+  await db.query(
+    `INSERT INTO ${quoteIdent(schema)}.connector_state
+       (connector_id, deployment_id, deployment_name, status, last_error, attempts, next_attempt_at, last_synced_at, row_hash, updated_at)
+     SELECT connector_id, deployment_id, deployment_name, status, last_error, attempts, next_attempt_at, last_synced_at, row_hash, now()
+       FROM jsonb_to_recordset($1::jsonb) AS x(connector_id text, deployment_id uuid, deployment_name text, status text,
+            last_error text, attempts integer, next_attempt_at timestamptz, last_synced_at timestamptz, row_hash text)
+     ON CONFLICT (connector_id) DO UPDATE SET
+       deployment_id = EXCLUDED.deployment_id, deployment_name = EXCLUDED.deployment_name,
+       status = EXCLUDED.status, last_error = EXCLUDED.last_error, attempts = EXCLUDED.attempts,
+       next_attempt_at = EXCLUDED.next_attempt_at, last_synced_at = EXCLUDED.last_synced_at,
+       row_hash = EXCLUDED.row_hash, updated_at = now()`,
+    [JSON.stringify(records)],
+  );
+}
+
+function fromRecord(r: StateRecord): ConnectorState {
+  return {
+    connectorId: r.connector_id,
+    deploymentId: r.deployment_id,
+    deploymentName: r.deployment_name,
+    status: r.status,
+    lastError: r.last_error,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastSyncedAt: r.last_synced_at,
+    rowHash: r.row_hash,
+  };
+}
+
+function toRecord(s: ConnectorState): StateRecord {
+  return {
+    connector_id: s.connectorId,
+    deployment_id: s.deploymentId,
+    deployment_name: s.deploymentName,
+    status: s.status,
+    last_error: s.lastError,
+    attempts: s.attempts,
+    next_attempt_at: s.nextAttemptAt,
+    last_synced_at: s.lastSyncedAt,
+    row_hash: s.rowHash,
+  };
+}

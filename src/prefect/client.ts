@@ -1,0 +1,161 @@
+import type { Deployment, DeploymentSpec, FieldChanges } from '../core/types.js';
+import { PrefectError } from './errors.js';
+import type { PrefectHttp } from './http.js';
+
+export const PAGE_SIZE = 200; // Prefect's maximum `limit`
+
+/** The Prefect calls connector-sync makes, typed. */
+export class PrefectClient {
+  constructor(readonly http: PrefectHttp) {}
+
+  /** The work pool's id, or null when it does not exist. Also proves the credentials work. */
+  async readWorkPool(name: string): Promise<{ id: string; name: string } | null> {
+    try {
+      const { data } = await this.http.request<{ id: string; name: string }>(
+        'GET',
+        `/work_pools/${encodeURIComponent(name)}`,
+      );
+      return { id: data.id, name: data.name };
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  async readFlowId(name: string): Promise<string | null> {
+    try {
+      const { data } = await this.http.request<{ id: string }>(
+        'GET',
+        `/flows/name/${encodeURIComponent(name)}`,
+      );
+      return data.id;
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  /** POST /flows/ is get-or-create by name. */
+  async ensureFlow(name: string): Promise<string> {
+    const { data } = await this.http.request<{ id: string }>('POST', '/flows/', { name });
+    return data.id;
+  }
+
+  /** Every deployment carrying `tag`, paged at Prefect's maximum of 200. */
+  async listByTag(tag: string): Promise<Deployment[]> {
+    const all: Deployment[] = [];
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const { data } = await this.http.request<Deployment[]>('POST', '/deployments/filter', {
+        limit: PAGE_SIZE,
+        offset,
+        sort: 'NAME_ASC',
+        deployments: { tags: { all_: [tag] } },
+      });
+      all.push(...data);
+      if (data.length < PAGE_SIZE) return all;
+    }
+  }
+
+  /** Deployments of one flow with any of these names (managed or not). */
+  async findByNames(flowId: string, names: string[]): Promise<Deployment[]> {
+    const found: Deployment[] = [];
+    for (let i = 0; i < names.length; i += PAGE_SIZE) {
+      const { data } = await this.http.request<Deployment[]>('POST', '/deployments/filter', {
+        limit: PAGE_SIZE,
+        flows: { id: { any_: [flowId] } },
+        deployments: { name: { any_: names.slice(i, i + PAGE_SIZE) } },
+      });
+      found.push(...data);
+    }
+    return found;
+  }
+
+  async readDeployment(id: string): Promise<Deployment | null> {
+    try {
+      return (await this.http.request<Deployment>('GET', `/deployments/${id}`)).data;
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  async createDeployment(flowId: string, spec: DeploymentSpec): Promise<Deployment> {
+    const body: Record<string, unknown> = {
+      name: spec.name,
+      flow_id: flowId,
+      description: spec.description,
+      parameters: spec.parameters,
+      schedules: spec.schedules.map(scheduleBody),
+      paused: spec.paused,
+      tags: spec.tags,
+      work_pool_name: spec.work_pool_name,
+      work_queue_name: spec.work_queue_name,
+      entrypoint: spec.entrypoint,
+      path: spec.path,
+      pull_steps: spec.pull_steps,
+      job_variables: spec.job_variables,
+      // The flow's signature is not known here; the parameters are the row's business.
+      enforce_parameter_schema: false,
+    };
+    return (await this.http.request<Deployment>('POST', '/deployments/', body)).data;
+  }
+
+  /**
+   * Applies changed fields: one PATCH carrying only them. Schedules are matched
+   * by slug, so other schedules (and ours when it must go) are deleted by id.
+   */
+  async updateDeployment(
+    deployment: Deployment,
+    spec: DeploymentSpec,
+    fields: FieldChanges,
+  ): Promise<void> {
+    const body: Record<string, unknown> = {};
+    for (const field of Object.keys(fields) as (keyof FieldChanges)[]) {
+      if (field === 'schedules') continue;
+      body[field] = spec[field];
+    }
+    let removeSchedules = deployment.schedules;
+    if (fields.schedules && spec.schedules.length > 0) {
+      body.schedules = spec.schedules.map(scheduleBody);
+      const wanted = new Set(spec.schedules.map((s) => s.slug));
+      // With every schedule slugged, Prefect updates ours in place and keeps the
+      // rest; with any unslugged one, the list we send replaces them all.
+      const allSlugged = deployment.schedules.every((s) => s.slug);
+      removeSchedules = allSlugged
+        ? deployment.schedules.filter((s) => !wanted.has(s.slug ?? ''))
+        : [];
+    }
+    if (Object.keys(body).length > 0)
+      await this.http.request('PATCH', `/deployments/${deployment.id}`, body);
+    if (fields.schedules) {
+      for (const schedule of removeSchedules) {
+        await this.deleteOrIgnoreMissing(`/deployments/${deployment.id}/schedules/${schedule.id}`);
+      }
+    }
+  }
+
+  /** Deletes a deployment; true when it was there, false when it was already gone. */
+  async deleteDeployment(id: string): Promise<boolean> {
+    return this.deleteOrIgnoreMissing(`/deployments/${id}`);
+  }
+
+  private async deleteOrIgnoreMissing(path: string): Promise<boolean> {
+    try {
+      await this.http.request('DELETE', path);
+      return true;
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return false;
+      throw error;
+    }
+  }
+}
+
+function scheduleBody(schedule: DeploymentSpec['schedules'][number]): Record<string, unknown> {
+  return {
+    schedule: { cron: schedule.cron, timezone: schedule.timezone, day_or: schedule.day_or },
+    active: schedule.active,
+    slug: schedule.slug,
+    // A schedule patched without parameters gets {} anyway; say so explicitly.
+    parameters: {},
+  };
+}

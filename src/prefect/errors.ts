@@ -1,0 +1,74 @@
+import { isPlainObject } from '../core/json.js';
+
+export type PrefectErrorKind =
+  | 'network' // no answer: refused, reset, timed out
+  | 'transient' // 408, 429, 5xx: worth retrying
+  | 'auth' // 401 / 403: credentials refused
+  | 'not-found'
+  | 'invalid' // 422
+  | 'conflict' // 409
+  | 'permanent'; // any other 4xx
+
+const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
+
+/** A failed Prefect call, classified; its message never holds credentials. */
+export class PrefectError extends Error {
+  constructor(
+    message: string,
+    readonly kind: PrefectErrorKind,
+    readonly status: number | null,
+    readonly detail: unknown,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+    this.name = 'PrefectError';
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'network' || this.kind === 'transient';
+  }
+
+  /** A 422 caused by the row's own data (cron, timezone, parameters): the connector is invalid. */
+  get isRowDataProblem(): boolean {
+    if (this.kind !== 'invalid') return false;
+    const text = JSON.stringify(this.detail ?? '');
+    return /Invalid timezone|Invalid cron|cron string|parameter/i.test(text);
+  }
+}
+
+export function kindOfStatus(status: number): PrefectErrorKind {
+  if (TRANSIENT.has(status)) return 'transient';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'not-found';
+  if (status === 409) return 'conflict';
+  if (status === 422) return 'invalid';
+  return 'permanent';
+}
+
+/** A short human reading of Prefect's error body (FastAPI `detail` or pydantic errors). */
+export function describePrefectBody(body: unknown): string {
+  if (!isPlainObject(body)) return typeof body === 'string' ? body.slice(0, 300) : '';
+  if (typeof body.detail === 'string') return body.detail;
+  const details = body.exception_detail;
+  if (Array.isArray(details)) {
+    // pydantic reports every union branch; the "Value error" ones say what is wrong.
+    const messages = details
+      .filter(isPlainObject)
+      .map((d) => (typeof d.msg === 'string' ? d.msg : ''))
+      .filter((m) => m !== '');
+    const valueErrors = messages.filter((m) => m.startsWith('Value error'));
+    const chosen = valueErrors.length > 0 ? valueErrors : messages.slice(0, 3);
+    return chosen.map((m) => m.replace(/^Value error, /, '')).join('; ');
+  }
+  if (typeof body.exception_message === 'string') return body.exception_message;
+  return JSON.stringify(body).slice(0, 300);
+}
+
+/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds from `now`. */
+export function parseRetryAfter(value: unknown, now: number): number | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import pRetry from 'p-retry';
+import type { Logger } from 'pino';
+import { describePrefectBody, kindOfStatus, parseRetryAfter, PrefectError } from './errors.js';
+
+export interface PrefectHttpOptions {
+  /** e.g. http://127.0.0.1:4200/api */
+  apiUrl: string;
+  apiKey?: string | undefined;
+  authString?: string | undefined;
+  timeoutMs: number;
+  /** Retries of a transient failure (network, 408, 429, 5xx). */
+  retries?: number;
+  minRetryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  logger: Logger;
+}
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** Counts of calls made, by kind: what a pass asked of Prefect. */
+export interface CallCounts {
+  reads: number;
+  writes: number;
+  byRoute: Record<string, number>;
+}
+
+interface Csrf {
+  enabled: boolean;
+  token: string | null;
+}
+
+/**
+ * The one place that talks HTTP to Prefect: auth headers, CSRF tokens, a
+ * timeout on every call, retries of transient failures, and error
+ * classification. Credentials live only in the axios instance's headers.
+ */
+export class PrefectHttp {
+  private readonly http: AxiosInstance;
+  private readonly clientId = `connector-sync-${randomUUID()}`;
+  private csrf: Csrf | null = null;
+  private csrfPending: Promise<Csrf> | null = null;
+  readonly counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
+
+  constructor(private readonly options: PrefectHttpOptions) {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'connector-sync',
+    };
+    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+    else if (options.authString)
+      headers.authorization = `Basic ${Buffer.from(options.authString).toString('base64')}`;
+    this.http = axios.create({
+      baseURL: options.apiUrl.replace(/\/+$/, ''),
+      timeout: options.timeoutMs,
+      headers,
+      validateStatus: () => true,
+      // Keep the default JSON parsing; never let axios throw on status.
+      maxRedirects: 0,
+    });
+  }
+
+  /** A read is a GET or one of Prefect's read-only POSTs (/filter, /paginate, /count). */
+  static isRead(method: Method, path: string): boolean {
+    return method === 'GET' || /\/(filter|paginate|count)$/.test(path);
+  }
+
+  async request<T>(
+    method: Method,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; data: T }> {
+    const retries = this.options.retries ?? 4;
+    return pRetry(() => this.once<T>(method, path, body, true), {
+      retries,
+      minTimeout: this.options.minRetryDelayMs ?? 500,
+      maxTimeout: this.options.maxRetryDelayMs ?? 8_000,
+      factor: 2,
+      randomize: true,
+      shouldRetry: ({ error }) => error instanceof PrefectError && error.retryable,
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (!(error instanceof PrefectError) || !error.retryable || retriesLeft === 0) return;
+        this.options.logger.warn(
+          {
+            method,
+            path: routeOf(path),
+            status: error.status,
+            attempt: attemptNumber,
+            err: error.message,
+          },
+          'Prefect call failed; retrying',
+        );
+        if (error.retryAfterMs !== null) await sleep(Math.min(error.retryAfterMs, 60_000));
+      },
+    });
+  }
+
+  private async once<T>(
+    method: Method,
+    path: string,
+    body: unknown,
+    mayRefreshCsrf: boolean,
+  ): Promise<{ status: number; data: T }> {
+    const headers: Record<string, string> = {};
+    if (method !== 'GET') {
+      const csrf = await this.csrfState();
+      if (csrf.enabled && csrf.token) {
+        headers['Prefect-Csrf-Token'] = csrf.token;
+        headers['Prefect-Csrf-Client'] = this.clientId;
+      }
+    }
+    const route = routeOf(path);
+    this.count(method, path, route);
+    let response: AxiosResponse;
+    try {
+      response = await this.http.request({ method, url: path, data: body, headers });
+    } catch (error) {
+      throw networkError(error, method, route);
+    }
+    if (response.status < 400) return { status: response.status, data: response.data as T };
+
+    const detail: unknown = response.data;
+    const text = describePrefectBody(detail);
+    if (response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
+      this.csrf = null; // expired or unknown token: fetch a new one and retry once
+      return this.once<T>(method, path, body, false);
+    }
+    throw new PrefectError(
+      `Prefect ${method} ${route} answered ${response.status}${text ? `: ${text}` : ''}`,
+      kindOfStatus(response.status),
+      response.status,
+      detail,
+      parseRetryAfter(response.headers['retry-after'], Date.now()),
+    );
+  }
+
+  private count(method: Method, path: string, route: string): void {
+    if (PrefectHttp.isRead(method, path)) this.counts.reads++;
+    else this.counts.writes++;
+    const key = `${method} ${route}`;
+    this.counts.byRoute[key] = (this.counts.byRoute[key] ?? 0) + 1;
+  }
+
+  /** Learns once whether the server wants CSRF tokens (422 from /csrf-token means it does not). */
+  private async csrfState(): Promise<Csrf> {
+    if (this.csrf) return this.csrf;
+    this.csrfPending ??= this.fetchCsrf().finally(() => {
+      this.csrfPending = null;
+    });
+    this.csrf = await this.csrfPending;
+    return this.csrf;
+  }
+
+  private async fetchCsrf(): Promise<Csrf> {
+    const path = `/csrf-token?client=${encodeURIComponent(this.clientId)}`;
+    this.count('GET', path, '/csrf-token');
+    let response: AxiosResponse;
+    try {
+      response = await this.http.get(path);
+    } catch (error) {
+      throw networkError(error, 'GET', '/csrf-token');
+    }
+    if (response.status === 422 || response.status === 404) return { enabled: false, token: null };
+    const data: unknown = response.data;
+    if (response.status === 200 && typeof data === 'object' && data !== null && 'token' in data) {
+      return { enabled: true, token: String(data.token) };
+    }
+    throw new PrefectError(
+      `Prefect GET /csrf-token answered ${response.status}: ${describePrefectBody(data)}`,
+      kindOfStatus(response.status),
+      response.status,
+      data,
+    );
+  }
+}
+
+/** The path with ids replaced, for logs and metrics: /deployments/{id}. */
+export function routeOf(path: string): string {
+  return path
+    .split('?')[0]!
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
+    .replace(/\/(flows\/name|work_pools)\/[^/]+/, '/$1/{name}');
+}
+
+function networkError(error: unknown, method: Method, route: string): PrefectError {
+  const code = (error as { code?: unknown }).code;
+  const reason =
+    typeof code === 'string' ? code : error instanceof Error ? error.message : 'unknown error';
+  // axios error messages may embed the URL; ours names only the route.
+  return new PrefectError(`Prefect ${method} ${route} failed: ${reason}`, 'network', null, null);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

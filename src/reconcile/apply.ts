@@ -1,0 +1,154 @@
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { eventForChange, type EventRow, type RelatedContext } from '../core/events.js';
+import type { Change, Deployment, Problem } from '../core/types.js';
+import { confirmIntent, dropIntent, recordIntent } from '../db/eventlog.js';
+import type { ConnectorState } from '../db/state.js';
+import { PrefectError } from '../prefect/errors.js';
+import type { PassDeps } from './context.js';
+import { synced } from './states.js';
+
+export interface Applied {
+  change: Change;
+  /** The deployment after the change (null for deletes). */
+  result: Deployment | null;
+  eventId: string;
+}
+
+export interface ApplyOutcome {
+  applied: Applied[];
+  failures: Problem[];
+  /** Set when Prefect kept failing and the rest of the pass was skipped. */
+  aborted: string | null;
+}
+
+/** Consecutive unreachable/5xx failures after which a pass stops asking Prefect. */
+const CIRCUIT_THRESHOLD = 5;
+
+export interface ApplyInput {
+  changes: Change[];
+  passId: string;
+  context: RelatedContext;
+  states: Map<string, ConnectorState>;
+  /** Flow id for creates; resolved (POST /flows/) only if a create is planned. */
+  ensureFlow: () => Promise<string>;
+}
+
+/**
+ * Applies changes with bounded concurrency. Each change: intent recorded,
+ * Prefect called, then event + state confirmed in one transaction.
+ */
+export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<ApplyOutcome> {
+  const limit = pLimit(deps.config.reconcile.concurrency);
+  const outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
+  let consecutiveUnavailable = 0;
+
+  await Promise.all(
+    input.changes.map((change) =>
+      limit(async () => {
+        if (outcome.aborted) return;
+        const log = deps.logger.child({ connector: change.connectorId, action: change.action });
+        try {
+          outcome.applied.push(await applyOne(deps, input, change, log));
+          consecutiveUnavailable = 0;
+        } catch (error) {
+          if (!(error instanceof PrefectError)) throw error;
+          outcome.failures.push(failureOf(change, error));
+          log.warn({ err: error.message, status: error.status }, 'change failed');
+          if (
+            error.retryable &&
+            ++consecutiveUnavailable >= CIRCUIT_THRESHOLD &&
+            !outcome.aborted
+          ) {
+            outcome.aborted = `Prefect kept failing (${consecutiveUnavailable} changes in a row): ${error.message}`;
+            limit.clearQueue();
+          }
+        }
+      }),
+    ),
+  );
+  return outcome;
+}
+
+async function applyOne(
+  deps: PassDeps,
+  input: ApplyInput,
+  change: Change,
+  log: Logger,
+): Promise<Applied> {
+  const { config, prefect, pool } = deps;
+  const schema = config.database.schema;
+  const flowId = change.action === 'create' ? await input.ensureFlow() : null;
+  const eventId = deps.newId();
+  await recordIntent(pool, schema, {
+    id: eventId,
+    passId: input.passId,
+    change,
+    flowId,
+    context: input.context,
+  });
+
+  let result: Deployment | null = null;
+  try {
+    switch (change.action) {
+      case 'create':
+        result = await prefect.createDeployment(flowId!, change.spec);
+        break;
+      case 'update':
+      case 'pause':
+      case 'resume':
+        await prefect.updateDeployment(change.deployment, change.spec, change.fields);
+        result = change.deployment;
+        break;
+      case 'delete':
+        await prefect.deleteDeployment(change.deployment.id);
+        break;
+    }
+  } catch (error) {
+    // A definite refusal means nothing changed: the intent goes. An unknown
+    // outcome (timeout, 5xx) stays open and is settled by reading Prefect.
+    if (error instanceof PrefectError && !error.retryable) await dropIntent(pool, schema, eventId);
+    throw error;
+  }
+
+  const draft = eventForChange(change, result, input.context);
+  const event: EventRow = { ...draft, id: eventId, occurred: deps.now(), pass_id: input.passId };
+  const states = stateAfter(change, result, input.states, deps.now());
+  await confirmIntent(pool, schema, eventId, event, states);
+  log.info({ deployment: event.deployment_id, event: event.event }, `${change.action} applied`);
+  return { change, result, eventId };
+}
+
+/** The connector state a successful change leads to. */
+export function stateAfter(
+  change: Change,
+  result: Deployment | null,
+  states: Map<string, ConnectorState>,
+  now: Date,
+): ConnectorState[] {
+  if (change.connectorId === null) return [];
+  const previous = states.get(change.connectorId);
+  if (change.action === 'delete') {
+    // A recreate (renamed/moved) deletes the old deployment while the connector lives on.
+    if (change.reason === 'renamed' || change.reason === 'moved to another flow') return [];
+    return [synced(previous, change.connectorId, null, now)];
+  }
+  const deployment = result ?? (change.action === 'create' ? null : change.deployment);
+  if (!deployment) return [];
+  return [synced(previous, change.connectorId, { id: deployment.id, name: deployment.name }, now)];
+}
+
+function failureOf(change: Change, error: PrefectError): Problem {
+  const status = error.isRowDataProblem ? 'invalid' : 'failed';
+  const connectorName =
+    change.action === 'delete' ? change.connectorName : change.spec.connectorName;
+  return {
+    connectorId:
+      change.connectorId ??
+      `deployment:${change.action === 'delete' ? change.deployment.name : ''}`,
+    connectorName,
+    status,
+    message: `${change.action} failed: ${error.message}`,
+    retryable: error.retryable,
+  };
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import type { SourceRow, Problem } from '../core/types.js';
+import type { ConnectorState, ConnectorStatus } from '../db/state.js';
+
+// Pure transitions of <schema>.connector_state.
+
+export function rowHash(row: SourceRow): string {
+  // prefect_deployment_id is ours to write; it does not make a row "changed".
+  const judged = [
+    row.id,
+    row.name,
+    row.schedule,
+    row.timezone,
+    row.isActive,
+    row.parameters,
+    row.deleted,
+  ];
+  return createHash('sha256').update(JSON.stringify(judged)).digest('hex').slice(0, 32);
+}
+
+export function blankState(connectorId: string): ConnectorState {
+  return {
+    connectorId,
+    deploymentId: null,
+    deploymentName: null,
+    status: 'pending',
+    lastError: null,
+    attempts: 0,
+    nextAttemptAt: null,
+    lastSyncedAt: null,
+    rowHash: null,
+  };
+}
+
+export function withStatus(
+  previous: ConnectorState | undefined,
+  connectorId: string,
+  status: ConnectorStatus,
+  patch: Partial<ConnectorState>,
+): ConnectorState {
+  return { ...(previous ?? blankState(connectorId)), status, ...patch };
+}
+
+export function synced(
+  previous: ConnectorState | undefined,
+  connectorId: string,
+  deployment: { id: string; name: string } | null,
+  now: Date,
+): ConnectorState {
+  return withStatus(previous, connectorId, deployment ? 'synced' : 'deleted', {
+    deploymentId: deployment?.id ?? null,
+    deploymentName: deployment?.name ?? null,
+    lastError: null,
+    attempts: 0,
+    nextAttemptAt: null,
+    lastSyncedAt: now,
+  });
+}
+
+export function problemState(
+  previous: ConnectorState | undefined,
+  problem: Problem,
+  hash: string | null,
+): ConnectorState {
+  const sameProblem = previous?.status === problem.status && previous.lastError === problem.message;
+  return withStatus(previous, problem.connectorId, problem.status, {
+    lastError: problem.message,
+    attempts: (sameProblem ? previous.attempts : 0) + 1,
+    rowHash: hash,
+  });
+}
+
+/** A failure event is written once per distinct problem, not on every retry. */
+export function isNewProblem(previous: ConnectorState | undefined, problem: Problem): boolean {
+  return previous?.status !== problem.status || previous.lastError !== problem.message;
+}
+
+/** Only write a state whose content changed (keeps a no-op pass free of writes). */
+export function stateChanged(previous: ConnectorState | undefined, next: ConnectorState): boolean {
+  if (!previous) return true;
+  return (
+    previous.status !== next.status ||
+    previous.deploymentId !== next.deploymentId ||
+    previous.deploymentName !== next.deploymentName ||
+    previous.lastError !== next.lastError ||
+    previous.attempts !== next.attempts ||
+    previous.rowHash !== next.rowHash ||
+    (previous.nextAttemptAt?.getTime() ?? null) !== (next.nextAttemptAt?.getTime() ?? null)
+  );
+}

@@ -1,0 +1,152 @@
+import type { Change, FieldChanges, Problem } from '../core/types.js';
+import type { PassResult } from '../reconcile/pass.js';
+
+// How a pass is shown: a diff for people, a stable JSON object for machines.
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  pause: number;
+  resume: number;
+  delete: number;
+  unchanged: number;
+  invalid: number;
+  conflict: number;
+  failed: number;
+}
+
+export interface PlanJson {
+  changes: {
+    action: Change['action'];
+    connector_id: string | null;
+    deployment_name: string;
+    deployment_id: string | null;
+    fields: Record<string, { from: unknown; to: unknown }> | null;
+  }[];
+  problems: { connector_id: string; status: Problem['status']; message: string }[];
+  summary: PlanSummary;
+}
+
+export function allProblems(result: PassResult): Problem[] {
+  return [...result.plan.problems, ...result.failures];
+}
+
+export function summarize(result: PassResult): PlanSummary {
+  const count = (action: Change['action']): number =>
+    result.plan.changes.filter((c) => c.action === action).length;
+  const problems = allProblems(result);
+  const status = (s: Problem['status']): number => problems.filter((p) => p.status === s).length;
+  return {
+    create: count('create'),
+    update: count('update'),
+    pause: count('pause'),
+    resume: count('resume'),
+    delete: count('delete'),
+    unchanged: result.plan.unchanged.length,
+    invalid: status('invalid'),
+    conflict: status('conflict'),
+    failed: status('failed'),
+  };
+}
+
+export function planJson(result: PassResult): PlanJson {
+  return {
+    changes: result.plan.changes.map((change) => ({
+      action: change.action,
+      connector_id: change.connectorId,
+      deployment_name: deploymentNameOf(change),
+      deployment_id: change.action === 'create' ? null : change.deployment.id,
+      fields: change.action === 'create' || change.action === 'delete' ? null : change.fields,
+    })),
+    problems: allProblems(result).map((p) => ({
+      connector_id: p.connectorId,
+      status: p.status,
+      message: p.message,
+    })),
+    summary: summarize(result),
+  };
+}
+
+function deploymentNameOf(change: Change): string {
+  return change.action === 'delete' ? change.deployment.name : change.spec.name;
+}
+
+const SIGN: Record<Change['action'], string> = {
+  create: '+',
+  update: '~',
+  pause: '~',
+  resume: '~',
+  delete: '-',
+};
+
+export function renderChange(change: Change): string {
+  const head = `${SIGN[change.action]} ${change.action.padEnd(7)} ${deploymentNameOf(change).padEnd(14)}`;
+  switch (change.action) {
+    case 'create': {
+      const schedule = change.spec.schedules[0];
+      const when = schedule ? `schedule "${schedule.cron}" ${schedule.timezone}` : 'no schedule';
+      return `${head} ${when}, ${change.spec.paused ? 'paused' : 'active'}`.trimEnd();
+    }
+    case 'delete':
+      return `${head} (${change.reason})`;
+    case 'pause':
+    case 'resume':
+      return head.trimEnd();
+    case 'update':
+      return `${head} ${renderFields(change.fields)}`.trimEnd();
+  }
+}
+
+export function renderFields(fields: FieldChanges): string {
+  return Object.entries(fields)
+    .map(([field, v]) => `${field}: ${renderValue(field, v.from)} -> ${renderValue(field, v.to)}`)
+    .join('; ');
+}
+
+function renderValue(field: string, value: unknown): string {
+  if (field === 'schedules' && Array.isArray(value)) {
+    if (value.length === 0) return 'none';
+    return value
+      .map((s: Record<string, unknown>) => {
+        const timezone = typeof s.timezone === 'string' ? s.timezone : '';
+        const what =
+          typeof s.cron === 'string' ? `"${s.cron}" ${timezone}`.trim() : JSON.stringify(s);
+        return s.active === false ? `${what} (inactive)` : what;
+      })
+      .join(', ');
+  }
+  const text = JSON.stringify(value) ?? 'null';
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+export function renderProblem(problem: Problem): string {
+  return `! ${problem.status.padEnd(7)} ${`connector ${problem.connectorId}`.padEnd(14)} ${problem.message}`;
+}
+
+export function renderPlan(result: PassResult, verb: 'Plan' | 'Applied'): string {
+  const lines = [
+    ...result.plan.changes.map(renderChange),
+    ...allProblems(result).map(renderProblem),
+  ];
+  for (const notice of result.plan.notices) lines.push(`? note    ${notice.message}`);
+  const s = summarize(result);
+  const parts = [
+    `${s.create} to create`,
+    `${s.update} to update`,
+    `${s.pause} to pause`,
+    `${s.resume} to resume`,
+    `${s.delete} to delete`,
+  ];
+  const issues = [
+    s.invalid ? `${s.invalid} invalid` : '',
+    s.conflict ? `${s.conflict} conflict` : '',
+    s.failed ? `${s.failed} failed` : '',
+  ].filter(Boolean);
+  const tail = `${s.unchanged} unchanged${issues.length ? `; ${issues.join(', ')}` : ''}.`;
+  if (verb === 'Applied') {
+    lines.push(
+      `Applied: ${result.applied.length} of ${result.plan.changes.length} changes; ${parts.join(', ').replaceAll(' to ', ' ')}; ${tail}`,
+    );
+  } else lines.push(`Plan: ${parts.join(', ')}; ${tail}`);
+  return lines.join('\n');
+}

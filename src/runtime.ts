@@ -1,0 +1,68 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from './config/schema.js';
+import { createPool } from './db/pool.js';
+import { createLogger } from './logger.js';
+import { PrefectClient } from './prefect/client.js';
+import { PrefectHttp } from './prefect/http.js';
+import type { PassDeps } from './reconcile/context.js';
+
+/** Secrets that must never be printed: passwords, keys, and their encodings. */
+export function secretsOf(config: Config): string[] {
+  const secrets: string[] = [];
+  try {
+    const password = new URL(config.database.url).password;
+    if (password) secrets.push(password, decodeURIComponent(password));
+  } catch {
+    /* not a URL: nothing to extract */
+  }
+  if (config.prefect.apiKey) secrets.push(config.prefect.apiKey);
+  if (config.prefect.authString) {
+    secrets.push(
+      config.prefect.authString,
+      Buffer.from(config.prefect.authString).toString('base64'),
+    );
+    const password = config.prefect.authString.slice(config.prefect.authString.indexOf(':') + 1);
+    if (password) secrets.push(password);
+  }
+  return secrets;
+}
+
+export interface Runtime extends PassDeps {
+  close(): Promise<void>;
+}
+
+/** Wires the real edges (Postgres pool, Prefect HTTP, pino) for one process. */
+export function createRuntime(config: Config, logger?: Logger): Runtime {
+  const log =
+    logger ??
+    createLogger({
+      level: config.log.level,
+      format: config.log.format,
+      secrets: secretsOf(config),
+    });
+  const pool: pg.Pool = createPool(
+    config.database.url,
+    log,
+    Math.max(4, config.reconcile.concurrency + 2),
+  );
+  const http = new PrefectHttp({
+    apiUrl: config.prefect.apiUrl,
+    apiKey: config.prefect.apiKey,
+    authString: config.prefect.authString,
+    timeoutMs: config.prefect.timeoutMs,
+    logger: log,
+  });
+  return {
+    pool,
+    prefect: new PrefectClient(http),
+    config,
+    logger: log,
+    now: () => new Date(),
+    newId: () => uuidv7(),
+    close: async () => {
+      await pool.end();
+    },
+  };
+}

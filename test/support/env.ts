@@ -1,0 +1,207 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { inject } from 'vitest';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { migrate } from '../../src/db/migrate.js';
+import { runPass, type PassResult } from '../../src/reconcile/pass.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { REPO } from '../../scripts/prefect-server.ts';
+
+const PG = 'postgres://postgres@127.0.0.1:5432';
+
+/** A private world for one test: its own database, managed tag and flow name on the shared Prefect server. */
+export interface TestEnv {
+  id: string;
+  apiUrl: string;
+  databaseUrl: string;
+  tag: string;
+  flowName: string;
+  /** Configuration file content (YAML object) the CLI gets. */
+  configFile: string;
+  config: Config;
+  db: pg.Pool;
+  sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params?: unknown[],
+  ): Promise<R[]>;
+  /** A pass in this process, with a silent logger. */
+  pass(
+    options?: Partial<{ dryRun: boolean; allowMassDelete: boolean }>,
+    config?: Config,
+  ): Promise<PassResult>;
+  runtime(config?: Config): Runtime;
+  cli(args: string[], env?: Record<string, string>): Promise<CliResult>;
+  withConfig(overrides: Record<string, unknown>): Config;
+  cleanup(): Promise<void>;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestEnvOptions {
+  /** Extra configuration (merged over the test defaults). */
+  config?: Record<string, unknown>;
+  /** Create the reference cai_connectors table (default true). */
+  referenceTable?: boolean;
+  apiUrl?: string;
+}
+
+export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestEnv> {
+  const id = randomBytes(4).toString('hex');
+  const apiUrl = options.apiUrl ?? inject('prefectApiUrl');
+  const database = `cs_t_${id}`;
+  const admin = new pg.Client({ connectionString: `${PG}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  const databaseUrl = `${PG}/${database}`;
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  db.on('error', () => undefined);
+  if (options.referenceTable !== false) {
+    await db.query(readFileSync(join(REPO, 'sql/reference/cai_connectors.sql'), 'utf8'));
+  }
+  const tag = `managed-by:cs-test-${id}`;
+  const flowName = `cs_test_flow_${id}`;
+  const fileConfig = deepMerge(
+    {
+      deployment: { flowName, entrypoint: 'flows/dlt_pipeline_flow.py:run_connector_pipeline' },
+      ownership: { managedTag: tag },
+      reconcile: { lockWaitSeconds: 5 },
+    },
+    options.config ?? {},
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'cs-test-'));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, stringify(fileConfig));
+  const env = { DATABASE_URL: databaseUrl, PREFECT_API_URL: apiUrl };
+
+  const build = (overrides: Record<string, unknown> = {}): Config => {
+    const result = loadConfig({ env: { ...env }, configFile, overrides: flatten(overrides) });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    return result.config;
+  };
+  const config = build();
+  await migrate(db, config.database.schema);
+  const silent = pino({ level: 'silent' });
+
+  const testEnv: TestEnv = {
+    id,
+    apiUrl,
+    databaseUrl,
+    tag,
+    flowName,
+    configFile,
+    config,
+    db,
+    sql: async (text, params) => (await db.query(text, params)).rows,
+    runtime: (cfg = config) => createRuntime(cfg, silent),
+    pass: async (opts = {}, cfg = config) => {
+      const rt = createRuntime(cfg, silent);
+      try {
+        return await runPass(rt, {
+          dryRun: opts.dryRun ?? false,
+          allowMassDelete: opts.allowMassDelete ?? false,
+        });
+      } finally {
+        await rt.close();
+      }
+    },
+    cli: (args, extraEnv = {}) =>
+      runCli(args, { ...env, CONNECTOR_SYNC_CONFIG: configFile, LOG_LEVEL: 'warn', ...extraEnv }),
+    withConfig: (overrides) => build(overrides),
+    cleanup: async () => {
+      await db.end();
+      const a = new pg.Client({ connectionString: `${PG}/postgres` });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+  return testEnv;
+}
+
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO, 'dist/cli.js'), ...args],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Inserts connectors into the reference table; returns their ids. */
+export async function insertConnectors(
+  env: TestEnv,
+  rows: {
+    name: string;
+    schedule?: string | null;
+    timezone?: string | null;
+    is_active?: boolean;
+    parameters?: unknown;
+  }[],
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (const row of rows) {
+    const [inserted] = await env.sql<{ id: string }>(
+      `INSERT INTO cai_connectors (name, schedule, timezone, is_active, parameters) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+      [
+        row.name,
+        row.schedule ?? null,
+        row.timezone ?? null,
+        row.is_active ?? true,
+        JSON.stringify(row.parameters ?? {}),
+      ],
+    );
+    ids.push(inserted!.id);
+  }
+  return ids;
+}
+
+function flatten(value: Record<string, unknown>, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object' && !Array.isArray(v))
+      Object.assign(out, flatten(v as Record<string, unknown>, key));
+    else out[key] = v;
+  }
+  return out;
+}
+
+function deepMerge(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const existing = out[k];
+    out[k] =
+      existing &&
+      typeof existing === 'object' &&
+      !Array.isArray(existing) &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v)
+        ? deepMerge(existing as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
