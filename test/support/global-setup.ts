@@ -11,6 +11,8 @@ import {
 let server: PrefectServer | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  // `npm run test:unit` needs no server.
+  if (process.env.CONNECTOR_SYNC_UNIT_ONLY === '1') return;
   const database = `cs_test_prefect`;
   server = await startPrefectServer({ database });
   await ensureWorkPool(server.apiUrl, 'default');
