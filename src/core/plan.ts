@@ -109,10 +109,12 @@ export function planPass(input: PlanInput): Plan {
       });
   }
 
+  // A connector with a problem (say, a typo in its cron) keeps its deployment as it is.
+  const keep = new Set([...input.untouchable, ...input.problems.map((p) => p.connectorId)]);
   for (const deployment of input.managed) {
     if (claimed.has(deployment.id)) continue;
     const connectorId = connectorIdOf(deployment, input.configTags);
-    if (connectorId !== null && input.untouchable.has(connectorId)) continue;
+    if (connectorId !== null && keep.has(connectorId)) continue;
     const reason = deleteReason(deployment, connectorId, input, specIds);
     const name = connectorId === null ? null : (input.softDeleted.get(connectorId) ?? null);
     deletes.push(deleteChange(deployment, connectorId, name, reason));
