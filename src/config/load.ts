@@ -38,7 +38,8 @@ const ENV_KEYS: [string, string][] = [
 export function loadConfig(sources: ConfigSources): ConfigResult {
   const errors: string[] = [];
   const files: string[] = [];
-  let merged: Record<string, unknown> = {};
+  // Sections with required keys start empty, so a missing key is reported by name.
+  let merged: Record<string, unknown> = { prefect: {}, database: {} };
 
   const explicit = sources.configFile ?? sources.env.CONNECTOR_SYNC_CONFIG;
   const base = explicit ? resolve(explicit) : join(PACKAGE_CONFIG_DIR, 'default.yaml');

@@ -85,7 +85,10 @@ export const configSchema = z.strictObject({
   prefect: z.strictObject({
     apiUrl: z.url({
       protocol: /^https?$/,
-      error: 'must be an http(s) URL such as http://127.0.0.1:4200/api',
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required: set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api'
+          : 'must be an http(s) URL such as http://127.0.0.1:4200/api',
     }),
     apiKey: z.string().min(1).optional(),
     authString: z
@@ -96,7 +99,12 @@ export const configSchema = z.strictObject({
     requestsPerSecond: z.number().positive().default(50),
   }),
   database: z.strictObject({
-    url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+    url: z
+      .string({
+        error: (issue) =>
+          issue.input === undefined ? 'is required: set DATABASE_URL' : 'must be text',
+      })
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
     schema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')

@@ -36,11 +36,26 @@ export function cronProblem(cron: string): string | null {
   if (hashed !== undefined) {
     return `cron "${normalized}" uses the random/hashed field "${hashed}", which Prefect rejects`;
   }
+  const dayOfWeek = fields[4]!;
+  if (/\dL/i.test(dayOfWeek)) {
+    return `cron "${normalized}": Prefect does not take "${dayOfWeek}"; write the last weekday of a month as L<day>, e.g. L5`;
+  }
   try {
     CronExpressionParser.parse(normalized, { strict: false }).next();
   } catch (error) {
+    // Prefect's croniter also takes dialect cron-parser refuses (L5, wrapping
+    // ranges such as 5-1): leave those to Prefect, whose 422 still marks the row invalid.
+    if (fields.some(isCroniterDialect)) return null;
     const reason = error instanceof Error ? error.message : String(error);
     return `invalid cron "${normalized}": ${reason}`;
   }
   return null;
+}
+
+function isCroniterDialect(field: string): boolean {
+  if (/L|#/i.test(field)) return true;
+  return field.split(',').some((part) => {
+    const range = /^(\d+)-(\d+)/.exec(part);
+    return range !== null && Number(range[1]) > Number(range[2]);
+  });
 }

@@ -30,11 +30,11 @@ export function isEmptyish(value: unknown): boolean {
 
 /**
  * Size of a value as Prefect measures parameters: Python's compact json.dumps
- * with ASCII escaping, so every non-ASCII UTF-16 unit costs six bytes (\uXXXX).
+ * with ASCII escaping, so DEL and every non-ASCII UTF-16 unit cost six bytes (\uXXXX).
  */
 export function prefectJsonSize(value: unknown): number {
   const text = JSON.stringify(value) ?? '';
   let size = 0;
-  for (let i = 0; i < text.length; i++) size += text.charCodeAt(i) > 0x7f ? 6 : 1;
+  for (let i = 0; i < text.length; i++) size += text.charCodeAt(i) >= 0x7f ? 6 : 1;
   return size;
 }

@@ -26,6 +26,7 @@ export interface PlanInput {
   /** Deployments of our flow with a wanted name but without the managed tag. */
   foreign: Deployment[];
   flowId: string | null;
+  /** Tags that are never a connector's tag: deployment.tags and the managed tag. */
   configTags: string[];
   onInactive: 'pause' | 'delete';
   adopt: boolean;
@@ -62,6 +63,7 @@ export function planPass(input: PlanInput): Plan {
   const notices: Notice[] = [];
   const unchanged: string[] = [];
   const specIds = new Set(input.specs.map((s) => s.connectorId));
+  const specNames = new Map(input.specs.map((s) => [s.connectorId, s.connectorName]));
 
   for (const spec of input.specs) {
     if (input.untouchable.has(spec.connectorId)) {
@@ -116,7 +118,10 @@ export function planPass(input: PlanInput): Plan {
     const connectorId = connectorIdOf(deployment, input.configTags);
     if (connectorId !== null && keep.has(connectorId)) continue;
     const reason = deleteReason(deployment, connectorId, input, specIds);
-    const name = connectorId === null ? null : (input.softDeleted.get(connectorId) ?? null);
+    const name =
+      connectorId === null
+        ? null
+        : (specNames.get(connectorId) ?? input.softDeleted.get(connectorId) ?? null);
     deletes.push(deleteChange(deployment, connectorId, name, reason));
   }
 

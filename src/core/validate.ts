@@ -94,7 +94,10 @@ export function validateRow(row: SourceRow, settings: ValidationSettings): Conne
     isActive = row.isActive;
   }
 
-  const parameters = parseParameters(row.parameters);
+  const parameters = parseParameters(
+    row.parameters,
+    settings.idKind === 'number' ? Number(row.id) : row.id,
+  );
   if (typeof parameters === 'string') return parameters;
 
   return {
@@ -120,14 +123,18 @@ function checkId(id: string, settings: ValidationSettings): string | null {
   return null;
 }
 
+const NUL_MESSAGE =
+  'parameters contain a NUL character (\\u0000), which Prefect cannot store; remove it';
+
 /** parameters arrive as the column's JSON text (or null). */
-function parseParameters(raw: unknown): Record<string, unknown> | string {
+function parseParameters(
+  raw: unknown,
+  connectorId: string | number,
+): Record<string, unknown> | string {
   if (raw === null || raw === undefined) return {};
   let value: unknown = raw;
   if (typeof raw === 'string') {
-    if (raw.includes('\\u0000') || raw.includes('\u0000')) {
-      return 'parameters contain a NUL character (\\u0000), which Prefect cannot store; remove it';
-    }
+    if (raw.includes('\u0000')) return NUL_MESSAGE;
     try {
       value = JSON.parse(raw);
     } catch {
@@ -137,11 +144,21 @@ function parseParameters(raw: unknown): Record<string, unknown> | string {
   if (!isPlainObject(value)) {
     return `parameters must be a JSON object, got ${describe(value)}; wrap values in an object such as {"value": ...}`;
   }
-  const size = prefectJsonSize(value);
+  if (containsNul(value)) return NUL_MESSAGE;
+  // Measured as sent: the deployment's parameters include connector_id.
+  const size = prefectJsonSize({ ...value, connector_id: connectorId });
   if (size > MAX_PARAMETERS_BYTES) {
     return `parameters are ${size} bytes as Prefect measures them; the limit is ${MAX_PARAMETERS_BYTES} (512 KiB)`;
   }
   return value;
+}
+
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (isPlainObject(value))
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  return false;
 }
 
 function hasControlCharacter(text: string): boolean {

@@ -46,7 +46,8 @@ export async function saveStates(
   states: ConnectorState[],
 ): Promise<void> {
   if (states.length === 0) return;
-  const records = states.map(toRecord);
+  // One row per connector (the last state given wins): an upsert may not touch a row twice.
+  const records = [...new Map(states.map((s) => [s.connectorId, toRecord(s)])).values()];
   await db.query(
     `INSERT INTO ${quoteIdent(schema)}.connector_state
        (connector_id, deployment_id, deployment_name, status, last_error, attempts, next_attempt_at, last_synced_at, row_hash, updated_at)

@@ -41,18 +41,20 @@ export class PrefectClient {
     return data.id;
   }
 
-  /** Every deployment carrying `tag`, paged at Prefect's maximum of 200. */
+  /**
+   * Every deployment carrying `tag`, 200 a page. /paginate says how many pages
+   * there are, so N deployments cost exactly ⌈N/200⌉ calls (at least one).
+   */
   async listByTag(tag: string): Promise<Deployment[]> {
     const all: Deployment[] = [];
-    for (let offset = 0; ; offset += PAGE_SIZE) {
-      const { data } = await this.http.request<Deployment[]>('POST', '/deployments/filter', {
-        limit: PAGE_SIZE,
-        offset,
-        sort: 'NAME_ASC',
-        deployments: { tags: { all_: [tag] } },
-      });
-      all.push(...data);
-      if (data.length < PAGE_SIZE) return all;
+    for (let page = 1; ; page++) {
+      const { data } = await this.http.request<{ results: Deployment[]; pages: number }>(
+        'POST',
+        '/deployments/paginate',
+        { page, limit: PAGE_SIZE, sort: 'NAME_ASC', deployments: { tags: { all_: [tag] } } },
+      );
+      all.push(...data.results);
+      if (page >= data.pages || data.results.length === 0) return all;
     }
   }
 

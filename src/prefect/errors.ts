@@ -31,8 +31,19 @@ export class PrefectError extends Error {
   /** A 422 caused by the row's own data (cron, timezone, parameters): the connector is invalid. */
   get isRowDataProblem(): boolean {
     if (this.kind !== 'invalid') return false;
-    const text = JSON.stringify(this.detail ?? '');
-    return /Invalid timezone|Invalid cron|cron string|parameter/i.test(text);
+    // Only what the validator says (msg, loc), never the request it echoes back.
+    const body = isPlainObject(this.detail) ? this.detail : {};
+    const said = [
+      typeof body.detail === 'string' ? body.detail : '',
+      ...(Array.isArray(body.exception_detail) ? body.exception_detail : [])
+        .filter(isPlainObject)
+        .map((d) => `${typeof d.msg === 'string' ? d.msg : ''} ${JSON.stringify(d.loc ?? [])}`),
+    ];
+    return said.some((text) =>
+      /Invalid timezone|Invalid cron|cron string|"body","parameters"|parameter size|parameters? (is|are) too large/i.test(
+        text,
+      ),
+    );
   }
 }
 

@@ -17,6 +17,9 @@ export interface PrefectHttpOptions {
   logger: Logger;
 }
 
+/** A Retry-After longer than this is capped: the pass's circuit decides beyond it. */
+const MAX_PAUSE_MS = 60_000;
+
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /** Counts of calls made, by kind: what a pass asked of Prefect. */
@@ -41,6 +44,8 @@ export class PrefectHttp {
   private readonly clientId = `connector-sync-${randomUUID()}`;
   private csrf: Csrf | null = null;
   private csrfPending: Promise<Csrf> | null = null;
+  /** Set by a Retry-After: no request of this client goes out before then. */
+  private pausedUntil = 0;
   readonly counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
 
   constructor(private readonly options: PrefectHttpOptions) {
@@ -79,7 +84,7 @@ export class PrefectHttp {
       factor: 2,
       randomize: true,
       shouldRetry: ({ error }) => error instanceof PrefectError && error.retryable,
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         if (!(error instanceof PrefectError) || !error.retryable || retriesLeft === 0) return;
         this.options.logger.warn(
           {
@@ -91,7 +96,6 @@ export class PrefectHttp {
           },
           'Prefect call failed; retrying',
         );
-        if (error.retryAfterMs !== null) await sleep(Math.min(error.retryAfterMs, 60_000));
       },
     });
   }
@@ -111,6 +115,9 @@ export class PrefectHttp {
       }
     }
     const route = routeOf(path);
+    // Prefect asked for a pause (429/503 Retry-After): every request waits, not just that one.
+    const pause = this.pausedUntil - Date.now();
+    if (pause > 0) await sleep(pause);
     this.count(method, path, route);
     let response: AxiosResponse;
     try {
@@ -126,12 +133,19 @@ export class PrefectHttp {
       this.csrf = null; // expired or unknown token: fetch a new one and retry once
       return this.once<T>(method, path, body, false);
     }
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
+    if (retryAfterMs !== null) {
+      this.pausedUntil = Math.max(
+        this.pausedUntil,
+        Date.now() + Math.min(retryAfterMs, MAX_PAUSE_MS),
+      );
+    }
     throw new PrefectError(
       `Prefect ${method} ${route} answered ${response.status}${text ? `: ${text}` : ''}`,
       kindOfStatus(response.status),
       response.status,
       detail,
-      parseRetryAfter(response.headers['retry-after'], Date.now()),
+      retryAfterMs,
     );
   }
 

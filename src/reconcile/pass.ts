@@ -101,7 +101,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     managed,
     foreign,
     flowId,
-    configTags: config.deployment.tags,
+    configTags: [...config.deployment.tags, config.ownership.managedTag],
     onInactive: config.deployment.onInactive,
     adopt: config.ownership.adopt,
     deleteLimit: parseDeleteLimit(config.reconcile.maxDeletesPerPass),
@@ -252,7 +252,7 @@ async function recordStates(
   const events: EventRow[] = [];
   const byConnector = new Map<string, Deployment>();
   for (const d of managed) {
-    const id = connectorIdOf(d, deps.config.deployment.tags);
+    const id = connectorIdOf(d, [...deps.config.deployment.tags, deps.config.ownership.managedTag]);
     if (id !== null) byConnector.set(id, d);
   }
   for (const id of plan.unchanged) {

@@ -134,8 +134,8 @@ describe('kill -9 between the Prefect call and the confirm', () => {
     expect(result.calls.writes).toBe(0);
     const updated = await env.sql(`SELECT * FROM connector_sync.events WHERE action = 'updated'`);
     expect(updated).toHaveLength(1);
-    expect(updated[0].connector_id).toBe(a);
-    expect(updated[0].payload.updates.schedules.to[0].cron).toBe('0 2 * * *');
+    expect(updated[0]!.connector_id).toBe(a);
+    expect(updated[0]!.payload.updates.schedules.to[0].cron).toBe('0 2 * * *');
 
     await env.sql(`UPDATE cai_connectors SET schedule = '0 3 * * *' WHERE id = $1`, [b]);
     await crashDuring({ method: 'PATCH', path: /^\/deployments\//, point: 'before-prefect' });

@@ -126,9 +126,13 @@ describe('first pass, then a no-op pass (real Postgres + real Prefect)', () => {
       unchanged: 4,
     });
     expect(output.prefect_calls.writes).toBe(0);
-    expect(Object.keys(output.prefect_calls.by_route ?? output.prefect_calls.byRoute)).toEqual(
-      expect.arrayContaining(['POST /deployments/filter']),
-    );
+    // Only reads: the work-pool check, the flow lookup, one page of managed deployments, the CSRF probe.
+    expect(output.prefect_calls.byRoute).toEqual({
+      'GET /work_pools/{name}': 1,
+      'GET /flows/name/{name}': 1,
+      'POST /deployments/paginate': 1,
+      'GET /csrf-token': 1,
+    });
     expect(output.events).toBe(0);
     expect(await env.sql('SELECT * FROM connector_sync.events')).toHaveLength(4);
 

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# connector-sync: multi-stage build on Node 24; the final image holds only the
+# compiled code, production dependencies, config/ and sql/, and runs as the
+# unprivileged `node` user under tini (so signals reach Node, which is not PID 1).
+
+FROM node:24-alpine AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-alpine AS production-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-alpine
+RUN apk add --no-cache tini
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=production-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY config ./config
+COPY sql ./sql
+USER node
+EXPOSE 8080
+ENTRYPOINT ["/sbin/tini", "--", "node", "dist/cli.js"]
+CMD ["run", "--once"]

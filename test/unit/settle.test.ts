@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import { diffDeployment, updateAction } from '../../src/core/diff.js';
+import { settleIntent, viewOf, type Settlement } from '../../src/core/settle.js';
+import type { Change, Deployment, DeploymentSpec } from '../../src/core/types.js';
+import { deploymentFor, FLOW_ID, OTHER_FLOW_ID, specFor } from './core-fixtures.js';
+
+function updateChange(spec: DeploymentSpec, before: Deployment): Change {
+  const fields = diffDeployment(spec, before);
+  return {
+    action: updateAction(fields),
+    connectorId: spec.connectorId,
+    spec,
+    deployment: before,
+    fields,
+  };
+}
+
+/** The field names of an update/pause/resume change; anything else fails the test. */
+function fieldNames(change: Change): string[] {
+  if (change.action === 'create' || change.action === 'delete') {
+    throw new Error(`expected an update, pause or resume, got ${change.action}`);
+  }
+  return Object.keys(change.fields);
+}
+
+/** The field names of a settlement that took effect; anything else fails the test. */
+function appliedFields(settlement: Settlement): string[] {
+  if (settlement.outcome !== 'took-effect') throw new Error('expected the intent to take effect');
+  return fieldNames(settlement.change);
+}
+
+describe('viewOf', () => {
+  it('indexes deployments by id and by flow/name', () => {
+    const a = deploymentFor(specFor('1'));
+    const b = deploymentFor(specFor('2'), { flow_id: OTHER_FLOW_ID });
+    const view = viewOf([a, b]);
+    expect(view.byId.get('dep-1')).toBe(a);
+    expect(view.byId.get('dep-2')).toBe(b);
+    expect(view.byFlowAndName.get(`${FLOW_ID}/connector-1`)).toBe(a);
+    expect(view.byFlowAndName.get(`${OTHER_FLOW_ID}/connector-2`)).toBe(b);
+    expect(view.byFlowAndName.has(`${FLOW_ID}/connector-2`)).toBe(false);
+  });
+});
+
+describe('settleIntent: create', () => {
+  const spec = specFor('1');
+  const change: Change = { action: 'create', connectorId: '1', spec };
+
+  it('took effect when a deployment of our flow with that name exists, with it as result', () => {
+    const created = deploymentFor(spec, { id: 'new-id' });
+    expect(settleIntent(change, FLOW_ID, viewOf([created]))).toEqual({
+      outcome: 'took-effect',
+      change,
+      result: created,
+    });
+  });
+
+  it('did not take effect when the name is absent', () => {
+    expect(settleIntent(change, FLOW_ID, viewOf([deploymentFor(specFor('2'))]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+
+  it('did not take effect when the name exists only under another flow', () => {
+    const elsewhere = deploymentFor(spec, { flow_id: OTHER_FLOW_ID });
+    expect(settleIntent(change, FLOW_ID, viewOf([elsewhere]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+
+  it('did not take effect when our flow does not exist', () => {
+    expect(settleIntent(change, null, viewOf([deploymentFor(spec)]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+});
+
+describe('settleIntent: delete', () => {
+  const doomed = deploymentFor(specFor('7'));
+  const change: Change = {
+    action: 'delete',
+    connectorId: '7',
+    connectorName: 'Seven',
+    deployment: doomed,
+    reason: 'row deleted',
+  };
+
+  it('took effect when the id is gone', () => {
+    expect(settleIntent(change, FLOW_ID, viewOf([]))).toEqual({
+      outcome: 'took-effect',
+      change,
+      result: null,
+    });
+  });
+
+  it('did not take effect while the id is still there', () => {
+    expect(settleIntent(change, FLOW_ID, viewOf([doomed]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+
+  it('a new deployment of the same name (another id) does not mean the delete failed', () => {
+    const recreated = { ...doomed, id: 'another-id' };
+    expect(settleIntent(change, FLOW_ID, viewOf([recreated])).outcome).toBe('took-effect');
+  });
+});
+
+describe('settleIntent: update / pause / resume', () => {
+  const spec = specFor('1', { name: 'New name', cron: '5 4 * * *' });
+  const before = deploymentFor(specFor('1', { name: 'Old name', cron: '0 */6 * * *' }));
+  const change = updateChange(spec, before);
+
+  it('the change under test has two fields', () => {
+    expect(change.action).toBe('update');
+    expect(fieldNames(change).sort()).toEqual(['description', 'schedules']);
+  });
+
+  it('took effect in full: every field at its target', () => {
+    const after = deploymentFor(spec, { id: before.id });
+    expect(settleIntent(change, FLOW_ID, viewOf([after]))).toEqual({
+      outcome: 'took-effect',
+      change,
+      result: after,
+    });
+  });
+
+  it('partially applied: only the fields now at their target, action recomputed', () => {
+    const after: Deployment = { ...before, description: 'New name' };
+    const settled = settleIntent(change, FLOW_ID, viewOf([after]));
+    expect(settled.outcome).toBe('took-effect');
+    expect(appliedFields(settled)).toEqual(['description']);
+    expect(settled).toMatchObject({ result: after });
+    expect(settled).toMatchObject({
+      change: {
+        action: 'update',
+        connectorId: '1',
+        fields: { description: { from: 'Old name', to: 'New name' } },
+      },
+    });
+  });
+
+  it('nothing applied: did not take effect', () => {
+    expect(settleIntent(change, FLOW_ID, viewOf([before]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+
+  it('deployment gone: did not take effect', () => {
+    expect(settleIntent(change, FLOW_ID, viewOf([]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+
+  it('an update whose only applied field is paused becomes a pause', () => {
+    const target = specFor('1', { name: 'New name', isActive: false });
+    const start = deploymentFor(specFor('1', { name: 'Old name', isActive: true }));
+    const both = updateChange(target, start);
+    expect(both.action).toBe('update');
+    const after: Deployment = { ...start, paused: true };
+    const settled = settleIntent(both, FLOW_ID, viewOf([after]));
+    expect(settled).toMatchObject({
+      outcome: 'took-effect',
+      change: { action: 'pause', fields: { paused: { from: false, to: true } } },
+    });
+    expect(appliedFields(settled)).toEqual(['paused']);
+  });
+
+  it('an update whose only applied field is paused -> false becomes a resume', () => {
+    const target = specFor('1', { name: 'New name', isActive: true });
+    const start = deploymentFor(specFor('1', { name: 'Old name', isActive: false }));
+    const both = updateChange(target, start);
+    const settled = settleIntent(both, FLOW_ID, viewOf([{ ...start, paused: false }]));
+    expect(settled).toMatchObject({
+      outcome: 'took-effect',
+      change: { action: 'resume', fields: { paused: { from: true, to: false } } },
+    });
+  });
+
+  it('a pause that took effect stays a pause', () => {
+    const target = specFor('1', { isActive: false });
+    const start = deploymentFor(target, { paused: false });
+    const pause = updateChange(target, start);
+    expect(pause.action).toBe('pause');
+    expect(settleIntent(pause, FLOW_ID, viewOf([{ ...start, paused: true }]))).toMatchObject({
+      outcome: 'took-effect',
+      change: { action: 'pause' },
+    });
+    expect(settleIntent(pause, FLOW_ID, viewOf([start]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+
+  it('a field that reached its target counts even if another field drifted meanwhile', () => {
+    const after: Deployment = { ...before, description: 'New name', tags: ['someone-else'] };
+    const settled = settleIntent(change, FLOW_ID, viewOf([after]));
+    expect(appliedFields(settled)).toEqual(['description']);
+  });
+
+  it('the deployment is matched by id, not by name', () => {
+    const sameNameOtherId: Deployment = deploymentFor(spec, { id: 'other-id' });
+    expect(settleIntent(change, FLOW_ID, viewOf([sameNameOtherId]))).toEqual({
+      outcome: 'did-not-take-effect',
+    });
+  });
+});
