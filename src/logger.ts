@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export interface LoggerOptions {
   level: string;
@@ -34,10 +35,8 @@ export function createLogger(options: LoggerOptions): Logger {
   };
   if (options.destination) return pino(pinoOptions, options.destination);
   if (options.format === 'pretty') {
-    return pino({
-      ...pinoOptions,
-      transport: { target: 'pino-pretty', options: { destination: 2 } },
-    });
+    // In-process (not a transport worker), so the redaction hook sees every line.
+    return pino(pinoOptions, pretty({ destination: 2, sync: true }));
   }
   return pino(pinoOptions, pino.destination(2));
 }
