@@ -17,7 +17,12 @@ export interface SourceSnapshot {
 
 export class SourceError extends Error {}
 
-export async function readSource(db: Queryable, table: string): Promise<SourceSnapshot> {
+/** Reads every connector, or only those whose id (as text) is in `onlyIds`. */
+export async function readSource(
+  db: Queryable,
+  table: string,
+  onlyIds?: string[],
+): Promise<SourceSnapshot> {
   const name = quoteQualified(table);
   let fields: pg.FieldDef[];
   try {
@@ -58,7 +63,10 @@ export async function readSource(db: Queryable, table: string): Promise<SourceSn
     parameters: unknown;
     deleted: boolean | null;
     prefect_deployment_id: string | null;
-  }>(`SELECT ${select.join(', ')} FROM ${name} ORDER BY 1`);
+  }>(
+    `SELECT ${select.join(', ')} FROM ${name}${onlyIds ? ' WHERE id::text = ANY($1::text[])' : ''} ORDER BY 1`,
+    onlyIds ? [onlyIds] : [],
+  );
   const rows: SourceRow[] = result.rows
     .filter((r) => r.id !== null)
     .map((r) => ({

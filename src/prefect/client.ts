@@ -3,6 +3,8 @@ import { PrefectError } from './errors.js';
 import type { PrefectHttp } from './http.js';
 
 export const PAGE_SIZE = 200; // Prefect's maximum `limit`
+/** Connector tags per query: leaves room in a page for a connector's old deployments too. */
+const TAGS_PER_QUERY = 100;
 
 /** The Prefect calls connector-sync makes, typed. */
 export class PrefectClient {
@@ -56,6 +58,21 @@ export class PrefectClient {
       all.push(...data.results);
       if (page >= data.pages || data.results.length === 0) return all;
     }
+  }
+
+  /** Managed deployments of some connectors (any flow), by their `connector-<id>` tags. */
+  async listManagedOf(managedTag: string, connectorTags: string[]): Promise<Deployment[]> {
+    const found: Deployment[] = [];
+    for (let i = 0; i < connectorTags.length; i += TAGS_PER_QUERY) {
+      const { data } = await this.http.request<Deployment[]>('POST', '/deployments/filter', {
+        limit: PAGE_SIZE,
+        deployments: {
+          tags: { all_: [managedTag], any_: connectorTags.slice(i, i + TAGS_PER_QUERY) },
+        },
+      });
+      found.push(...data);
+    }
+    return found;
   }
 
   /** Deployments of one flow with any of these names (managed or not). */

@@ -32,6 +32,10 @@ export interface ApplyInput {
   states: Map<string, ConnectorState>;
   /** Flow id for creates; resolved (POST /flows/) only if a create is planned. */
   ensureFlow: () => Promise<string>;
+  /** Throws when this worker may no longer write (it lost the leader lock). */
+  guard?: (() => Promise<void>) | undefined;
+  /** True once shutdown began: no new change starts, the ones in flight finish. */
+  shouldStop?: (() => boolean) | undefined;
 }
 
 /**
@@ -42,17 +46,28 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
   const limit = pLimit(deps.config.reconcile.concurrency);
   const outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
   let consecutiveUnavailable = 0;
+  let fatal: unknown = null;
 
   await Promise.all(
     input.changes.map((change) =>
       limit(async () => {
-        if (outcome.aborted) return;
+        if (outcome.aborted || fatal !== null) return;
+        if (input.shouldStop?.()) {
+          outcome.aborted ??= 'shutting down';
+          limit.clearQueue();
+          return;
+        }
         const log = deps.logger.child({ connector: change.connectorId, action: change.action });
         try {
           outcome.applied.push(await applyOne(deps, input, change, log));
           consecutiveUnavailable = 0;
         } catch (error) {
-          if (!(error instanceof PrefectError)) throw error;
+          if (!(error instanceof PrefectError)) {
+            // Lost lock, Postgres down: stop starting changes; the pass fails.
+            fatal ??= error;
+            limit.clearQueue();
+            return;
+          }
           outcome.failures.push(failureOf(change, error));
           log.warn({ err: error.message, status: error.status }, 'change failed');
           if (
@@ -67,6 +82,7 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
       }),
     ),
   );
+  if (fatal !== null) throw fatal;
   return outcome;
 }
 
@@ -80,6 +96,7 @@ async function applyOne(
   const schema = config.database.schema;
   const flowId = change.action === 'create' ? await input.ensureFlow() : null;
   const eventId = deps.newId();
+  await input.guard?.();
   await recordIntent(pool, schema, {
     id: eventId,
     passId: input.passId,

@@ -16,4 +16,12 @@ export interface PassDeps {
 export interface PassOptions {
   dryRun: boolean;
   allowMassDelete: boolean;
+  /** Reconcile only these connectors (a wake-up naming them); undefined = a full pass. */
+  scope?: string[] | undefined;
+  /** Skip connectors whose backoff has not run out (the long-running worker). */
+  honourBackoff?: boolean | undefined;
+  /** Throws when this worker may no longer write (it lost the leader lock). */
+  guard?: (() => Promise<void>) | undefined;
+  /** True once shutdown began: no new change starts. */
+  shouldStop?: (() => boolean) | undefined;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SourceRow, Problem } from '../core/types.js';
+import type { ConnectorRow, Problem, SourceRow } from '../core/types.js';
 import type { ConnectorState, ConnectorStatus } from '../db/state.js';
 
 // Pure transitions of <schema>.connector_state.
@@ -87,4 +87,45 @@ export function stateChanged(previous: ConnectorState | undefined, next: Connect
     previous.rowHash !== next.rowHash ||
     (previous.nextAttemptAt?.getTime() ?? null) !== (next.nextAttemptAt?.getTime() ?? null)
   );
+}
+
+export interface HeldBack {
+  untouchable: Set<string>;
+  /** The problems they still have, reported again without a new event. */
+  problems: Problem[];
+}
+
+/**
+ * Connectors a pass leaves alone: a row Prefect itself judged invalid (until
+ * the row changes) and, in the long-running worker, a failing connector whose
+ * backoff has not run out (unless its row changed since).
+ */
+export function heldBack(
+  rows: ConnectorRow[],
+  states: Map<string, ConnectorState>,
+  hashes: Map<string, string>,
+  now: Date,
+  honourBackoff: boolean,
+): HeldBack {
+  const held: HeldBack = { untouchable: new Set(), problems: [] };
+  for (const row of rows) {
+    const state = states.get(row.id);
+    if (!state?.lastError || state.rowHash !== hashes.get(row.id)) continue;
+    const invalid = state.status === 'invalid';
+    const backingOff =
+      honourBackoff &&
+      state.status === 'failed' &&
+      state.nextAttemptAt !== null &&
+      state.nextAttemptAt > now;
+    if (!invalid && !backingOff) continue;
+    held.untouchable.add(row.id);
+    held.problems.push({
+      connectorId: row.id,
+      connectorName: row.name,
+      status: state.status === 'invalid' ? 'invalid' : 'failed',
+      message: state.lastError,
+      retryable: !invalid,
+    });
+  }
+  return held;
 }
