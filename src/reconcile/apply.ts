@@ -4,6 +4,7 @@ import { eventForChange, type EventRow, type RelatedContext } from '../core/even
 import type { Change, Deployment, Problem } from '../core/types.js';
 import { confirmIntent, dropIntent, recordIntent } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
+import { coerceError } from '../errors.js';
 import { PrefectError } from '../prefect/errors.js';
 import type { PassDeps } from './context.js';
 import { synced } from './states.js';
@@ -46,7 +47,7 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
   const limit = pLimit(deps.config.reconcile.concurrency);
   const outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
   let consecutiveUnavailable = 0;
-  let fatal: unknown = null;
+  let fatal: Error | null = null;
 
   await Promise.all(
     input.changes.map((change) =>
@@ -64,7 +65,7 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
         } catch (error) {
           if (!(error instanceof PrefectError)) {
             // Lost lock, Postgres down: stop starting changes; the pass fails.
-            fatal ??= error;
+            fatal ??= coerceError(error);
             limit.clearQueue();
             return;
           }
