@@ -47,12 +47,13 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
   const limit = pLimit(deps.config.reconcile.concurrency);
   const outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
   let consecutiveUnavailable = 0;
-  let fatal: Error | null = null;
+  // Written from the tasks below; a holder, so the check after them is not narrowed away.
+  const fatal: { error: Error | null } = { error: null };
 
   await Promise.all(
     input.changes.map((change) =>
       limit(async () => {
-        if (outcome.aborted || fatal !== null) return;
+        if (outcome.aborted || fatal.error !== null) return;
         if (input.shouldStop?.()) {
           outcome.aborted ??= 'shutting down';
           limit.clearQueue();
@@ -65,7 +66,7 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
         } catch (error) {
           if (!(error instanceof PrefectError)) {
             // Lost lock, Postgres down: stop starting changes; the pass fails.
-            fatal ??= coerceError(error);
+            fatal.error ??= coerceError(error);
             limit.clearQueue();
             return;
           }
@@ -83,7 +84,7 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
       }),
     ),
   );
-  if (fatal !== null) throw fatal;
+  if (fatal.error !== null) throw fatal.error;
   return outcome;
 }
 
