@@ -8,12 +8,13 @@ import { migrate } from './db/migrate.js';
 import { SourceError } from './db/source.js';
 import { loadStates } from './db/state.js';
 import { ConfigurationError, UnavailableError, coerceError } from './errors.js';
-import { redactText } from './logger.js';
+import { createLogger, redactText } from './logger.js';
 import { PrefectError } from './prefect/errors.js';
 import { runPass, type PassResult } from './reconcile/pass.js';
 import { allProblems, planJson, renderPlan } from './render/plan.js';
 import { renderEvent, renderStatusTable, statusJson } from './render/status.js';
 import { createRuntime, secretsOf, type Runtime } from './runtime.js';
+import { startDaemon, type Daemon } from './worker/daemon.js';
 
 // The only module that parses argv, prints and exits.
 
@@ -64,12 +65,7 @@ program
       allowMassDelete?: boolean;
       json?: boolean;
     }) => {
-      if (!options.once && !options.dryRun) {
-        fail(
-          EXIT.usage,
-          'the long-running worker is not available in this version yet: use `run --once` (or `plan`)',
-        );
-      }
+      if (!options.once && !options.dryRun) return runDaemon();
       await reconcileCommand({
         dryRun: options.dryRun === true,
         allowMassDelete: options.allowMassDelete === true,
@@ -155,6 +151,34 @@ program
       return EXIT.ok;
     });
   });
+
+/** The long-running worker: runs until SIGTERM/SIGINT; a second signal exits at once. */
+async function runDaemon(): Promise<void> {
+  const config = readConfigOrExit();
+  const secrets = secretsOf(config);
+  const logger = createLogger({ level: config.log.level, format: config.log.format, secrets });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, logger);
+  } catch (error) {
+    process.exit(reportFailure(error, secrets));
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing the changes in flight');
+    daemon
+      .stop()
+      .then(() => process.exit(EXIT.ok))
+      .catch((error: unknown) => process.exit(reportFailure(error, secrets)));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
 
 async function reconcileCommand(options: {
   dryRun: boolean;
@@ -310,11 +334,6 @@ function parsePositiveInt(value: string): number {
 
 function print(text: string): void {
   process.stdout.write(`${text}\n`);
-}
-
-function fail(code: number, message: string): never {
-  process.stderr.write(`connector-sync: ${message}\n`);
-  process.exit(code);
 }
 
 await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@ import type { Config } from './config/schema.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './logger.js';
 import { PrefectClient } from './prefect/client.js';
-import { PrefectHttp } from './prefect/http.js';
+import { PrefectHttp, type PrefectHttpOptions } from './prefect/http.js';
 import type { PassDeps } from './reconcile/context.js';
 
 /** Secrets that must never be printed: passwords, keys, and their encodings. */
@@ -34,7 +34,11 @@ export interface Runtime extends PassDeps {
 }
 
 /** Wires the real edges (Postgres pool, Prefect HTTP, pino) for one process. */
-export function createRuntime(config: Config, logger?: Logger): Runtime {
+export function createRuntime(
+  config: Config,
+  logger?: Logger,
+  observe?: PrefectHttpOptions['observe'],
+): Runtime {
   const log =
     logger ??
     createLogger({
@@ -53,6 +57,7 @@ export function createRuntime(config: Config, logger?: Logger): Runtime {
     authString: config.prefect.authString,
     timeoutMs: config.prefect.timeoutMs,
     logger: log,
+    observe,
   });
   return {
     pool,

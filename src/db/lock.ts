@@ -3,35 +3,71 @@ import type { Logger } from 'pino';
 import { UnavailableError } from '../errors.js';
 import { connectClient } from './pool.js';
 
+/** Raised by a write guard once this process no longer holds the reconcile lock. */
+export class LeadershipLostError extends Error {
+  constructor(reason: string) {
+    super(`lost the reconcile lock: ${reason}`);
+    this.name = 'LeadershipLostError';
+  }
+}
+
 /**
  * The reconcile lock: a session advisory lock held on a dedicated connection
  * (never a pooled one, which could be reused or closed under us). Only its
- * holder runs passes; a one-shot run waits for it up to `waitSeconds`.
+ * holder runs passes. If that connection fails, the lock is gone with it, and
+ * `assertHeld` — called before every write — says so.
  */
 export class ReconcileLock {
+  private lostReason: string | null = null;
+  private checking: Promise<void> | null = null;
+
   private constructor(
     private readonly client: pg.Client,
     private readonly key: string,
-  ) {}
+  ) {
+    client.on('error', (error) => (this.lostReason ??= error.message));
+    client.on('end', () => (this.lostReason ??= 'connection closed'));
+  }
 
+  static keyFor(schema: string): string {
+    return `connector-sync:leader:${schema}`;
+  }
+
+  /** Takes the lock if it is free; null when another process holds it. */
+  static async tryAcquire(
+    url: string,
+    schema: string,
+    logger: Logger,
+  ): Promise<ReconcileLock | null> {
+    const client = await connectClient(url, logger, { query_timeout: 5_000 });
+    const key = ReconcileLock.keyFor(schema);
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+        [key],
+      );
+      if (rows[0]?.locked) return new ReconcileLock(client, key);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    await client.end().catch(() => undefined);
+    return null;
+  }
+
+  /** Waits up to `waitSeconds` for the lock (a one-shot run), then gives up with exit 69. */
   static async acquire(
     url: string,
     schema: string,
     waitSeconds: number,
     logger: Logger,
   ): Promise<ReconcileLock> {
-    const client = await connectClient(url, logger);
-    const key = `connector-sync:leader:${schema}`;
     const deadline = Date.now() + waitSeconds * 1000;
     let logged = false;
     for (;;) {
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-        [key],
-      );
-      if (rows[0]?.locked) return new ReconcileLock(client, key);
+      const lock = await ReconcileLock.tryAcquire(url, schema, logger);
+      if (lock) return lock;
       if (Date.now() >= deadline) {
-        await client.end().catch(() => undefined);
         throw new UnavailableError(
           `another pass holds the reconcile lock (waited ${waitSeconds}s, reconcile.lockWaitSeconds)`,
         );
@@ -44,24 +80,38 @@ export class ReconcileLock {
     }
   }
 
-  /** True while our session (and so the lock) is alive. */
-  async stillHeld(): Promise<boolean> {
-    try {
-      const { rows } = await this.client.query<{ held: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
-            AND objid = (hashtext($1)::bigint & 4294967295)::oid AND granted) AS held`,
-        [this.key],
-      );
-      return rows[0]?.held === true;
-    } catch {
-      return false;
-    }
+  get lost(): boolean {
+    return this.lostReason !== null;
+  }
+
+  /**
+   * Proves the lock's session is alive with a round trip on its connection
+   * (bounded by the client's query timeout); throws LeadershipLostError if not.
+   * Concurrent callers share one check.
+   */
+  async assertHeld(): Promise<void> {
+    if (this.lostReason) throw new LeadershipLostError(this.lostReason);
+    this.checking ??= this.client
+      .query('SELECT 1')
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        this.lostReason ??= error instanceof Error ? error.message : String(error);
+      })
+      .finally(() => {
+        this.checking = null;
+      });
+    await this.checking;
+    if (this.lostReason) throw new LeadershipLostError(this.lostReason);
   }
 
   async release(): Promise<void> {
     try {
-      await this.client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.key]);
+      if (!this.lostReason)
+        await this.client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.key]);
+    } catch {
+      /* the session is gone, and the lock with it */
     } finally {
+      this.lostReason ??= 'released';
       await this.client.end().catch(() => undefined);
     }
   }

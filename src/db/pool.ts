@@ -23,11 +23,17 @@ export function createPool(url: string, logger: Logger, max = 10): pg.Pool {
 }
 
 /** A dedicated connection for session-level state (advisory locks, LISTEN). */
-export async function connectClient(url: string, logger: Logger): Promise<pg.Client> {
+export async function connectClient(
+  url: string,
+  logger: Logger,
+  options: Partial<pg.ClientConfig> = {},
+): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: url,
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: 'connector-sync',
+    ...options,
   });
   client.on('error', (error) =>
     logger.warn({ err: error.message }, 'dedicated Postgres connection failed'),

@@ -90,3 +90,35 @@ function toRecord(s: ConnectorState): StateRecord {
     row_hash: s.rowHash,
   };
 }
+
+export async function countByStatus(
+  db: Queryable,
+  schema: string,
+): Promise<Record<string, number>> {
+  const result = await db.query<{ status: string; n: string }>(
+    `SELECT status, count(*) AS n FROM ${quoteIdent(schema)}.connector_state GROUP BY status`,
+  );
+  return Object.fromEntries(result.rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/** A page of connector states, ordered by connector id (cursor = the last id seen). */
+export async function pageStates(
+  db: Queryable,
+  schema: string,
+  query: { status?: string | undefined; after?: string | undefined; limit: number },
+): Promise<ConnectorState[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (query.status) where.push(`status = $${params.push(query.status)}`);
+  if (query.after) where.push(`connector_id > $${params.push(query.after)}`);
+  const limitParam = `$${params.push(query.limit)}`;
+  const result = await db.query<StateRecord>(
+    `SELECT connector_id, deployment_id, deployment_name, status, last_error, attempts,
+            next_attempt_at, last_synced_at, row_hash
+       FROM ${quoteIdent(schema)}.connector_state
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY connector_id LIMIT ${limitParam}`,
+    params,
+  );
+  return result.rows.map(fromRecord);
+}

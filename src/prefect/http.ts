@@ -15,6 +15,13 @@ export interface PrefectHttpOptions {
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
   logger: Logger;
+  /** Told of every HTTP exchange (for metrics): status null when no answer came. */
+  observe?: (call: {
+    method: Method;
+    route: string;
+    status: number | null;
+    seconds: number;
+  }) => void;
 }
 
 /** A Retry-After longer than this is capped: the pass's circuit decides beyond it. */
@@ -120,11 +127,24 @@ export class PrefectHttp {
     if (pause > 0) await sleep(pause);
     this.count(method, path, route);
     let response: AxiosResponse;
+    const started = performance.now();
     try {
       response = await this.http.request({ method, url: path, data: body, headers });
     } catch (error) {
+      this.options.observe?.({
+        method,
+        route,
+        status: null,
+        seconds: (performance.now() - started) / 1000,
+      });
       throw networkError(error, method, route);
     }
+    this.options.observe?.({
+      method,
+      route,
+      status: response.status,
+      seconds: (performance.now() - started) / 1000,
+    });
     if (response.status < 400) return { status: response.status, data: response.data as T };
 
     const detail: unknown = response.data;

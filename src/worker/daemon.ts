@@ -1,0 +1,71 @@
+import cron from 'node-cron';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { migrate } from '../db/migrate.js';
+import { createRuntime } from '../runtime.js';
+import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
+import { Metrics } from './metrics.js';
+import { createOpsServer, listen } from './ops-server.js';
+import { WakeupListener } from './wakeups.js';
+
+export interface Daemon {
+  worker: Worker;
+  port: number;
+  /** Graceful stop (SPEC §9); resolves once the lock is released and everything is closed. */
+  stop(): Promise<'drained' | 'timed out'>;
+}
+
+/** Wires the long-running worker: schedule, wake-ups, leader loop, ops HTTP. */
+export async function startDaemon(
+  config: Config,
+  logger: Logger,
+  options: Partial<WorkerOptions> = {},
+): Promise<Daemon> {
+  const metrics = new Metrics();
+  let worker: Worker | null = null;
+  const runtime = createRuntime(config, logger, (call) => {
+    metrics.observePrefect(call);
+    worker?.beat(); // an answer from Prefect is progress, even in a long pass
+  });
+  await migrate(runtime.pool, config.database.schema);
+  worker = new Worker(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
+  const w = worker;
+
+  const server = createOpsServer({
+    pool: runtime.pool,
+    schema: config.database.schema,
+    worker: w,
+    metrics,
+    logger,
+    stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
+  });
+  const port = await listen(server, config.http.port);
+  const listener = new WakeupListener(config.database.url, logger, (wakeup) =>
+    w.requestWakeup(wakeup),
+  );
+  await listener.start();
+  const schedule = cron.schedule(config.reconcile.schedule, () => w.requestFullPass(), {
+    name: 'reconcile',
+    noOverlap: true,
+  });
+  const loop = w.start();
+  logger.info({ port, schedule: config.reconcile.schedule }, 'worker started');
+
+  return {
+    worker: w,
+    port,
+    stop: async () => {
+      await schedule.stop();
+      await listener.stop();
+      const outcome = await w.stop(config.reconcile.shutdownTimeoutSeconds * 1000);
+      if (outcome === 'drained') await loop;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await runtime.close();
+      logger.info({ outcome }, 'worker stopped');
+      return outcome;
+    },
+  };
+}

@@ -1,0 +1,275 @@
+import type { Logger } from 'pino';
+import { LeadershipLostError, ReconcileLock } from '../db/lock.js';
+import { countByStatus } from '../db/state.js';
+import { coerceError } from '../errors.js';
+import type { PassDeps } from '../reconcile/context.js';
+import { runPass, type PassResult } from '../reconcile/pass.js';
+import type { Metrics } from './metrics.js';
+import type { Wakeup } from './wakeups.js';
+
+/**
+ * The long-running worker as a small state machine:
+ *
+ *   following ──lock taken──▶ idle ──work queued──▶ reconciling ──pass done──▶ idle
+ *       ▲                      │                         │
+ *       └────lock lost─────────┴─────────────────────────┘        any ──stop()──▶ stopping ──▶ stopped
+ *
+ * Work comes from the schedule (a full pass), from wake-ups (just the
+ * connectors they name, or a full pass) and from becoming leader (a full
+ * pass). One pass at a time; requests arriving meanwhile are merged.
+ */
+export type WorkerState = 'following' | 'idle' | 'reconciling' | 'stopping' | 'stopped';
+
+export interface WorkerOptions {
+  /** How often a follower tries to take the lock. */
+  leaderPollMs: number;
+  /** Wake-ups arriving within this window become one pass. */
+  debounceMs: number;
+  /** Longest sleep between loop turns (the heartbeat /healthz watches). */
+  heartbeatMs: number;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  leaderPollMs: 2_000,
+  debounceMs: 200,
+  heartbeatMs: 5_000,
+};
+
+interface Pending {
+  full: boolean;
+  ids: Set<string>;
+  /** Targeted work waits for the debounce window; a failed pass waits for its retry delay. */
+  notBefore: number;
+}
+
+export class Worker {
+  state: WorkerState = 'following';
+  /** Last moment the loop proved it is alive (a turn, or a Prefect answer). */
+  lastProgress = Date.now();
+  passesRun = 0;
+  private pending: Pending = { full: true, ids: new Set(), notBefore: 0 };
+  private lock: ReconcileLock | null = null;
+  private wakeLoop: (() => void) | null = null;
+  private stopping = false;
+  private failures = 0;
+  private loopDone: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: PassDeps,
+    private readonly metrics: Metrics,
+    private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
+  ) {
+    this.log = deps.logger.child({ component: 'worker' });
+  }
+
+  get isLeader(): boolean {
+    return this.lock !== null && !this.lock.lost;
+  }
+
+  beat(): void {
+    this.lastProgress = Date.now();
+  }
+
+  /** The schedule fired: a full pass (drift, orphans, everything). */
+  requestFullPass(): void {
+    this.pending.full = true;
+    this.wake();
+  }
+
+  /** A NOTIFY arrived: just these connectors (after the debounce window), or a full pass. */
+  requestWakeup(wakeup: Wakeup): void {
+    if (wakeup === null) return this.requestFullPass();
+    const fresh = this.pending.ids.size === 0 && !this.pending.full;
+    for (const id of wakeup) this.pending.ids.add(id);
+    if (fresh)
+      this.pending.notBefore = Math.max(
+        this.pending.notBefore,
+        Date.now() + this.options.debounceMs,
+      );
+    this.wake();
+  }
+
+  start(): Promise<void> {
+    this.loopDone ??= this.loop();
+    return this.loopDone;
+  }
+
+  /**
+   * Graceful stop: no new pass, no new change; the changes in flight finish
+   * (and get their events) within `timeoutMs`; then the lock is released.
+   */
+  async stop(timeoutMs: number): Promise<'drained' | 'timed out'> {
+    this.stopping = true;
+    if (this.state !== 'stopped') this.state = 'stopping';
+    this.wake();
+    const done = this.loopDone ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      done.then(() => 'drained' as const),
+      new Promise<'timed out'>(
+        (resolve) => (timer = setTimeout(() => resolve('timed out'), timeoutMs)),
+      ),
+    ]);
+    clearTimeout(timer);
+    await this.releaseLock();
+    this.state = 'stopped';
+    return outcome;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      this.beat();
+      if (!this.isLeader && !(await this.becomeLeader())) {
+        this.state = 'following';
+        await this.sleep(this.options.leaderPollMs);
+        continue;
+      }
+      const work = this.takeWork();
+      if (!work) {
+        this.state = 'idle';
+        await this.sleep(this.waitMs());
+        continue;
+      }
+      this.state = 'reconciling';
+      await this.runOnePass(work);
+    }
+    this.state = 'stopping';
+  }
+
+  private async becomeLeader(): Promise<boolean> {
+    if (this.lock) {
+      this.log.warn('lost the reconcile lock; following until it can be taken again');
+      await this.releaseLock();
+    }
+    try {
+      this.lock = await ReconcileLock.tryAcquire(
+        this.deps.config.database.url,
+        this.deps.config.database.schema,
+        this.deps.logger,
+      );
+    } catch (error) {
+      this.log.warn(
+        { err: coerceError(error).message },
+        'cannot reach Postgres to take the reconcile lock',
+      );
+      this.lock = null;
+    }
+    if (!this.lock) return false;
+    this.metrics.leader.set(1);
+    this.log.info('took the reconcile lock: leading');
+    this.pending.full = true; // a new leader trusts nothing: full pass first
+    return true;
+  }
+
+  private takeWork(): { scope: string[] | undefined } | null {
+    const now = Date.now();
+    if (now < this.pending.notBefore) return null;
+    if (this.pending.full) {
+      this.pending = { full: false, ids: new Set(), notBefore: 0 };
+      return { scope: undefined };
+    }
+    if (this.pending.ids.size > 0) {
+      const scope = [...this.pending.ids];
+      this.pending.ids = new Set();
+      return { scope };
+    }
+    return null;
+  }
+
+  private waitMs(): number {
+    const untilReady = this.pending.notBefore - Date.now();
+    return untilReady > 0
+      ? Math.min(untilReady, this.options.heartbeatMs)
+      : this.options.heartbeatMs;
+  }
+
+  private async runOnePass(work: { scope: string[] | undefined }): Promise<void> {
+    const kind = work.scope ? 'targeted' : 'full';
+    const started = performance.now();
+    const lock = this.lock!;
+    try {
+      const result = await runPass(this.deps, {
+        dryRun: false,
+        allowMassDelete: false,
+        scope: work.scope,
+        honourBackoff: true,
+        guard: () => lock.assertHeld(),
+        shouldStop: () => this.stopping,
+      });
+      this.recordPass(result, kind);
+      this.failures = 0;
+      if (kind === 'full') await this.refreshStatusGauge();
+    } catch (error) {
+      const err = coerceError(error);
+      this.metrics.passes.inc({ result: 'error', kind });
+      if (err instanceof LeadershipLostError) {
+        this.metrics.leader.set(0);
+        this.log.warn({ err: err.message }, 'pass stopped: this replica lost the reconcile lock');
+      } else {
+        // Postgres or Prefect down: try again with a growing pause, as a full pass.
+        this.failures++;
+        const delay = Math.min(60_000, 1_000 * 2 ** Math.min(this.failures, 6));
+        this.log.error({ err: err.message, retryInMs: delay }, 'pass failed');
+        this.pending.full = true;
+        this.pending.notBefore = Date.now() + delay;
+      }
+      if (work.scope && !(err instanceof LeadershipLostError))
+        for (const id of work.scope) this.pending.ids.add(id);
+    } finally {
+      this.passesRun++;
+      this.metrics.passDuration.observe({ kind }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private recordPass(result: PassResult, kind: 'full' | 'targeted'): void {
+    const problems = result.plan.problems.length + result.failures.length;
+    const outcome = result.aborted
+      ? 'aborted'
+      : problems > 0 || result.plan.heldDeletes
+        ? 'problems'
+        : 'ok';
+    this.metrics.passes.inc({ result: outcome, kind });
+    for (const applied of result.applied)
+      this.metrics.changes.inc({ action: applied.change.action });
+    if (result.aborted && !this.stopping) {
+      this.failures++;
+      this.pending.full = true;
+      this.pending.notBefore =
+        Date.now() + Math.min(60_000, 1_000 * 2 ** Math.min(this.failures, 6));
+    }
+  }
+
+  private async refreshStatusGauge(): Promise<void> {
+    try {
+      const counts = await countByStatus(this.deps.pool, this.deps.config.database.schema);
+      this.metrics.connectors.reset();
+      for (const [status, n] of Object.entries(counts)) this.metrics.connectors.set({ status }, n);
+    } catch {
+      /* a metric is not worth failing a pass for */
+    }
+  }
+
+  private async releaseLock(): Promise<void> {
+    const lock = this.lock;
+    this.lock = null;
+    this.metrics.leader.set(0);
+    await lock?.release();
+  }
+
+  private wake(): void {
+    this.wakeLoop?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeLoop = done;
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The worker's Prometheus metrics, on a registry of their own. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly passes = new Counter({
+    name: 'connector_sync_passes_total',
+    help: 'Reconcile passes, by result (ok, problems, aborted, error) and kind (full, targeted)',
+    labelNames: ['result', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly passDuration = new Histogram({
+    name: 'connector_sync_pass_duration_seconds',
+    help: 'Duration of reconcile passes',
+    labelNames: ['kind'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly changes = new Counter({
+    name: 'connector_sync_changes_total',
+    help: 'Changes applied to Prefect, by action',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly connectors = new Gauge({
+    name: 'connector_sync_connectors',
+    help: 'Connectors by sync status (after the last full pass)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly prefectRequests = new Counter({
+    name: 'connector_sync_prefect_requests_total',
+    help: 'HTTP requests to Prefect, by method, route and status ("error" when no answer came)',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly prefectDuration = new Histogram({
+    name: 'connector_sync_prefect_request_duration_seconds',
+    help: 'Duration of HTTP requests to Prefect',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'connector_sync_leader',
+    help: '1 while this replica holds the reconcile lock',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  observePrefect(call: {
+    method: string;
+    route: string;
+    status: number | null;
+    seconds: number;
+  }): void {
+    this.prefectRequests.inc({
+      method: call.method,
+      route: call.route,
+      status: call.status === null ? 'error' : String(call.status),
+    });
+    this.prefectDuration.observe({ method: call.method, route: call.route }, call.seconds);
+  }
+}
