@@ -2,7 +2,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { queryEvents } from './db/eventlog.js';
+import { eventsByIds, queryEvents, type EventQuery, type StoredEvent } from './db/eventlog.js';
+import { connectClient } from './db/pool.js';
 import { ReconcileLock } from './db/lock.js';
 import { migrate } from './db/migrate.js';
 import { SourceError } from './db/source.js';
@@ -116,6 +117,7 @@ program
     ]),
   )
   .option('--limit <n>', 'at most this many events', parsePositiveInt, 100)
+  .option('--follow', 'keep running and print new events as they are confirmed (Ctrl-C stops)')
   .option('--json', 'one JSON object per line')
   .action(
     async (options: {
@@ -123,23 +125,76 @@ program
       connector?: string;
       action?: string;
       limit: number;
+      follow?: boolean;
       json?: boolean;
     }) => {
       await withRuntime(async (rt) => {
         await migrate(rt.pool, rt.config.database.schema);
-        const events = await queryEvents(rt.pool, rt.config.database.schema, {
+        const filters = {
           since: options.since,
           connectorId: options.connector,
           action: options.action,
+        };
+        const show = (event: StoredEvent): void =>
+          print(options.json ? JSON.stringify(event) : renderEvent(event));
+        const shown = new Set<string>();
+        const showOnce = (event: StoredEvent): void => {
+          if (shown.has(event.id)) return; // confirmed between LISTEN and the first read
+          shown.add(event.id);
+          show(event);
+        };
+        // Listening before the first read, so nothing slips between the two.
+        const following = options.follow ? await followEvents(rt, filters, showOnce) : null;
+        const events = await queryEvents(rt.pool, rt.config.database.schema, {
+          ...filters,
           limit: options.limit,
         });
-        for (const event of events)
-          print(options.json ? JSON.stringify(event) : renderEvent(event));
-        if (!options.json && events.length === 0) print('No events.');
+        events.forEach(showOnce);
+        if (!following && !options.json && events.length === 0) print('No events.');
+        await following?.done;
         return EXIT.ok;
       });
     },
   );
+
+/**
+ * LISTENs on connector_sync_events and prints each event as it is confirmed.
+ * The notification carries the event id and arrives only after commit, in
+ * commit order, so nothing is skipped or printed twice. Resolves on SIGINT/SIGTERM.
+ */
+async function followEvents(
+  rt: Runtime,
+  filters: Omit<EventQuery, 'limit' | 'after'>,
+  show: (event: StoredEvent) => void,
+): Promise<{ done: Promise<void> }> {
+  const schema = rt.config.database.schema;
+  const client = await connectClient(rt.config.database.url, rt.logger);
+  await client.query('LISTEN connector_sync_events');
+  let waiting: string[] = [];
+  let printing = Promise.resolve();
+  client.on('notification', (message) => {
+    if (message.payload) waiting.push(message.payload);
+    if (waiting.length > 1) return; // a read is already queued for this burst
+    printing = printing
+      .then(async () => {
+        const ids = waiting;
+        waiting = [];
+        const events = await eventsByIds(rt.pool, schema, ids, filters);
+        events.forEach(show);
+      })
+      .catch((error: unknown) =>
+        rt.logger.warn({ err: coerceError(error).message }, 'could not read new events'),
+      );
+  });
+  const done = new Promise<void>((resolve) => {
+    const finish = (): void => {
+      void printing.finally(() => client.end().finally(resolve));
+    };
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+  });
+  return { done };
+}
 
 program
   .command('migrate')

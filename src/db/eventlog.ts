@@ -161,3 +161,23 @@ export async function queryEvents(
   );
   return result.rows;
 }
+
+/** Events with these ids that match the filters, in id order. */
+export async function eventsByIds(
+  db: Queryable,
+  schema: string,
+  ids: string[],
+  filters: Omit<EventQuery, 'limit' | 'after'>,
+): Promise<StoredEvent[]> {
+  const all = await db.query<StoredEvent>(
+    `SELECT id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id
+       FROM ${quoteIdent(schema)}.events WHERE id = ANY($1::uuid[]) ORDER BY id`,
+    [ids],
+  );
+  return all.rows.filter(
+    (e) =>
+      (!filters.since || e.occurred >= filters.since) &&
+      (!filters.connectorId || e.connector_id === filters.connectorId) &&
+      (!filters.action || e.action === filters.action),
+  );
+}

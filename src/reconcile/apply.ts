@@ -97,10 +97,10 @@ async function applyOne(
   const { config, prefect, pool } = deps;
   const schema = config.database.schema;
   const flowId = change.action === 'create' ? await input.ensureFlow() : null;
-  const eventId = deps.newId();
+  const intentId = deps.newId();
   await input.guard?.();
   await recordIntent(pool, schema, {
-    id: eventId,
+    id: intentId,
     passId: input.passId,
     change,
     flowId,
@@ -126,14 +126,17 @@ async function applyOne(
   } catch (error) {
     // A definite refusal means nothing changed: the intent goes. An unknown
     // outcome (timeout, 5xx) stays open and is settled by reading Prefect.
-    if (error instanceof PrefectError && !error.retryable) await dropIntent(pool, schema, eventId);
+    if (error instanceof PrefectError && !error.retryable) await dropIntent(pool, schema, intentId);
     throw error;
   }
 
   const draft = eventForChange(change, result, input.context);
+  // The event's id is made at confirm time, so ids follow commit order closely
+  // and readers paging by id (the API's cursor) do not skip a slow call's event.
+  const eventId = deps.newId();
   const event: EventRow = { ...draft, id: eventId, occurred: deps.now(), pass_id: input.passId };
   const states = stateAfter(change, result, input.states, deps.now());
-  await confirmIntent(pool, schema, eventId, event, states);
+  await confirmIntent(pool, schema, intentId, event, states);
   log.info({ deployment: event.deployment_id, event: event.event }, `${change.action} applied`);
   return { change, result, eventId };
 }

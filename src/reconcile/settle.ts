@@ -33,8 +33,8 @@ export async function settleLeftovers(
     const draft = eventForChange(settlement.change, settlement.result, intent.context);
     const event: EventRow = {
       ...draft,
-      id: intent.id,
-      occurred: intent.createdAt,
+      id: deps.newId(),
+      occurred: deps.now(),
       pass_id: intent.passId,
     };
     const next = stateAfter(settlement.change, settlement.result, states, deps.now());
