@@ -162,6 +162,8 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
   result.durationMs = Date.now() - started;
   log.info(
     {
+      kind: options.scope ? 'targeted' : 'full',
+      ...(options.scope ? { connectors: options.scope } : {}),
       dryRun: options.dryRun,
       changes: plan.changes.length,
       applied: result.applied.length,
