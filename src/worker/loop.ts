@@ -31,7 +31,7 @@ export interface WorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   leaderPollMs: 2_000,
-  debounceMs: 200,
+  debounceMs: 100,
   heartbeatMs: 5_000,
 };
 
