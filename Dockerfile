@@ -20,12 +20,16 @@ FROM node:24-alpine
 RUN apk add --no-cache tini
 ENV NODE_ENV=production
 WORKDIR /app
+# Runs with a read-only root filesystem in Kubernetes: nothing is written under /app.
 COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY sql ./sql
-USER node
+# The image's `node` user is uid/gid 1000 (the manifests' runAsUser).
+USER 1000:1000
 EXPOSE 8080
+# tini is PID 1: it forwards SIGTERM/SIGINT to Node and reaps zombies; Node's
+# own handlers then drain in-flight calls (a second signal exits at once).
 ENTRYPOINT ["/sbin/tini", "--", "node", "dist/cli.js"]
-CMD ["run", "--once"]
+CMD ["run"]
