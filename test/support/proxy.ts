@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 // A small HTTP proxy between the worker and the real Prefect server that can
 // stop a chosen call at a chosen moment: before it reaches Prefect, or after
 // Prefect has answered but before the worker hears the answer. Crash tests
-// kill the worker while a call is held there.
+// kill the worker while a call is held there. It can also slow calls down
+// (`latency`), so a pass stays in flight long enough to be interrupted.
 
 export type HoldPoint = 'before-prefect' | 'after-prefect';
 
@@ -17,6 +18,23 @@ export interface HoldRule {
   times?: number;
 }
 
+export interface Latency {
+  /** Delay added to every matching call. */
+  ms: number;
+  /**
+   * Where the delay goes: before the call reaches Prefect (default; a call
+   * whose client hangs up meanwhile is never forwarded), or after Prefect has
+   * answered, before the answer is passed on (the change has taken effect).
+   */
+  point?: HoldPoint;
+  /** Which calls are slowed (default: all). `path` is the path after /api. */
+  match?: (method: string, path: string) => boolean;
+}
+
+export interface ProxyOptions {
+  latency?: Latency;
+}
+
 export interface FaultProxy {
   url: string;
   /** Resolves when a held call is being held. */
@@ -25,8 +43,24 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(targetApiUrl: string, rules: HoldRule[]): Promise<FaultProxy> {
+export async function startProxy(
+  targetApiUrl: string,
+  rules: HoldRule[],
+  options: ProxyOptions = {},
+): Promise<FaultProxy> {
   const target = new URL(targetApiUrl);
+  const latency = options.latency;
+  let closed = false;
+  const timers = new Set<NodeJS.Timeout>();
+  /** Calls forwarded to Prefect and not yet answered by it. */
+  const upstreamCalls = new Set<Promise<void>>();
+  const delay = (ms: number, then: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!closed) then();
+    }, ms);
+    timers.add(timer);
+  };
   const remaining = rules.map((rule) => ({ rule, left: rule.times ?? 1 }));
   const requests: FaultProxy['requests'] = [];
   let notify: (value: { method: string; path: string; status: number | null }) => void = () =>
@@ -52,33 +86,53 @@ export async function startProxy(targetApiUrl: string, rules: HoldRule[]): Promi
         notify({ method, path, status: null });
         return;
       }
-      const upstream = http.request(
-        {
-          host: target.hostname,
-          port: target.port,
-          method,
-          path: `${target.pathname.replace(/\/$/, '')}${path}`,
-          headers: { ...req.headers, host: target.host },
-        },
-        (answer) => {
-          const body: Buffer[] = [];
-          answer.on('data', (c: Buffer) => body.push(c));
-          answer.on('end', () => {
-            if (match?.rule.point === 'after-prefect') {
-              parked.push(res);
-              notify({ method, path, status: answer.statusCode ?? null });
-              return;
-            }
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            res.end(Buffer.concat(body));
-          });
-        },
-      );
-      upstream.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      upstream.end(Buffer.concat(chunks));
+      const slow = latency && (latency.match?.(method, path) ?? true) ? latency : null;
+      let clientGone = false;
+      res.on('close', () => (clientGone = true));
+      const forward = (): void => {
+        let finished: () => void = () => undefined;
+        const call = new Promise<void>((resolve) => (finished = resolve));
+        upstreamCalls.add(call);
+        void call.then(() => upstreamCalls.delete(call));
+        const upstream = http.request(
+          {
+            host: target.hostname,
+            port: target.port,
+            method,
+            path: `${target.pathname.replace(/\/$/, '')}${path}`,
+            headers: { ...req.headers, host: target.host },
+          },
+          (answer) => {
+            const body: Buffer[] = [];
+            answer.on('data', (c: Buffer) => body.push(c));
+            answer.on('end', () => {
+              finished();
+              if (match?.rule.point === 'after-prefect') {
+                parked.push(res);
+                notify({ method, path, status: answer.statusCode ?? null });
+                return;
+              }
+              const reply = (): void => {
+                res.writeHead(answer.statusCode ?? 502, answer.headers);
+                res.end(Buffer.concat(body));
+              };
+              if (slow?.point === 'after-prefect') delay(slow.ms, reply);
+              else reply();
+            });
+          },
+        );
+        upstream.on('error', () => {
+          finished();
+          res.writeHead(502);
+          res.end();
+        });
+        upstream.end(Buffer.concat(chunks));
+      };
+      if (slow && (slow.point ?? 'before-prefect') === 'before-prefect')
+        delay(slow.ms, () => {
+          if (!clientGone) forward(); // the client hung up: the call never reaches Prefect
+        });
+      else forward();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -88,6 +142,13 @@ export async function startProxy(targetApiUrl: string, rules: HoldRule[]): Promi
     held: () => heldPromise,
     requests,
     close: async () => {
+      // Calls still waiting out their latency never reach Prefect; calls
+      // Prefect is already working on are let finish, so the caller sees a
+      // settled Prefect afterwards.
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await Promise.all([...upstreamCalls]);
       for (const res of parked) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
