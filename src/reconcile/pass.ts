@@ -130,15 +130,18 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
       context.flow = { id, name: config.deployment.flowName };
       return id;
     };
-    const outcome = await applyChanges(deps, {
-      changes: plan.changes,
-      passId,
-      context,
-      states,
-      ensureFlow: () => (flowPromise ??= ensureFlowOnce()),
-      guard: options.guard,
-      shouldStop: options.shouldStop,
-    });
+    const outcome = await applyChanges(
+      { ...deps, logger: log },
+      {
+        changes: plan.changes,
+        passId,
+        context,
+        states,
+        ensureFlow: () => (flowPromise ??= ensureFlowOnce()),
+        guard: options.guard,
+        shouldStop: options.shouldStop,
+      },
+    );
     result.applied = outcome.applied;
     result.failures = outcome.failures;
     result.aborted = outcome.aborted;
