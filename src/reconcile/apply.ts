@@ -50,13 +50,15 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
   // Written from the tasks below; a holder, so the check after them is not narrowed away.
   const fatal: { error: Error | null } = { error: null };
 
+  // Queued tasks are never cleared (p-limit's clearQueue would leave their
+  // promises pending forever): each one looks at the pass's state first and
+  // returns at once once the pass stops, aborts or fails.
   await Promise.all(
     input.changes.map((change) =>
       limit(async () => {
         if (outcome.aborted || fatal.error !== null) return;
         if (input.shouldStop?.()) {
           outcome.aborted ??= 'shutting down';
-          limit.clearQueue();
           return;
         }
         const log = deps.logger.child({ connector: change.connectorId, action: change.action });
@@ -67,7 +69,6 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
           if (!(error instanceof PrefectError)) {
             // Lost lock, Postgres down: stop starting changes; the pass fails.
             fatal.error ??= coerceError(error);
-            limit.clearQueue();
             return;
           }
           outcome.failures.push(failureOf(change, error));
@@ -78,7 +79,6 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
             !outcome.aborted
           ) {
             outcome.aborted = `Prefect kept failing (${consecutiveUnavailable} changes in a row): ${error.message}`;
-            limit.clearQueue();
           }
         }
       }),
