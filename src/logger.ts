@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { redactText } from './core/redact.js';
 
 export interface LoggerOptions {
   level: string;
@@ -41,11 +42,4 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(pinoOptions, pino.destination(2));
 }
 
-/** Replaces each secret, and any URL password, with [redacted]. */
-export function redactText(text: string, secrets: string[]): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)([^@\s]+)@/gi, '$1[redacted]@');
-  for (const secret of secrets) {
-    if (secret) out = out.split(secret).join('[redacted]');
-  }
-  return out;
-}
+export { redactText };

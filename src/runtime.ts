@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config/schema.js';
+import { prefectCredentialTexts } from './core/redact.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './logger.js';
 import { PrefectClient } from './prefect/client.js';
@@ -17,15 +18,7 @@ export function secretsOf(config: Config): string[] {
   } catch {
     /* not a URL: nothing to extract */
   }
-  if (config.prefect.apiKey) secrets.push(config.prefect.apiKey);
-  if (config.prefect.authString) {
-    secrets.push(
-      config.prefect.authString,
-      Buffer.from(config.prefect.authString).toString('base64'),
-    );
-    const password = config.prefect.authString.slice(config.prefect.authString.indexOf(':') + 1);
-    if (password) secrets.push(password);
-  }
+  secrets.push(...prefectCredentialTexts(config.prefect.apiKey, config.prefect.authString));
   return secrets;
 }
 

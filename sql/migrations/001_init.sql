@@ -19,7 +19,12 @@ CREATE INDEX connector_state_status ON connector_state (status);
 
 -- The lifecycle event log (SPEC §7): append-only, only confirmed events.
 CREATE TABLE events (
-  id             uuid PRIMARY KEY,          -- UUIDv7, made by the worker: ordered by time
+  id             uuid PRIMARY KEY,          -- UUIDv7, made by the worker when it decides (intent time)
+  -- Commit order: taken under a transaction lock held until commit (see
+  -- eventlog.ts), so a reader paging "after the last one I saw" never skips
+  -- an event that committed late. ids alone are not enough: an intent made
+  -- first may be confirmed last.
+  seq            bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   occurred       timestamptz NOT NULL,
   event          text NOT NULL,
   action         text NOT NULL
@@ -32,8 +37,8 @@ CREATE TABLE events (
   pass_id        uuid NOT NULL
 );
 CREATE INDEX events_occurred ON events (occurred);
-CREATE INDEX events_connector ON events (connector_id, id);
-CREATE INDEX events_action ON events (action, id);
+CREATE INDEX events_connector ON events (connector_id, seq);
+CREATE INDEX events_action ON events (action, seq);
 
 -- Intents: a change about to be sent to Prefect. Written before the call,
 -- turned into an event (and deleted) after it; one left behind by a crash is

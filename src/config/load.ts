@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { isPlainObject } from '../core/json.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -88,7 +88,14 @@ function readYaml(file: string): Record<string, unknown> | string {
     if (!isPlainObject(value)) return `${file}: the top level must be a mapping of keys`;
     return value;
   } catch (error) {
-    return `${file}: ${error instanceof Error ? error.message : String(error)}`;
+    // Only the first line: yaml's pretty message quotes the offending source
+    // line, which may hold the database password or the API key.
+    if (error instanceof YAMLParseError) {
+      const at = error.linePos?.[0];
+      const where = at ? ` at line ${at.line}, column ${at.col}` : '';
+      return `${file}: YAML error${where}: ${error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`;
+    }
+    return `${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
   }
 }
 

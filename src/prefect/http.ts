@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
+import { prefectCredentialTexts, redactText, redactValue } from '../core/redact.js';
 import { describePrefectBody, kindOfStatus, parseRetryAfter, PrefectError } from './errors.js';
 
 export interface PrefectHttpOptions {
@@ -54,8 +55,11 @@ export class PrefectHttp {
   /** Set by a Retry-After: no request of this client goes out before then. */
   private pausedUntil = 0;
   readonly counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
+  /** Our credentials as they could come back in an error body (a proxy echoing headers). */
+  private readonly credentials: string[];
 
   constructor(private readonly options: PrefectHttpOptions) {
+    this.credentials = prefectCredentialTexts(options.apiKey, options.authString);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': 'connector-sync',
@@ -137,7 +141,7 @@ export class PrefectHttp {
         status: null,
         seconds: (performance.now() - started) / 1000,
       });
-      throw networkError(error, method, route);
+      throw networkError(error, method, route, this.credentials);
     }
     this.options.observe?.({
       method,
@@ -147,7 +151,9 @@ export class PrefectHttp {
     });
     if (response.status < 400) return { status: response.status, data: response.data as T };
 
-    const detail: unknown = response.data;
+    // Scrubbed here, at the edge: the message goes on to connector_state,
+    // events, status output and logs.
+    const detail: unknown = redactValue(response.data, this.credentials);
     const text = describePrefectBody(detail);
     if (response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
       this.csrf = null; // expired or unknown token: fetch a new one and retry once
@@ -193,10 +199,10 @@ export class PrefectHttp {
     try {
       response = await this.http.get(path);
     } catch (error) {
-      throw networkError(error, 'GET', '/csrf-token');
+      throw networkError(error, 'GET', '/csrf-token', this.credentials);
     }
     if (response.status === 422 || response.status === 404) return { enabled: false, token: null };
-    const data: unknown = response.data;
+    const data: unknown = redactValue(response.data, this.credentials);
     if (response.status === 200 && typeof data === 'object' && data !== null && 'token' in data) {
       return { enabled: true, token: String(data.token) };
     }
@@ -217,12 +223,22 @@ export function routeOf(path: string): string {
     .replace(/\/(flows\/name|work_pools)\/[^/]+/, '/$1/{name}');
 }
 
-function networkError(error: unknown, method: Method, route: string): PrefectError {
+function networkError(
+  error: unknown,
+  method: Method,
+  route: string,
+  credentials: readonly string[],
+): PrefectError {
   const code = (error as { code?: unknown }).code;
   const reason =
     typeof code === 'string' ? code : error instanceof Error ? error.message : 'unknown error';
   // axios error messages may embed the URL; ours names only the route.
-  return new PrefectError(`Prefect ${method} ${route} failed: ${reason}`, 'network', null, null);
+  return new PrefectError(
+    `Prefect ${method} ${route} failed: ${redactText(reason, credentials)}`,
+    'network',
+    null,
+    null,
+  );
 }
 
 function sleep(ms: number): Promise<void> {

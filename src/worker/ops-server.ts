@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { queryEvents } from '../db/eventlog.js';
+import { queryEvents, UnknownCursorError } from '../db/eventlog.js';
 import { latestMigration, schemaVersion } from '../db/migrate.js';
 import { pageStates } from '../db/state.js';
 import { coerceError } from '../errors.js';
@@ -77,7 +77,10 @@ export function createOpsServer(deps: OpsDeps): http.Server {
       const since = sinceText ? new Date(sinceText) : undefined;
       if (since && Number.isNaN(since.getTime())) throw new BadRequest('since must be an ISO date');
       const after = url.searchParams.get('after') ?? undefined;
-      if (after !== undefined && !/^[0-9a-f-]{36}$/i.test(after))
+      if (
+        after !== undefined &&
+        !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(after)
+      )
         throw new BadRequest('after must be an event id');
       const events = await queryEvents(deps.pool, deps.schema, {
         since,
@@ -85,6 +88,9 @@ export function createOpsServer(deps: OpsDeps): http.Server {
         action,
         after,
         limit,
+      }).catch((error: unknown) => {
+        if (error instanceof UnknownCursorError) throw new BadRequest(error.message);
+        throw error;
       });
       return [200, { events, next_cursor: events.length === limit ? events.at(-1)!.id : null }];
     },
