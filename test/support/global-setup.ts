@@ -13,7 +13,8 @@ let server: PrefectServer | undefined;
 export async function setup(project: TestProject): Promise<void> {
   // `npm run test:unit` needs no server.
   if (process.env.CONNECTOR_SYNC_UNIT_ONLY === '1') return;
-  const database = `cs_test_prefect`;
+  // Overridable so two test runs (two checkouts) can share this machine.
+  const database = process.env.CONNECTOR_SYNC_TEST_PREFECT_DB ?? 'cs_test_prefect';
   server = await startPrefectServer({ database });
   await ensureWorkPool(server.apiUrl, 'default');
   project.provide('prefectApiUrl', server.apiUrl);
