@@ -42,7 +42,7 @@ function startDaemon(env: BenchEnv, schedule: string): Promise<Daemon> {
   const daemon: Daemon = { child, passes: 0 };
   return new Promise((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`worker exited ${code}`)));
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       try {
         if ((JSON.parse(line) as { msg?: string }).msg === 'pass finished' && ++daemon.passes === 1)
           resolve(daemon);
@@ -97,10 +97,7 @@ async function measure(
       [CHANGES],
     )
   ).rows;
-  const daemon = await startDaemon(
-    env,
-    mode === 'polling' ? '* * * * *' : '0 0 1 1 *',
-  );
+  const daemon = await startDaemon(env, mode === 'polling' ? '* * * * *' : '0 0 1 1 *');
   try {
     if (mode === 'trigger') {
       // One change at a time, apart: what a user editing a connector sees.
