@@ -5,9 +5,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { freePort, REPO } from '../../scripts/prefect-server.ts';
+import { freePort } from '../../scripts/prefect-server.ts';
 import { startWorker } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
+import {
+  CLI,
+  cliEnv,
+  createTestEnv,
+  insertConnectors,
+  type CliResult,
+  type TestEnv,
+} from '../support/env.js';
 
 // `events --follow` against passes run by other processes, and the promise
 // that no secret (database password, API key, auth string, or its Basic
@@ -29,22 +36,10 @@ function follow(
   args: string[] = [],
   extraEnv: Record<string, string> = {},
 ): Follower {
-  const child = spawn(
-    process.execPath,
-    [join(REPO, 'dist/cli.js'), 'events', '--follow', '--json', ...args],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        DATABASE_URL: env.databaseUrl,
-        PREFECT_API_URL: env.apiUrl,
-        CONNECTOR_SYNC_CONFIG: env.configFile,
-        LOG_LEVEL: 'warn',
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [CLI, 'events', '--follow', '--json', ...args], {
+    env: cliEnv(env, { LOG_LEVEL: 'warn', ...extraEnv }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const events: Record<string, any>[] = [];

@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO } from '../../scripts/prefect-server.ts';
-import type { TestEnv } from './env.js';
+import { CLI, cliEnv, type TestEnv } from './env.js';
 
 // Runs the long-running worker (`connector-sync run`) as a real process.
 
@@ -27,17 +25,8 @@ export async function startWorker(
   env: TestEnv,
   extraEnv: Record<string, string> = {},
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      DATABASE_URL: env.databaseUrl,
-      PREFECT_API_URL: env.apiUrl,
-      CONNECTOR_SYNC_CONFIG: env.configFile,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      ...extraEnv,
-    },
+  const child = spawn(process.execPath, [CLI, 'run'], {
+    env: cliEnv(env, { PORT: '0', LOG_LEVEL: 'info', ...extraEnv }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

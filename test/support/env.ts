@@ -16,6 +16,21 @@ import { REPO } from '../../scripts/prefect-server.ts';
 
 const PG = 'postgres://postgres@127.0.0.1:5432';
 
+/** The compiled CLI the tests run as a real process. */
+export const CLI = join(REPO, 'dist/cli.js');
+
+/** The environment of a CLI process pointed at this test's database and Prefect (and nothing inherited but PATH and HOME). */
+export function cliEnv(env: TestEnv, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    DATABASE_URL: env.databaseUrl,
+    PREFECT_API_URL: env.apiUrl,
+    CONNECTOR_SYNC_CONFIG: env.configFile,
+    ...extra,
+  };
+}
+
 /** A private world for one test: its own database, managed tag and flow name on the shared Prefect server. */
 export interface TestEnv {
   id: string;
