@@ -43,9 +43,13 @@ export function validateRows(rows: SourceRow[], settings: ValidationSettings): V
   for (const row of rows) counts.set(row.id, (counts.get(row.id) ?? 0) + 1);
 
   const result: ValidatedRows = { valid: [], softDeleted: new Map(), problems: [] };
+  const reported = new Set<string>();
   for (const row of rows) {
     const name = typeof row.name === 'string' ? row.name : null;
     if ((counts.get(row.id) ?? 0) > 1) {
+      // One connector, one problem: a problem per row meant a failed event per row.
+      if (reported.has(row.id)) continue;
+      reported.add(row.id);
       result.problems.push(
         invalid(
           row.id,

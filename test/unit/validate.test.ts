@@ -494,7 +494,9 @@ describe('validateRows', () => {
     expect(result.softDeleted.get('3')).toBeNull();
   });
 
-  it('duplicate ids make both rows invalid and leave the others alone', () => {
+  // Regression: each duplicated row used to be its own problem, so a one-shot pass
+  // wrote two failed events for one connector in one pass.
+  it('duplicate ids make the connector invalid once, and leave the others alone', () => {
     const result = validateRows(
       [
         sourceRow({ id: '7', name: 'First' }),
@@ -512,13 +514,13 @@ describe('validateRows', () => {
         message: 'id "7" appears 2 times in the source; ids must be unique',
         retryable: false,
       },
-      {
-        connectorId: '7',
-        connectorName: 'Second',
-        status: 'invalid',
-        message: 'id "7" appears 2 times in the source; ids must be unique',
-        retryable: false,
-      },
+    ]);
+  });
+
+  it('three rows with one id are one problem', () => {
+    const rows = ['a', 'b', 'c'].map((name) => sourceRow({ id: '5', name }));
+    expect(validateRows(rows, NUMBER_IDS).problems.map((p) => p.message)).toEqual([
+      'id "5" appears 3 times in the source; ids must be unique',
     ]);
   });
 
