@@ -532,3 +532,54 @@ describe('hostile rows: invalid ones stop at the validator, odd-but-valid ones r
     await runWorld('numeric', await typedIdWorld('numeric'), NUMERIC_CASES, () => '');
   }, 120_000);
 });
+
+// Why the validator must catch these first: what the real Prefect 3.9.1 server
+// does with them. A 5xx is retried as transient by the client and, repeated,
+// ends the pass for every connector; a 500 may even come after the write.
+describe('what Prefect 3.9.1 itself answers for the inputs the validator stops', () => {
+  it('deep parameters 500, a lone surrogate 503, a 3,000-byte name 503, "/" in a name 500', async () => {
+    const env = await createTestEnv({ referenceTable: false });
+    envs.push(env);
+    const api = prefectApi(env.apiUrl);
+    const { data: flow } = await api.call<{ id: string }>('POST', '/flows/', {
+      name: env.flowName,
+    });
+    const post = async (name: string, body: Json = {}): Promise<number> =>
+      (
+        await api.call('POST', '/deployments/', {
+          name,
+          flow_id: flow.id,
+          entrypoint: 'x.py:f',
+          tags: [env.tag],
+          ...body,
+        })
+      ).status;
+    const deep = (depth: number): Json => JSON.parse(nested(depth)) as Json;
+    const incompressible = (length: number): string =>
+      Array.from(
+        { length },
+        (_, i) => ((i * 7919) % 36).toString(36) + String.fromCharCode(97 + ((i * 31) % 26)),
+      )
+        .join('')
+        .slice(0, length);
+    const answers = {
+      depth100: await post('probe-depth-100', { parameters: deep(100) }),
+      depth300: await post('probe-depth-300', { parameters: deep(300) }),
+      loneSurrogate: await post('probe-surrogate', { parameters: { a: 'x\ud800y' } }),
+      nul: await post('probe-nul', { parameters: { a: 'x\u0000y' } }),
+      name1000: await post(`connector-${incompressible(990)}`),
+      name3000: await post(`connector-${incompressible(2990)}`),
+      slash: await post('connector-a/b'),
+    };
+    console.log(`Prefect answers: ${JSON.stringify(answers)}`);
+    expect(answers).toEqual({
+      depth100: 201,
+      depth300: 500,
+      loneSurrogate: 503,
+      nul: 503,
+      name1000: 201,
+      name3000: 503,
+      slash: 500,
+    });
+  });
+});
