@@ -25,7 +25,8 @@ export function cronProblem(cron: string): string | null {
   const normalized = normalizeCron(cron);
   if (MACROS.has(normalized.toLowerCase())) return null;
   if (normalized.startsWith('@')) return `unknown cron macro "${normalized}"`;
-  if (/[^\x20-\x7e]/.test(normalized)) return `cron "${cron}" contains non-ASCII characters`;
+  if (/[^\x20-\x7e]/.test(normalized))
+    return `cron "${cron}" contains non-ASCII characters; write it with ASCII digits and names (0-9, mon, jan)`;
   const fields = normalized.split(' ');
   if (fields.length !== 5) {
     return `cron "${normalized}" has ${fields.length} fields; use 5 (minute hour day-of-month month day-of-week)`;

@@ -38,3 +38,45 @@ export function prefectJsonSize(value: unknown): number {
   for (let i = 0; i < text.length; i++) size += text.charCodeAt(i) >= 0x7f ? 6 : 1;
   return size;
 }
+
+export interface JsonShape {
+  /** Nesting depth: a scalar is 0, `{}` is 1, `{"a": []}` is 2. Counted up to `maxDepth + 1`. */
+  depth: number;
+  /** A string or key holds NUL (U+0000). */
+  nul: boolean;
+  /** A string or key holds a lone UTF-16 surrogate (\ud800 without its pair). */
+  loneSurrogate: boolean;
+}
+
+/**
+ * Walks a parsed JSON value without recursion, so a value nested 100,000 deep
+ * (JSON.parse takes it) cannot overflow the stack. Stops descending past
+ * `maxDepth`: the caller rejects such a value anyway.
+ */
+export function inspectJson(value: unknown, maxDepth: number): JsonShape {
+  const shape: JsonShape = { depth: 0, nul: false, loneSurrogate: false };
+  const checkText = (text: string): void => {
+    if (text.includes('\u0000')) shape.nul = true;
+    if (!text.isWellFormed()) shape.loneSurrogate = true;
+  };
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [item, depth] = next;
+    if (typeof item === 'string') {
+      checkText(item);
+      continue;
+    }
+    if (typeof item !== 'object' || item === null) continue;
+    shape.depth = Math.max(shape.depth, depth + 1);
+    if (depth + 1 > maxDepth) continue;
+    if (Array.isArray(item)) {
+      for (const child of item) stack.push([child, depth + 1]);
+    } else {
+      for (const [key, child] of Object.entries(item as Record<string, unknown>)) {
+        checkText(key);
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return shape;
+}

@@ -1,10 +1,22 @@
 import { cronProblem, normalizeCron } from './cron.js';
-import { isPlainObject, prefectJsonSize } from './json.js';
+import { inspectJson, isPlainObject, prefectJsonSize } from './json.js';
 import { PREFECT_TIMEZONES } from './timezones.generated.js';
 import type { ConnectorRow, IdKind, Problem, SourceRow } from './types.js';
 
 export const MAX_PARAMETERS_BYTES = 512 * 1024;
 export const MAX_NAME_LENGTH = 2000;
+/**
+ * Prefect 3.9.1 answers 500 ("Maximum serialization depth exceeded") for
+ * parameters nested about 250 deep; 100 leaves room for the wrappers Prefect
+ * adds when it serialises runs and events.
+ */
+export const MAX_PARAMETERS_DEPTH = 100;
+/**
+ * Prefect on Postgres indexes the deployment name with a btree, whose entries
+ * cannot exceed 2704 bytes: a 3000-byte name gets a 503. 1000 bytes is far
+ * from that and from any sensible id.
+ */
+export const MAX_DEPLOYMENT_NAME_BYTES = 1000;
 const FORBIDDEN_NAME_CHARS = /[/%&><]/;
 
 export interface ValidationSettings {
@@ -31,9 +43,13 @@ export function validateRows(rows: SourceRow[], settings: ValidationSettings): V
   for (const row of rows) counts.set(row.id, (counts.get(row.id) ?? 0) + 1);
 
   const result: ValidatedRows = { valid: [], softDeleted: new Map(), problems: [] };
+  const reported = new Set<string>();
   for (const row of rows) {
     const name = typeof row.name === 'string' ? row.name : null;
     if ((counts.get(row.id) ?? 0) > 1) {
+      // One connector, one problem: a problem per row meant a failed event per row.
+      if (reported.has(row.id)) continue;
+      reported.add(row.id);
       result.problems.push(
         invalid(
           row.id,
@@ -81,6 +97,9 @@ export function validateRow(row: SourceRow, settings: ValidationSettings): Conne
   if (row.timezone !== null && row.timezone !== undefined) {
     if (typeof row.timezone !== 'string')
       return `timezone must be text, got ${describe(row.timezone)}`;
+    if (row.timezone.trim() === '') {
+      return 'timezone is empty; leave it null for deployment.defaultTimezone or use an IANA name such as "Europe/Berlin"';
+    }
     if (!PREFECT_TIMEZONES.has(row.timezone)) {
       return `unknown timezone "${row.timezone}"; use an IANA name such as "Europe/Berlin" or "UTC"`;
     }
@@ -117,6 +136,10 @@ function checkId(id: string, settings: ValidationSettings): string | null {
     return `id ${id} is larger than 2^53 and cannot be passed to the flow as an exact JSON number`;
   }
   const name = deploymentName(settings.nameTemplate, id);
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > MAX_DEPLOYMENT_NAME_BYTES) {
+    return `deployment name "${name.slice(0, 40)}…" would be ${bytes} bytes long; Prefect needs it under ${MAX_DEPLOYMENT_NAME_BYTES}, so use a shorter id`;
+  }
   if (FORBIDDEN_NAME_CHARS.test(name) || hasControlCharacter(name)) {
     return `deployment name "${name}" would contain a character Prefect forbids (/ % & > < or a control character); change the id`;
   }
@@ -144,21 +167,20 @@ function parseParameters(
   if (!isPlainObject(value)) {
     return `parameters must be a JSON object, got ${describe(value)}; wrap values in an object such as {"value": ...}`;
   }
-  if (containsNul(value)) return NUL_MESSAGE;
+  const shape = inspectJson(value, MAX_PARAMETERS_DEPTH);
+  if (shape.depth > MAX_PARAMETERS_DEPTH) {
+    return `parameters are nested more than ${MAX_PARAMETERS_DEPTH} levels deep; Prefect cannot serialise them, so flatten them`;
+  }
+  if (shape.nul) return NUL_MESSAGE;
+  if (shape.loneSurrogate) {
+    return 'parameters contain a lone UTF-16 surrogate (such as \\ud800 without its pair), which Prefect cannot store; fix the escape';
+  }
   // Measured as sent: the deployment's parameters include connector_id.
   const size = prefectJsonSize({ ...value, connector_id: connectorId });
   if (size > MAX_PARAMETERS_BYTES) {
     return `parameters are ${size} bytes as Prefect measures them; the limit is ${MAX_PARAMETERS_BYTES} (512 KiB)`;
   }
   return value;
-}
-
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (isPlainObject(value))
-    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
-  return false;
 }
 
 function hasControlCharacter(text: string): boolean {

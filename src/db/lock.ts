@@ -69,10 +69,14 @@ export class ReconcileLock {
       if (lock) return lock;
       if (Date.now() >= deadline) {
         throw new UnavailableError(
-          `another pass holds the reconcile lock (waited ${waitSeconds}s, reconcile.lockWaitSeconds)`,
+          `another connector-sync process holds the reconcile lock (a one-shot pass, or a long-running worker, which keeps it for as long as it leads); waited ${waitSeconds}s (reconcile.lockWaitSeconds)`,
         );
       }
-      if (!logged) logger.info({ waitSeconds }, 'another pass holds the reconcile lock; waiting');
+      if (!logged)
+        logger.info(
+          { waitSeconds },
+          'another connector-sync process holds the reconcile lock; waiting',
+        );
       logged = true;
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(500, Math.max(0, deadline - Date.now()))),

@@ -13,7 +13,7 @@ import { applyChanges, type Applied } from './apply.js';
 import type { PassDeps, PassOptions } from './context.js';
 import { recordStates } from './record.js';
 import { settleLeftovers } from './settle.js';
-import { heldBack, rowHash, withStatus } from './states.js';
+import { heldBack, rowHashes, withStatus } from './states.js';
 import { writeBack } from './writeback.js';
 
 export interface PassResult {
@@ -65,7 +65,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     defaultTimezone: config.deployment.defaultTimezone,
     nameTemplate: config.deployment.nameTemplate,
   });
-  const hashes = new Map(source.rows.map((row) => [row.id, rowHash(row)]));
+  const hashes = rowHashes(source.rows);
   const held = heldBack(
     validated.valid,
     states,

@@ -18,6 +18,24 @@ export function rowHash(row: SourceRow): string {
   return createHash('sha256').update(JSON.stringify(judged)).digest('hex').slice(0, 32);
 }
 
+/**
+ * The hash of each connector's row(s). Rows sharing an id (possible in a view)
+ * get one hash that does not depend on the order the source returned them in,
+ * so an unchanged duplicate does not look changed on the next pass.
+ */
+export function rowHashes(rows: SourceRow[]): Map<string, string> {
+  const byId = new Map<string, string[]>();
+  for (const row of rows) byId.set(row.id, [...(byId.get(row.id) ?? []), rowHash(row)]);
+  return new Map(
+    [...byId].map(([id, hashes]) => [
+      id,
+      hashes.length === 1
+        ? hashes[0]!
+        : createHash('sha256').update(hashes.sort().join(',')).digest('hex').slice(0, 32),
+    ]),
+  );
+}
+
 export function blankState(connectorId: string): ConnectorState {
   return {
     connectorId,

@@ -110,7 +110,7 @@ describe('exit codes', () => {
       const started = Date.now();
       const result = await env.cli(['run', '--once']);
       expect(result.code).toBe(69);
-      expect(result.stderr).toContain('another pass holds the reconcile lock');
+      expect(result.stderr).toContain('another connector-sync process holds the reconcile lock');
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     } finally {
       await holder.end();

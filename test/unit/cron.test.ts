@@ -132,11 +132,15 @@ describe('cronProblem: rejected expressions say what to fix', () => {
   });
 
   it('full-width digits are rejected as non-ASCII', () => {
-    expect(cronProblem('０ 1 * * *')).toBe('cron "０ 1 * * *" contains non-ASCII characters');
+    expect(cronProblem('０ 1 * * *')).toBe(
+      'cron "０ 1 * * *" contains non-ASCII characters; write it with ASCII digits and names (0-9, mon, jan)',
+    );
   });
 
   it('an emoji is rejected as non-ASCII, quoting the cron as given', () => {
-    expect(cronProblem('0 1 * * * 🙂')).toBe('cron "0 1 * * * 🙂" contains non-ASCII characters');
+    expect(cronProblem('0 1 * * * 🙂')).toBe(
+      'cron "0 1 * * * 🙂" contains non-ASCII characters; write it with ASCII digits and names (0-9, mon, jan)',
+    );
   });
 
   it('accented day names are rejected as non-ASCII', () => {

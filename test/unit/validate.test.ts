@@ -3,8 +3,10 @@ import { prefectJsonSize } from '../../src/core/json.js';
 import type { ConnectorRow, SourceRow } from '../../src/core/types.js';
 import {
   deploymentName,
+  MAX_DEPLOYMENT_NAME_BYTES,
   MAX_NAME_LENGTH,
   MAX_PARAMETERS_BYTES,
+  MAX_PARAMETERS_DEPTH,
   validateRow,
   validateRows,
   type ValidationSettings,
@@ -161,6 +163,24 @@ describe('validateRow: timezone', () => {
     },
   );
 
+  it.each(['', '  '])(
+    'the empty timezone %j is rejected, pointing at null for the default',
+    (timezone) => {
+      expect(problem({ timezone })).toBe(
+        'timezone is empty; leave it null for deployment.defaultTimezone or use an IANA name such as "Europe/Berlin"',
+      );
+    },
+  );
+
+  // Prefect 3.9.1 answers 422 for these (checked against the real server).
+  it.each(['+02:00', 'UTC+2', 'GMT+2', 'Z'])('the offset %j is not a timezone', (timezone) => {
+    expect(problem({ timezone })).toMatch(/^unknown timezone/);
+  });
+
+  it('Etc/GMT+2 (the IANA spelling of a fixed offset) is fine', () => {
+    expect(ok({ timezone: 'Etc/GMT+2' }).timezone).toBe('Etc/GMT+2');
+  });
+
   it('a timezone that is not text is rejected', () => {
     expect(problem({ timezone: 1 })).toBe('timezone must be text, got a number');
   });
@@ -246,6 +266,61 @@ describe('validateRow: parameters', () => {
   it('a literal backslash-u0000 (escaped backslash, no NUL) is accepted', () => {
     expect(ok({ parameters: String.raw`{"path": "C:\\u0000dir"}` }).parameters).toEqual({
       path: String.raw`C:\u0000dir`,
+    });
+  });
+
+  describe('nesting depth (Prefect answers 500 past about 250 levels)', () => {
+    const nested = (depth: number, open = '{"a":', close = '}'): string =>
+      `${open.repeat(depth)}1${close.repeat(depth)}`;
+
+    it(`${MAX_PARAMETERS_DEPTH} levels are accepted`, () => {
+      expect(MAX_PARAMETERS_DEPTH).toBe(100);
+      expect(typeof validateRow(sourceRow({ parameters: nested(100) }), NUMBER_IDS)).toBe('object');
+    });
+
+    it.each([101, 10_000, 200_000])(
+      'parameters nested %i deep are rejected, without overflowing the stack',
+      (depth) => {
+        expect(problem({ parameters: nested(depth) })).toBe(
+          'parameters are nested more than 100 levels deep; Prefect cannot serialise them, so flatten them',
+        );
+      },
+    );
+
+    it('arrays count as levels too', () => {
+      expect(problem({ parameters: `{"a":${nested(100, '[', ']')}}` })).toMatch(
+        /^parameters are nested more than 100 levels/,
+      );
+    });
+
+    it('a wide but shallow object is fine', () => {
+      const wide = JSON.stringify(
+        Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, [i]])),
+      );
+      expect(Object.keys(ok({ parameters: wide }).parameters)).toHaveLength(5000);
+    });
+  });
+
+  describe('lone surrogates (a json column keeps \\ud800; Prefect answers 503 for it)', () => {
+    const message =
+      'parameters contain a lone UTF-16 surrogate (such as \\ud800 without its pair), which Prefect cannot store; fix the escape';
+
+    it.each([
+      String.raw`{"a": "x\ud800y"}`,
+      String.raw`{"a": "\udc00"}`,
+      String.raw`{"\ud83d": 1}`,
+    ])('%s is rejected', (parameters) => {
+      expect(problem({ parameters })).toBe(message);
+    });
+
+    it('a proper surrogate pair (an emoji) is fine', () => {
+      expect(ok({ parameters: String.raw`{"a": "\ud83d\ude00"}` }).parameters).toEqual({ a: '😀' });
+    });
+
+    it('a NUL deep inside an array is found', () => {
+      expect(problem({ parameters: String.raw`{"a": [[{"b": ["x\u0000"]}]]}` })).toMatch(
+        /^parameters contain a NUL/,
+      );
     });
   });
 
@@ -342,6 +417,31 @@ describe('validateRow: id', () => {
     },
   );
 
+  it(`a deployment name of ${MAX_DEPLOYMENT_NAME_BYTES} bytes is accepted`, () => {
+    const id = 'x'.repeat(MAX_DEPLOYMENT_NAME_BYTES - 'connector-'.length);
+    expect(ok({ id }, STRING_IDS).id).toBe(id);
+  });
+
+  it('an id that makes the deployment name longer than 1000 bytes is rejected', () => {
+    const id = 'x'.repeat(10_000);
+    expect(problem({ id }, STRING_IDS)).toBe(
+      `deployment name "connector-${'x'.repeat(30)}…" would be 10010 bytes long; Prefect needs it under 1000, so use a shorter id`,
+    );
+  });
+
+  it('the name length is counted in UTF-8 bytes', () => {
+    // 330 × 3 bytes + 10 = 1000: fine; one more character is 1003 bytes.
+    expect(ok({ id: '€'.repeat(330) }, STRING_IDS).id).toHaveLength(330);
+    expect(problem({ id: '€'.repeat(331) }, STRING_IDS)).toMatch(/would be 1003 bytes long/);
+  });
+
+  it.each([' 7', 'ünï-😀', 'a?b', 'a#b', "a'b", 'a b'])(
+    'the odd but harmless id %j is accepted (Prefect takes such names)',
+    (id) => {
+      expect(ok({ id }, STRING_IDS).id).toBe(id);
+    },
+  );
+
   it.each(['', '   '])('the empty id %j is rejected', (id) => {
     expect(problem({ id }, STRING_IDS)).toBe('id is empty');
   });
@@ -394,7 +494,9 @@ describe('validateRows', () => {
     expect(result.softDeleted.get('3')).toBeNull();
   });
 
-  it('duplicate ids make both rows invalid and leave the others alone', () => {
+  // Regression: each duplicated row used to be its own problem, so a one-shot pass
+  // wrote two failed events for one connector in one pass.
+  it('duplicate ids make the connector invalid once, and leave the others alone', () => {
     const result = validateRows(
       [
         sourceRow({ id: '7', name: 'First' }),
@@ -412,13 +514,13 @@ describe('validateRows', () => {
         message: 'id "7" appears 2 times in the source; ids must be unique',
         retryable: false,
       },
-      {
-        connectorId: '7',
-        connectorName: 'Second',
-        status: 'invalid',
-        message: 'id "7" appears 2 times in the source; ids must be unique',
-        retryable: false,
-      },
+    ]);
+  });
+
+  it('three rows with one id are one problem', () => {
+    const rows = ['a', 'b', 'c'].map((name) => sourceRow({ id: '5', name }));
+    expect(validateRows(rows, NUMBER_IDS).problems.map((p) => p.message)).toEqual([
+      'id "5" appears 3 times in the source; ids must be unique',
     ]);
   });
 
