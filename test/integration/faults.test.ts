@@ -26,6 +26,21 @@ const FAST = {
 const isWrite = (method: string, path: string): boolean =>
   method !== 'GET' && !/\/(filter|paginate|count)$/.test(path);
 
+/** Every kind of fault, each call drawn at random (the seed is given where it is used). */
+const MIXED: FaultRule[] = [
+  { fault: { kind: 'reset', point: 'after-prefect' }, match: isWrite, probability: 0.08 },
+  { fault: { kind: 'reset', point: 'before-prefect' }, probability: 0.06 },
+  { fault: { kind: 'status', status: 503 }, probability: 0.06 },
+  { fault: { kind: 'status', status: 502 }, probability: 0.04 },
+  { fault: { kind: 'status', status: 500 }, probability: 0.04 },
+  { fault: { kind: 'status', status: 504 }, probability: 0.04 },
+  { fault: { kind: 'hang', point: 'after-prefect' }, match: isWrite, probability: 0.04 },
+  { fault: { kind: 'hang', point: 'before-prefect' }, probability: 0.02 },
+  { fault: { kind: 'rate-limit', retryAfterSeconds: 1, as: 'seconds' }, probability: 0.03 },
+  { fault: { kind: 'rate-limit', retryAfterSeconds: 2, as: 'date' }, probability: 0.02 },
+  { fault: { kind: 'latency', ms: 200 }, probability: 0.1 },
+];
+
 type Action = 'created' | 'updated' | 'paused' | 'resumed' | 'deleted';
 
 interface World {
@@ -33,6 +48,8 @@ interface World {
   proxy: FaultProxy;
   /** The lifecycle events the row changes call for: connector id → action. */
   expected: [string, Action][];
+  /** The 13 connectors of the baseline, by index (c0 … c12). */
+  ids: string[];
 }
 
 interface ScenarioReport {
@@ -112,7 +129,7 @@ async function world(config: Record<string, unknown> = {}): Promise<World> {
     [id(6), 'deleted'],
     ...added.map((c): [string, Action] => [c, 'created']),
   ];
-  return { env, proxy, expected };
+  return { env, proxy, expected, ids };
 }
 
 /** `run --once` through the proxy. */
@@ -415,21 +432,10 @@ describe('faults on the way to Prefect, one-shot runs', () => {
   });
 
   it('a mix of every fault, drawn at random with a fixed seed', async () => {
-    const { w, codes } = await oneShotScenario(
-      'mixed random (seed 42)',
-      [
-        { fault: { kind: 'reset', point: 'after-prefect' }, match: isWrite, probability: 0.08 },
-        { fault: { kind: 'reset', point: 'before-prefect' }, probability: 0.06 },
-        { fault: { kind: 'status', status: 503 }, probability: 0.06 },
-        { fault: { kind: 'status', status: 502 }, probability: 0.04 },
-        { fault: { kind: 'status', status: 500 }, probability: 0.04 },
-        { fault: { kind: 'status', status: 504 }, probability: 0.04 },
-        { fault: { kind: 'hang', point: 'after-prefect' }, match: isWrite, probability: 0.04 },
-        { fault: { kind: 'rate-limit', retryAfterSeconds: 1, as: 'seconds' }, probability: 0.03 },
-        { fault: { kind: 'latency', ms: 200 }, probability: 0.1 },
-      ],
-      { runs: 2, seed: 42 },
-    );
+    const { w, codes } = await oneShotScenario('mixed random (seed 42)', MIXED, {
+      runs: 2,
+      seed: 42,
+    });
     expect(Object.keys(w.proxy.injected).length).toBeGreaterThanOrEqual(4);
     expect(codes.every((c) => c === 0 || c === 1 || c === 69)).toBe(true);
   });
@@ -495,6 +501,65 @@ describe('faults under the long-running worker', () => {
           .map((l) => `pass aborted, retry in ${String(l.retryInMs)} ms`),
         `${passes} passes finished`,
       ],
+    });
+    worker.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  });
+});
+
+describe('faults under the long-running worker, mixed', () => {
+  it('a mix of every fault drawn at random (seed 7): the worker stays up and converges after', async () => {
+    const w = await world();
+    w.proxy.setFaults(MIXED, 7);
+    const worker = await daemon(w);
+    const ended = (l: Record<string, unknown>): boolean =>
+      l.msg === 'pass finished' || l.msg === 'pass failed';
+    // Two more rounds of row changes while the faults go on, so that every pass has writes:
+    // each round renames one connector, deletes another and adds a new one.
+    await worker.waitForLog(ended, 30_000); // the first pass, with the changes made by world()
+    for (const [renamed, deleted] of [
+      [7, 8],
+      [9, 10],
+    ] as const) {
+      await w.env.sql(`UPDATE cai_connectors SET name = name || '-r' WHERE id = $1`, [
+        w.ids[renamed],
+      ]);
+      await w.env.sql(`DELETE FROM cai_connectors WHERE id = $1`, [w.ids[deleted]]);
+      const [added] = await insertConnectors(w.env, [
+        { name: `r${renamed}`, schedule: '0 6 * * *' },
+      ]);
+      w.expected.push(
+        [w.ids[renamed]!, 'updated'],
+        [w.ids[deleted]!, 'deleted'],
+        [added!, 'created'],
+      );
+      // The next pass (asked for by NOTIFY; after a failed one, when its pause is over).
+      const before = worker.logs.filter(ended).length;
+      await eventually(
+        async () => {
+          await w.env.sql(`SELECT pg_notify('connector_sync_wakeup', '')`);
+          return worker.logs.filter(ended).length;
+        },
+        (n) => n > before,
+        30_000,
+      );
+    }
+    await w.proxy.clearFaults();
+    const underFaults = worker.logs.filter(ended);
+    expect(underFaults.length).toBeGreaterThanOrEqual(3);
+    const injected = { ...w.proxy.injected };
+    await daemonConverges(w, worker);
+    expect(worker.child.exitCode).toBeNull();
+    await expectConverged(w, {
+      scenario: 'mixed random (seed 7, daemon)',
+      mode: 'daemon',
+      injected,
+      requests: w.proxy.log.length,
+      outcomes: underFaults.map((l) =>
+        l.msg === 'pass failed'
+          ? 'pass failed'
+          : `pass finished: ${String(l.changes)} changes, ${String(l.problems)} problems`,
+      ),
     });
     worker.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
