@@ -284,7 +284,6 @@ async function oneShotScenario(
   for (let i = 0; i < (options.runs ?? 1); i++) {
     const run = await runOnce(w);
     codes.push(run.code);
-    if (process.env.FAULTS_DEBUG) console.log(name, run.code, run.stderr.slice(0, 3000));
     expect([0, 1, 69], run.stderr).toContain(run.code);
   }
   await w.proxy.clearFaults();
