@@ -49,6 +49,10 @@ export function createRuntime(
     apiKey: config.prefect.apiKey,
     authString: config.prefect.authString,
     timeoutMs: config.prefect.timeoutMs,
+    requestsPerSecond: config.prefect.requestsPerSecond,
+    retries: config.prefect.retries,
+    minRetryDelayMs: config.prefect.retryMinDelayMs,
+    maxRetryDelayMs: config.prefect.retryMaxDelayMs,
     logger: log,
     observe,
   });

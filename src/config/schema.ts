@@ -82,22 +82,30 @@ export const configSchema = z.strictObject({
       shutdownTimeoutSeconds: z.number().min(0).default(20),
     })
     .prefault({}),
-  prefect: z.strictObject({
-    apiUrl: z.url({
-      protocol: /^https?$/,
-      error: (issue) =>
-        issue.input === undefined
-          ? 'is required: set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api'
-          : 'must be an http(s) URL such as http://127.0.0.1:4200/api',
+  prefect: z
+    .strictObject({
+      apiUrl: z.url({
+        protocol: /^https?$/,
+        error: (issue) =>
+          issue.input === undefined
+            ? 'is required: set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api'
+            : 'must be an http(s) URL such as http://127.0.0.1:4200/api',
+      }),
+      apiKey: z.string().min(1).optional(),
+      authString: z
+        .string()
+        .regex(/^[^:]+:.*$/, 'must be "user:password"')
+        .optional(),
+      timeoutMs: z.int().min(100).default(10_000),
+      requestsPerSecond: z.number().positive().default(50),
+      retries: z.int().min(0).max(20).default(4),
+      retryMinDelayMs: z.int().min(1).default(500),
+      retryMaxDelayMs: z.int().min(1).default(8_000),
+    })
+    .refine((p) => p.retryMinDelayMs <= p.retryMaxDelayMs, {
+      path: ['retryMaxDelayMs'],
+      message: 'must not be less than prefect.retryMinDelayMs',
     }),
-    apiKey: z.string().min(1).optional(),
-    authString: z
-      .string()
-      .regex(/^[^:]+:.*$/, 'must be "user:password"')
-      .optional(),
-    timeoutMs: z.int().min(100).default(10_000),
-    requestsPerSecond: z.number().positive().default(50),
-  }),
   database: z.strictObject({
     url: z
       .string({

@@ -12,3 +12,12 @@ export function backoffSeconds(
   const ceiling = Math.min(policy.maxSeconds, policy.baseSeconds * 2 ** Math.min(exponent, 40));
   return ceiling / 2 + (ceiling / 2) * Math.min(1, Math.max(0, random));
 }
+
+/**
+ * Delay before the long-running worker tries again after a pass that failed
+ * or was cut short because Prefect or Postgres kept failing: 2 s, 4 s, 8 s …
+ * up to a minute, so a struggling Prefect is not hammered by pass after pass.
+ */
+export function passRetryDelayMs(consecutiveFailures: number): number {
+  return Math.min(60_000, 1_000 * 2 ** Math.min(Math.max(1, consecutiveFailures), 6));
+}

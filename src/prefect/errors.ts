@@ -77,9 +77,11 @@ export function describePrefectBody(body: unknown): string {
 
 /** Parses Retry-After (delta seconds or an HTTP date) into milliseconds from `now`. */
 export function parseRetryAfter(value: unknown, now: number): number | null {
-  if (typeof value !== 'string' || value.trim() === '') return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
+  if (typeof value !== 'string') return null;
+  const text = value.trim();
+  // RFC 9110: delta-seconds is digits only; an HTTP date always names a day and month.
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!/[a-z]/i.test(text)) return null;
+  const date = Date.parse(text);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }

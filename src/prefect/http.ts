@@ -4,6 +4,7 @@ import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import { prefectCredentialTexts, redactText, redactValue } from '../core/redact.js';
 import { describePrefectBody, kindOfStatus, parseRetryAfter, PrefectError } from './errors.js';
+import { realClock, RequestRateLimiter, type Clock } from './rate-limit.js';
 
 export interface PrefectHttpOptions {
   /** e.g. http://127.0.0.1:4200/api */
@@ -15,6 +16,10 @@ export interface PrefectHttpOptions {
   retries?: number;
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /** Global cap on requests started per second (all calls of this client); none when unset. */
+  requestsPerSecond?: number | undefined;
+  /** Injected for tests of the pause and the rate limit. */
+  clock?: Clock;
   logger: Logger;
   /** Told of every HTTP exchange (for metrics): status null when no answer came. */
   observe?: (call: {
@@ -52,14 +57,20 @@ export class PrefectHttp {
   private readonly clientId = `connector-sync-${randomUUID()}`;
   private csrf: Csrf | null = null;
   private csrfPending: Promise<Csrf> | null = null;
-  /** Set by a Retry-After: no request of this client goes out before then. */
-  private pausedUntil = 0;
+  /** Set by a Retry-After (clock time): no request of this client goes out before then. */
+  private pausedUntil = Number.NEGATIVE_INFINITY;
+  private readonly clock: Clock;
+  private readonly limiter: RequestRateLimiter | null;
   readonly counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
   /** Our credentials as they could come back in an error body (a proxy echoing headers). */
   private readonly credentials: string[];
 
   constructor(private readonly options: PrefectHttpOptions) {
     this.credentials = prefectCredentialTexts(options.apiKey, options.authString);
+    this.clock = options.clock ?? realClock;
+    this.limiter = options.requestsPerSecond
+      ? new RequestRateLimiter(options.requestsPerSecond, this.clock)
+      : null;
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': 'connector-sync',
@@ -95,7 +106,7 @@ export class PrefectHttp {
       factor: 2,
       randomize: true,
       shouldRetry: ({ error }) => error instanceof PrefectError && error.retryable,
-      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
         if (!(error instanceof PrefectError) || !error.retryable || retriesLeft === 0) return;
         this.options.logger.warn(
           {
@@ -103,6 +114,7 @@ export class PrefectHttp {
             path: routeOf(path),
             status: error.status,
             attempt: attemptNumber,
+            retryInMs: retryDelay,
             err: error.message,
           },
           'Prefect call failed; retrying',
@@ -126,9 +138,7 @@ export class PrefectHttp {
       }
     }
     const route = routeOf(path);
-    // Prefect asked for a pause (429/503 Retry-After): every request waits, not just that one.
-    const pause = this.pausedUntil - Date.now();
-    if (pause > 0) await sleep(pause);
+    await this.waitForTurn();
     this.count(method, path, route);
     let response: AxiosResponse;
     const started = performance.now();
@@ -163,7 +173,7 @@ export class PrefectHttp {
     if (retryAfterMs !== null) {
       this.pausedUntil = Math.max(
         this.pausedUntil,
-        Date.now() + Math.min(retryAfterMs, MAX_PAUSE_MS),
+        this.clock.now() + Math.min(retryAfterMs, MAX_PAUSE_MS),
       );
     }
     throw new PrefectError(
@@ -173,6 +183,24 @@ export class PrefectHttp {
       detail,
       retryAfterMs,
     );
+  }
+
+  /**
+   * Holds a request until it may go: while a Retry-After pause lasts (it may
+   * be extended meanwhile by another call's answer), then for a slot of the
+   * rate limit. Every request of this client passes here, retries included.
+   */
+  private async waitForTurn(): Promise<void> {
+    for (;;) {
+      let pause = this.pausedUntil - this.clock.now();
+      while (pause > 0) {
+        await this.clock.sleep(pause);
+        pause = this.pausedUntil - this.clock.now();
+      }
+      await this.limiter?.take();
+      // A pause that began while this call waited for its slot holds it too.
+      if (this.pausedUntil <= this.clock.now()) return;
+    }
   }
 
   private count(method: Method, path: string, route: string): void {
@@ -194,6 +222,7 @@ export class PrefectHttp {
 
   private async fetchCsrf(): Promise<Csrf> {
     const path = `/csrf-token?client=${encodeURIComponent(this.clientId)}`;
+    await this.waitForTurn();
     this.count('GET', path, '/csrf-token');
     let response: AxiosResponse;
     try {
@@ -239,8 +268,4 @@ function networkError(
     null,
     null,
   );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { passRetryDelayMs } from '../core/backoff.js';
 import { LeadershipLostError, ReconcileLock } from '../db/lock.js';
 import { countByStatus } from '../db/state.js';
 import { coerceError } from '../errors.js';
@@ -198,7 +199,6 @@ export class Worker {
         shouldStop: () => this.stopping,
       });
       this.recordPass(result, kind);
-      this.failures = 0;
       if (kind === 'full') await this.refreshStatusGauge();
     } catch (error) {
       const err = coerceError(error);
@@ -208,11 +208,8 @@ export class Worker {
         this.log.warn({ err: err.message }, 'pass stopped: this replica lost the reconcile lock');
       } else {
         // Postgres or Prefect down: try again with a growing pause, as a full pass.
-        this.failures++;
-        const delay = Math.min(60_000, 1_000 * 2 ** Math.min(this.failures, 6));
+        const delay = this.backOff();
         this.log.error({ err: err.message, retryInMs: delay }, 'pass failed');
-        this.pending.full = true;
-        this.pending.notBefore = Date.now() + delay;
       }
       if (work.scope && !(err instanceof LeadershipLostError))
         for (const id of work.scope) this.pending.ids.add(id);
@@ -232,12 +229,22 @@ export class Worker {
     this.metrics.passes.inc({ result: outcome, kind });
     for (const applied of result.applied)
       this.metrics.changes.inc({ action: applied.change.action });
-    if (result.aborted && !this.stopping) {
-      this.failures++;
-      this.pending.full = true;
-      this.pending.notBefore =
-        Date.now() + Math.min(60_000, 1_000 * 2 ** Math.min(this.failures, 6));
+    if (!result.aborted) {
+      this.failures = 0;
+    } else if (!this.stopping) {
+      // Cut short because Prefect kept failing: the same growing pause as a failed pass.
+      const delay = this.backOff();
+      this.log.warn({ reason: result.aborted, retryInMs: delay }, 'pass aborted');
     }
+  }
+
+  /** Counts one more failed pass and holds the next (full) pass back accordingly. */
+  private backOff(): number {
+    this.failures++;
+    const delay = passRetryDelayMs(this.failures);
+    this.pending.full = true;
+    this.pending.notBefore = Math.max(this.pending.notBefore, Date.now() + delay);
+    return delay;
   }
 
   private async refreshStatusGauge(): Promise<void> {

@@ -57,6 +57,9 @@ describe('defaults (SPEC §3)', () => {
       apiUrl: REQUIRED_ENV.PREFECT_API_URL,
       timeoutMs: 10_000,
       requestsPerSecond: 50,
+      retries: 4,
+      retryMinDelayMs: 500,
+      retryMaxDelayMs: 8_000,
     });
     expect(c.source).toEqual({ table: 'cai_connectors', writeBackDeploymentId: true });
     expect(c.deployment).toEqual({
@@ -441,6 +444,10 @@ describe('problems', () => {
     ['reconcile.backoff.baseSeconds', 0, /.+/],
     ['reconcile.lockWaitSeconds', -1, /.+/],
     ['prefect.timeoutMs', 50, /.+/],
+    ['prefect.requestsPerSecond', 0, /.+/],
+    ['prefect.retries', -1, /.+/],
+    ['prefect.retryMinDelayMs', 0, /.+/],
+    ['prefect.retryMaxDelayMs', 100, /not be less than prefect.retryMinDelayMs/],
     ['database.schema', 'Connector-Sync', /lower-case SQL identifier/],
     ['ownership.adopt', 'yes', /.+/],
   ])('%s = %j is rejected', (path, value, message) => {

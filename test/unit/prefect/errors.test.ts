@@ -268,10 +268,20 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2026 07:30:00 GMT', now)).toBe(120_000);
   });
 
-  it('gives 0 for a date in the past and for a negative delay', () => {
+  it('reads the obsolete HTTP date forms too (RFC 850, asctime)', () => {
+    expect(parseRetryAfter('Wednesday, 21-Oct-26 07:28:05 GMT', now)).toBe(5_000);
+    expect(parseRetryAfter('Wed Oct 21 07:28:05 2026', now)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('gives 0 for a date in the past', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2026 07:27:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:00 GMT', now)).toBe(0);
-    expect(parseRetryAfter('-5', now)).toBe(0);
+  });
+
+  it('ignores numbers that are not delta-seconds (digits only), instead of misreading them', () => {
+    // Number() would read these as 1000 s, 16 s, 1.5 s; Date.parse would read "1.5" as a date.
+    for (const value of ['1e3', '0x10', '1.5', '-5', '+5'])
+      expect(parseRetryAfter(value, now)).toBeNull();
   });
 
   it('gives null for garbage and for no header', () => {

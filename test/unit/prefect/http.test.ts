@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { PrefectError } from '../../../src/prefect/errors.js';
 import { PrefectHttp, routeOf } from '../../../src/prefect/http.js';
@@ -325,8 +326,13 @@ describe('retries', () => {
     [400, 'permanent'],
     [401, 'auth'],
     [404, 'not-found'],
+    [403, 'auth'],
+    [405, 'permanent'],
     [409, 'conflict'],
+    [413, 'permanent'],
     [422, 'invalid'],
+    [501, 'permanent'],
+    [505, 'permanent'],
   ] as const)('does not retry a %i (kind %s)', async (status, kind) => {
     const seen: Seen[] = [];
     const scope = prefect()
@@ -391,10 +397,7 @@ describe('retries', () => {
     expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(900);
   });
 
-  // BUG (SPEC §10): "Retry-After ... pauses every request, not only the one
-  // that got it". PrefectHttp sleeps only inside the failed request's own
-  // retry loop (onFailedAttempt), so other calls keep hitting a server that
-  // asked for a pause. Remove `.fails` once the pause is shared.
+  // SPEC §10: "Retry-After ... pauses every request, not only the one that got it".
   it('pauses other requests too while a Retry-After is pending', async () => {
     const seen: Seen[] = [];
     const scope = prefect()
@@ -585,5 +588,170 @@ describe('routeOf', () => {
     expect(routeOf('/csrf-token?client=connector-sync-abc')).toBe('/csrf-token');
     expect(routeOf('/deployments/filter')).toBe('/deployments/filter');
     expect(routeOf('/flows/')).toBe('/flows/');
+  });
+});
+
+describe('Retry-After pauses the whole client (SPEC §10)', () => {
+  /** Sends a request that gets a 429 with `retryAfter`, then a second one once the 429 is read. */
+  async function secondRequestAfter429(retryAfter: string): Promise<number> {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .get('/api/work_pools/default')
+      .reply(recordAndReply(seen, 429, { detail: 'slow down' }, { 'Retry-After': retryAfter }))
+      .get('/api/work_pools/default')
+      .reply(recordAndReply(seen, 200, {}))
+      .get(`/api/deployments/${DEPLOYMENT_ID}`)
+      .reply(recordAndReply(seen, 200, {}));
+    const http = makeHttp();
+    const first = http.request('GET', '/work_pools/default');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    await sleep(50); // let the client read the 429
+    await http.request('GET', `/deployments/${DEPLOYMENT_ID}`);
+    await first;
+    expect(scope.isDone()).toBe(true);
+    const other = seen.find((s) => s.path.startsWith('/api/deployments/'))!;
+    return other.at - seen[0]!.at;
+  }
+
+  it('delta seconds: a concurrent request waits too', async () => {
+    expect(await secondRequestAfter429('2')).toBeGreaterThanOrEqual(1_950);
+  });
+
+  it('an HTTP date: a concurrent request waits until then', async () => {
+    // Whole seconds: 3 s ahead is at least 2 s after the 429.
+    const at = new Date(Date.now() + 3_000).toUTCString();
+    expect(await secondRequestAfter429(at)).toBeGreaterThanOrEqual(1_950);
+  });
+
+  it('a pause extended while requests wait holds them until the later end', async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .get('/api/work_pools/a')
+      .reply(recordAndReply(seen, 503, { detail: 'busy' }, { 'Retry-After': '1' }))
+      .get('/api/work_pools/b')
+      .delay(300) // answered while the first pause is running
+      .reply(recordAndReply(seen, 429, { detail: 'slower' }, { 'Retry-After': '2' }))
+      .get('/api/work_pools/a')
+      .reply(recordAndReply(seen, 200, {}))
+      .get('/api/work_pools/b')
+      .reply(recordAndReply(seen, 200, {}));
+    const http = makeHttp();
+    const started = Date.now();
+    await Promise.all([http.request('GET', '/work_pools/a'), http.request('GET', '/work_pools/b')]);
+    expect(scope.isDone()).toBe(true);
+    // The second 429 (read ~300 ms in) pauses everything for 2 s: both retries go after it.
+    const retries = seen.filter((s) => s.at - started > 0).slice(2);
+    for (const retry of retries) expect(retry.at - started).toBeGreaterThanOrEqual(2_200);
+  });
+
+  it('a 503 without Retry-After is retried after the backoff only', async () => {
+    const scope = prefect()
+      .get('/api/work_pools/default')
+      .reply(503)
+      .get('/api/work_pools/default')
+      .reply(200, {});
+    const started = Date.now();
+    await makeHttp().request('GET', '/work_pools/default');
+    expect(scope.isDone()).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('request rate limit (prefect.requestsPerSecond)', () => {
+  it('spaces concurrent requests at least 1/rate apart', async () => {
+    const scope = prefect().get('/api/work_pools/default').times(8).reply(200, {});
+    const http = makeHttp({ requestsPerSecond: 20 });
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 8 }, () => http.request('GET', '/work_pools/default')));
+    expect(scope.isDone()).toBe(true);
+    // The 8th request cannot start before 7 × 50 ms (when it was sent is blurred
+    // by the loaded event loop, so the bound is on the whole batch).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(349);
+  });
+
+  it('every request takes a slot: the CSRF probe, the call and its retry', async () => {
+    // A clock that moves only when the limiter sleeps: the slots are exact.
+    let now = 0;
+    const slept: number[] = [];
+    const clock = {
+      now: () => now,
+      sleep: (ms: number) => {
+        slept.push(ms);
+        now += ms;
+        return Promise.resolve();
+      },
+    };
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .get('/api/csrf-token')
+      .query(true)
+      .reply(recordAndReply(seen, 422, { detail: 'CSRF protection is disabled.' }))
+      .post('/api/flows/')
+      .reply(recordAndReply(seen, 503))
+      .post('/api/flows/')
+      .reply(recordAndReply(seen, 200, { id: 'f' }));
+    const http = makeHttp({ requestsPerSecond: 5, clock });
+    await http.request('POST', '/flows/', { name: 'x' });
+    expect(scope.isDone()).toBe(true);
+    expect(seen.map((s) => s.path)).toEqual(['/api/csrf-token', '/api/flows/', '/api/flows/']);
+    expect(slept).toEqual([200, 200]);
+  });
+
+  it('without a rate, requests are not spaced', async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .get('/api/work_pools/default')
+      .times(5)
+      .reply(recordAndReply(seen, 200, {}));
+    const http = makeHttp();
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 5 }, () => http.request('GET', '/work_pools/default')));
+    expect(scope.isDone()).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('backoff between retries: capped exponential with jitter', () => {
+  /** Log lines of a client, to read the delay chosen before each retry. */
+  function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    return { logger, lines };
+  }
+
+  it('retry n waits between min·2^(n-1) and twice that, never more than the cap', async () => {
+    const min = 10;
+    const max = 60;
+    const requests = 6;
+    const scope = prefect()
+      .get('/api/work_pools/default')
+      .times(requests * 5)
+      .reply(503)
+      .get('/api/work_pools/default')
+      .times(requests)
+      .reply(200, {});
+    const { logger, lines } = capturingLogger();
+    const http = makeHttp({ retries: 5, minRetryDelayMs: min, maxRetryDelayMs: max, logger });
+    await Promise.all(
+      Array.from({ length: requests }, () => http.request('GET', '/work_pools/default')),
+    );
+    expect(scope.isDone()).toBe(true);
+    const retries = lines.filter((l) => l.msg === 'Prefect call failed; retrying');
+    expect(retries).toHaveLength(requests * 5);
+    for (const line of retries) {
+      const base = min * 2 ** ((line.attempt as number) - 1);
+      const delay = line.retryInMs as number;
+      expect(delay).toBeGreaterThanOrEqual(Math.min(base, max));
+      expect(delay).toBeLessThanOrEqual(Math.min(2 * base, max));
+    }
+    // Jitter: the first retries of six requests do not all wait the same.
+    const first = retries.filter((l) => l.attempt === 1).map((l) => l.retryInMs);
+    expect(new Set(first).size).toBeGreaterThan(1);
+    // The cap: by the 4th retry (base 80 ms) every delay is the cap.
+    for (const line of retries.filter((l) => (l.attempt as number) >= 4))
+      expect(line.retryInMs).toBe(max);
   });
 });

@@ -1,0 +1,100 @@
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type * as LockModule from '../../src/db/lock.js';
+import type { PassDeps } from '../../src/reconcile/context.js';
+import type { PassResult } from '../../src/reconcile/pass.js';
+import { Worker } from '../../src/worker/loop.js';
+import { Metrics } from '../../src/worker/metrics.js';
+
+// The worker's pacing after passes Prefect cut short, with the pass and the
+// lock replaced: when does the next pass start?
+
+const runPass = vi.hoisted(() => vi.fn());
+vi.mock('../../src/reconcile/pass.js', () => ({ runPass }));
+vi.mock('../../src/db/state.js', () => ({ countByStatus: () => Promise.resolve({}) }));
+vi.mock('../../src/db/lock.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof LockModule>()),
+  ReconcileLock: {
+    tryAcquire: () =>
+      Promise.resolve({
+        lost: false,
+        assertHeld: () => Promise.resolve(),
+        release: () => Promise.resolve(),
+      }),
+  },
+}));
+
+function passResult(aborted: string | null): PassResult {
+  return {
+    passId: 'p',
+    dryRun: false,
+    plan: { changes: [], problems: [], summary: {} } as unknown as PassResult['plan'],
+    applied: [],
+    failures: [],
+    settled: { tookEffect: 0, didNot: 0 },
+    events: 0,
+    aborted,
+    calls: { reads: 0, writes: 0, byRoute: {} },
+    durationMs: 0,
+  };
+}
+
+const deps = {
+  config: { database: { url: 'postgres://x', schema: 'connector_sync' } },
+  logger: pino({ level: 'silent' }),
+} as unknown as PassDeps;
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+  runPass.mockReset();
+});
+afterEach(() => vi.useRealTimers());
+
+/** Runs the worker for `ms` of fake time; returns when each pass started. */
+async function passStarts(
+  outcomes: (string | null | Error)[],
+  ms: number,
+  during: (worker: Worker) => void = () => undefined,
+): Promise<number[]> {
+  const starts: number[] = [];
+  runPass.mockImplementation(() => {
+    starts.push(Date.now());
+    const next = outcomes[starts.length - 1] ?? null;
+    return next instanceof Error ? Promise.reject(next) : Promise.resolve(passResult(next));
+  });
+  const worker = new Worker(deps, new Metrics(), {
+    leaderPollMs: 1_000,
+    debounceMs: 0,
+    heartbeatMs: 5_000,
+  });
+  void worker.start();
+  during(worker);
+  await vi.advanceTimersByTimeAsync(ms);
+  await worker.stop(1_000);
+  return starts;
+}
+
+const gaps = (starts: number[]): number[] => starts.slice(1).map((t, i) => t - starts[i]!);
+
+describe('the worker after passes that Prefect cut short', () => {
+  it('waits longer after each aborted pass in a row: 2 s, 4 s, 8 s (not 2 s every time)', async () => {
+    const aborted = 'Prefect kept failing (5 changes in a row)';
+    const starts = await passStarts([aborted, aborted, aborted, null], 30_000);
+    expect(gaps(starts).slice(0, 3)).toEqual([2_000, 4_000, 8_000]);
+  });
+
+  it('backs off the same way after passes that threw (Prefect unreachable)', async () => {
+    const down = new Error('Prefect GET /work_pools/{name} failed: ECONNREFUSED');
+    const starts = await passStarts([down, down, down, null], 30_000);
+    expect(gaps(starts).slice(0, 3)).toEqual([2_000, 4_000, 8_000]);
+  });
+
+  it('starts counting again after a pass that went through', async () => {
+    const aborted = 'Prefect kept failing';
+    const starts = await passStarts([aborted, aborted, null, aborted, aborted], 25_000, (w) => {
+      // Pass 3 (t = 6 s) went through; the schedule asks for the next one at 20 s.
+      setTimeout(() => w.requestFullPass(), 20_000);
+    });
+    expect(starts).toEqual([0, 2_000, 6_000, 20_000, 22_000]);
+  });
+});
