@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, type TestEnv } from '../support/env.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy, type ForwardedCall } from '../support/proxy.js';
 
@@ -207,13 +207,13 @@ interface Cycle {
   ms: number;
 }
 
-function spawnOnce(proxy: FaultProxy) {
+function spawnOnce(proxy: FaultProxy, target: TestEnv = env) {
   const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run', '--once'], {
     env: {
       PATH: process.env.PATH ?? '',
-      DATABASE_URL: env.databaseUrl,
+      DATABASE_URL: target.databaseUrl,
       PREFECT_API_URL: proxy.url,
-      CONNECTOR_SYNC_CONFIG: env.configFile,
+      CONNECTOR_SYNC_CONFIG: target.configFile,
       LOG_LEVEL: 'silent',
     },
     stdio: 'ignore',
@@ -676,4 +676,40 @@ describe(`kill -9 at random moments (seed ${SEED}, ${KILLS} kills)`, () => {
     expect(scheduleDiff(ours), 'schedule changes against the calls that made them').toEqual([]);
     console.log(`kill suite wall time: ${((performance.now() - suiteStart) / 1000).toFixed(1)} s`);
   }, 900_000);
+});
+
+describe('found by the kill suite', () => {
+  it('a create killed before it reached Prefect, then the row soft-deleted: the connector ends deleted, not pending forever', async () => {
+    const e = await createTestEnv();
+    try {
+      const [id] = await insertConnectors(e, [{ name: 'short-lived', schedule: '0 1 * * *' }]);
+      const proxy = await startProxy(e.apiUrl, [
+        { method: 'POST', path: /^\/deployments\/$/, point: 'before-prefect' },
+      ]);
+      const { child, exited } = spawnOnce(proxy, e);
+      await Promise.race([
+        proxy.held(),
+        exited.then(() => {
+          throw new Error('the run finished before the create was held');
+        }),
+      ]);
+      child.kill('SIGKILL');
+      expect((await exited).signal).toBe('SIGKILL');
+      await proxy.close();
+      const state = (): Promise<unknown[]> =>
+        e.sql(`SELECT status, deployment_id FROM ${SCHEMA}.connector_state`);
+      expect(await state()).toEqual([{ status: 'pending', deployment_id: null }]);
+
+      await e.sql('UPDATE cai_connectors SET deleted_at = now() WHERE id = $1', [id]);
+      const result = await e.pass();
+      expect(result.settled).toEqual({ tookEffect: 0, didNot: 1 });
+      expect(result.plan.changes).toEqual([]);
+      expect(await state()).toEqual([{ status: 'deleted', deployment_id: null }]);
+      expect(await e.sql(`SELECT * FROM ${SCHEMA}.events`)).toEqual([]);
+      expect(await e.sql(`SELECT * FROM ${SCHEMA}.intents`)).toEqual([]);
+      expect(await prefectApi(e.apiUrl).deploymentsByTag(e.tag)).toEqual([]);
+    } finally {
+      await e.cleanup();
+    }
+  });
 });
