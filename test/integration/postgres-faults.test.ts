@@ -266,7 +266,7 @@ describe('Postgres faults mid-pass (long-running worker)', () => {
     console.log(
       `pg_terminate_backend of ${killed.length} worker connections mid-pass (${openAtFault} intents open): ${JSON.stringify(recovery)}`,
     );
-  });
+  }, 180_000);
 
   for (const fault of ['restart', 'stop-start'] as const) {
     it(`a real Postgres ${fault === 'restart' ? 'restart (pg_ctl restart -m fast)' : 'outage (stop, 5 s down, start)'} mid-pass: the pass fails, the worker stays up and recovers, no event lost or doubled`, async () => {
@@ -316,6 +316,6 @@ describe('Postgres faults mid-pass (long-running worker)', () => {
       console.log(
         `Postgres ${fault} mid-pass (down ${(downMs / 1000).toFixed(1)} s): ${JSON.stringify(recovery)}`,
       );
-    });
+    }, 180_000);
   }
 });
