@@ -154,6 +154,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
       outcome.failures,
       states,
       hashes,
+      new Set(source.rows.filter((row) => !row.deleted).map((row) => row.id)),
       managed,
       scope,
       held.untouchable,

@@ -6,7 +6,7 @@ import { appendEvents } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
 import type { Applied } from './apply.js';
 import type { PassDeps } from './context.js';
-import { isNewProblem, problemState, stateChanged, synced } from './states.js';
+import { goneConnectors, isNewProblem, problemState, stateChanged, synced } from './states.js';
 
 /** Writes the state of every connector the pass judged, and one failure event per new problem. */
 export async function recordStates(
@@ -17,6 +17,8 @@ export async function recordStates(
   failures: Problem[],
   states: Map<string, ConnectorState>,
   hashes: Map<string, string>,
+  /** Rows that are not soft-deleted. */
+  liveRows: Set<string>,
   managed: Deployment[],
   scope: Set<string> | null,
   /** Connectors held back this pass (backing off, invalid until changed): their state stands. */
@@ -34,13 +36,8 @@ export async function recordStates(
     const deployment = byConnector.get(id) ?? null;
     next.set(id, synced(states.get(id), id, deployment, now));
   }
-  // Connectors with a remembered deployment and no row at all are gone.
-  const rows = new Set(hashes.keys());
-  for (const [id, state] of states) {
-    if (scope !== null && !scope.has(id)) continue;
-    if (!rows.has(id) && state.status !== 'deleted' && !byConnector.has(id))
-      next.set(id, synced(state, id, null, now));
-  }
+  for (const id of goneConnectors(states, liveRows, new Set(byConnector.keys()), scope))
+    next.set(id, synced(states.get(id), id, null, now));
   for (const problem of [...plan.problems, ...failures]) {
     if (heldBack.has(problem.connectorId)) continue;
     const previous = states.get(problem.connectorId);

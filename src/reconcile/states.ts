@@ -107,6 +107,27 @@ export function stateChanged(previous: ConnectorState | undefined, next: Connect
   );
 }
 
+/**
+ * Connectors that want no deployment and have none: their row is gone or
+ * soft-deleted, and no managed deployment carries their tag. Their state
+ * becomes `deleted` whatever it was — also `pending` (a create killed before
+ * it reached Prefect, then the row was deleted) or `invalid` (a bad row that
+ * was then deleted); otherwise nothing would ever move them again.
+ */
+export function goneConnectors(
+  states: Map<string, ConnectorState>,
+  liveRows: Set<string>,
+  deployed: Set<string>,
+  scope: Set<string> | null,
+): string[] {
+  const gone: string[] = [];
+  for (const [id, state] of states) {
+    if (scope !== null && !scope.has(id)) continue;
+    if (!liveRows.has(id) && state.status !== 'deleted' && !deployed.has(id)) gone.push(id);
+  }
+  return gone;
+}
+
 export interface HeldBack {
   untouchable: Set<string>;
   /** The problems they still have, reported again without a new event. */

@@ -81,8 +81,20 @@ export interface LoggedRequest {
   forwarded: boolean;
 }
 
+/** A call the proxy passed on to Prefect: its body, and Prefect's status once it answered. */
+export interface ForwardedCall {
+  method: string;
+  /** The path after /api. */
+  path: string;
+  body: string;
+  /** Prefect's answer; null while it is still working on the call. */
+  status: number | null;
+}
+
 export interface FaultProxy {
   url: string;
+  /** Every call that reached Prefect, in the order it was sent (held-before and hung-up calls never do). */
+  forwarded: ForwardedCall[];
   /** Resolves when a held call is being held. */
   held(): Promise<{ method: string; path: string; status: number | null }>;
   requests: { method: string; path: string }[];
@@ -157,6 +169,7 @@ export async function startProxy(
   const count = (label: string): void => {
     injected[label] = (injected[label] ?? 0) + 1;
   };
+  const forwarded: ForwardedCall[] = [];
   let notify: (value: { method: string; path: string; status: number | null }) => void = () =>
     undefined;
   let heldPromise = new Promise<{ method: string; path: string; status: number | null }>(
@@ -240,6 +253,13 @@ export async function startProxy(
 
       const forward = (): void => {
         entry.forwarded = true;
+        const record: ForwardedCall = {
+          method,
+          path,
+          body: Buffer.concat(chunks).toString(),
+          status: null,
+        };
+        forwarded.push(record);
         let finished: () => void = () => undefined;
         const call = new Promise<void>((resolve) => (finished = resolve));
         upstreamCalls.add(call);
@@ -253,6 +273,7 @@ export async function startProxy(
             headers: { ...req.headers, host: target.host },
           },
           (answer) => {
+            record.status = answer.statusCode ?? null;
             const body: Buffer[] = [];
             answer.on('data', (c: Buffer) => body.push(c));
             answer.on('end', () => {
@@ -377,6 +398,7 @@ export async function startProxy(
       await new Promise((resolve) => setTimeout(resolve, ms));
       await clearFaults();
     },
+    forwarded,
     close: async () => {
       // Calls still waiting out their latency never reach Prefect; calls
       // Prefect is already working on are let finish, so the caller sees a
