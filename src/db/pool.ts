@@ -19,6 +19,15 @@ export function createPool(url: string, logger: Logger, max = 10): pg.Pool {
   pool.on('error', (error) =>
     logger.warn({ err: error.message }, 'idle Postgres connection failed'),
   );
+  // The pool's own handler covers idle clients only. A client that is checked
+  // out but between queries (inside a transaction, say) emits 'error' with no
+  // listener when its connection is killed, and Node ends the process. With
+  // this one, its next query fails instead and the pass fails cleanly.
+  pool.on('connect', (client) =>
+    client.on('error', (error) =>
+      logger.warn({ err: error.message }, 'Postgres connection in use failed'),
+    ),
+  );
   return pool;
 }
 
