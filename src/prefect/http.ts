@@ -42,11 +42,6 @@ export interface CallCounts {
   byRoute: Record<string, number>;
 }
 
-interface Csrf {
-  enabled: boolean;
-  token: string | null;
-}
-
 /**
  * The one place that talks HTTP to Prefect: auth headers, CSRF tokens, a
  * timeout on every call, retries of transient failures, and error
@@ -55,8 +50,14 @@ interface Csrf {
 export class PrefectHttp {
   private readonly http: AxiosInstance;
   private readonly clientId = `connector-sync-${randomUUID()}`;
-  private csrf: Csrf | null = null;
-  private csrfPending: Promise<Csrf> | null = null;
+  /**
+   * Learned from the first write the server refuses for want of a token:
+   * until then writes go without one, so a server with CSRF protection off
+   * (the default) is never asked for a token.
+   */
+  private csrfRequired = false;
+  /** The token in use, or its fetch in flight: one fetch shared by every request. */
+  private csrfToken: Promise<string> | null = null;
   /** Set by a Retry-After (clock time): no request of this client goes out before then. */
   private pausedUntil = Number.NEGATIVE_INFINITY;
   private readonly clock: Clock;
@@ -130,43 +131,29 @@ export class PrefectHttp {
     mayRefreshCsrf: boolean,
   ): Promise<{ status: number; data: T }> {
     const headers: Record<string, string> = {};
-    if (method !== 'GET') {
-      const csrf = await this.csrfState();
-      if (csrf.enabled && csrf.token) {
-        headers['Prefect-Csrf-Token'] = csrf.token;
-        headers['Prefect-Csrf-Client'] = this.clientId;
-      }
+    // The token this request carries, by identity: a refusal drops it only if
+    // no other request has replaced it meanwhile.
+    let sentToken: Promise<string> | null = null;
+    if (method !== 'GET' && this.csrfRequired) {
+      sentToken = this.currentCsrfToken();
+      headers['Prefect-Csrf-Token'] = await sentToken;
+      headers['Prefect-Csrf-Client'] = this.clientId;
     }
     const route = routeOf(path);
-    await this.waitForTurn();
-    this.count(method, path, route);
-    let response: AxiosResponse;
-    const started = performance.now();
-    try {
-      response = await this.http.request({ method, url: path, data: body, headers });
-    } catch (error) {
-      this.options.observe?.({
-        method,
-        route,
-        status: null,
-        seconds: (performance.now() - started) / 1000,
-      });
-      throw networkError(error, method, route, this.credentials);
-    }
-    this.options.observe?.({
-      method,
-      route,
-      status: response.status,
-      seconds: (performance.now() - started) / 1000,
-    });
+    const response = await this.send(method, path, route, body, headers);
     if (response.status < 400) return { status: response.status, data: response.data as T };
 
     // Scrubbed here, at the edge: the message goes on to connector_state,
     // events, status output and logs.
     const detail: unknown = redactValue(response.data, this.credentials);
     const text = describePrefectBody(detail);
-    if (response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
-      this.csrf = null; // expired or unknown token: fetch a new one and retry once
+    // Prefect answers 403 "Missing CSRF token." when protection is on and we
+    // sent none, "Invalid CSRF token or client identifier." when ours expired:
+    // either way fetch a token (once for all concurrent refusals) and retry
+    // this request once; a second refusal is an auth error.
+    if (method !== 'GET' && response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
+      this.csrfRequired = true;
+      if (sentToken !== null && this.csrfToken === sentToken) this.csrfToken = null;
       return this.once<T>(method, path, body, false);
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
@@ -183,6 +170,34 @@ export class PrefectHttp {
       detail,
       retryAfterMs,
     );
+  }
+
+  /** One HTTP exchange: waits its turn, is counted and observed; no answer is a network error. */
+  private async send(
+    method: Method,
+    path: string,
+    route: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<AxiosResponse> {
+    await this.waitForTurn();
+    this.count(method, path, route);
+    const started = performance.now();
+    const observe = (status: number | null): void =>
+      this.options.observe?.({
+        method,
+        route,
+        status,
+        seconds: (performance.now() - started) / 1000,
+      });
+    try {
+      const response = await this.http.request({ method, url: path, data: body, headers });
+      observe(response.status);
+      return response;
+    } catch (error) {
+      observe(null);
+      throw networkError(error, method, route, this.credentials);
+    }
   }
 
   /**
@@ -210,34 +225,35 @@ export class PrefectHttp {
     this.counts.byRoute[key] = (this.counts.byRoute[key] ?? 0) + 1;
   }
 
-  /** Learns once whether the server wants CSRF tokens (422 from /csrf-token means it does not). */
-  private async csrfState(): Promise<Csrf> {
-    if (this.csrf) return this.csrf;
-    this.csrfPending ??= this.fetchCsrf().finally(() => {
-      this.csrfPending = null;
+  /** The cached token, or a fetch of a new one that every caller until it settles shares. */
+  private currentCsrfToken(): Promise<string> {
+    if (this.csrfToken) return this.csrfToken;
+    const fetching = this.fetchCsrfToken();
+    this.csrfToken = fetching;
+    // A failed fetch is not cached: the next request (or retry) asks again.
+    fetching.catch(() => {
+      if (this.csrfToken === fetching) this.csrfToken = null;
     });
-    this.csrf = await this.csrfPending;
-    return this.csrf;
+    return fetching;
   }
 
-  private async fetchCsrf(): Promise<Csrf> {
+  private async fetchCsrfToken(): Promise<string> {
     const path = `/csrf-token?client=${encodeURIComponent(this.clientId)}`;
-    await this.waitForTurn();
-    this.count('GET', path, '/csrf-token');
-    let response: AxiosResponse;
-    try {
-      response = await this.http.get(path);
-    } catch (error) {
-      throw networkError(error, 'GET', '/csrf-token', this.credentials);
-    }
-    if (response.status === 422 || response.status === 404) return { enabled: false, token: null };
+    const response = await this.send('GET', path, '/csrf-token', undefined, {});
     const data: unknown = redactValue(response.data, this.credentials);
     if (response.status === 200 && typeof data === 'object' && data !== null && 'token' in data) {
-      return { enabled: true, token: String(data.token) };
+      return String(data.token);
     }
+    const text = describePrefectBody(data);
+    // 422 "CSRF protection is disabled." (or 404, no such endpoint) after a
+    // write was refused for CSRF: whatever refused it cannot be given a token,
+    // so the write stays refused; retrying would not change that.
+    const refused = response.status === 422 || response.status === 404;
     throw new PrefectError(
-      `Prefect GET /csrf-token answered ${response.status}: ${describePrefectBody(data)}`,
-      kindOfStatus(response.status),
+      `Prefect GET /csrf-token answered ${response.status}${text ? `: ${text}` : ''}${
+        refused ? ' (after a write was refused for want of a CSRF token)' : ''
+      }`,
+      refused ? 'auth' : kindOfStatus(response.status),
       response.status,
       data,
     );

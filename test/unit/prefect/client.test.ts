@@ -7,15 +7,7 @@ import type {
 } from '../../../src/core/types.js';
 import { PAGE_SIZE, PrefectClient } from '../../../src/prefect/client.js';
 import { PrefectError } from '../../../src/prefect/errors.js';
-import {
-  csrfDisabled,
-  makeHttp,
-  prefect,
-  recordAndReply,
-  rejectionOf,
-  useNock,
-  type Seen,
-} from './support.js';
+import { makeHttp, prefect, recordAndReply, rejectionOf, useNock, type Seen } from './support.js';
 
 useNock();
 
@@ -136,7 +128,7 @@ describe('PrefectClient.listByTag', () => {
 
   it('pages by 200 until the last page: 213 deployments in 2 calls', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/paginate')
       .reply(recordAndReply(seen, 200, page(deployments(200), 1, 213)))
       .post('/api/deployments/paginate')
@@ -158,7 +150,7 @@ describe('PrefectClient.listByTag', () => {
 
   it('stops after a full page that is the last one', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/paginate')
       .reply(recordAndReply(seen, 200, page(deployments(200), 1, 200)));
     const extra = prefect()
@@ -173,7 +165,7 @@ describe('PrefectClient.listByTag', () => {
 
   it('makes one call when nothing carries the tag', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/paginate')
       .reply(recordAndReply(seen, 200, page([], 1, 0)));
     expect(await makeClient().listByTag('t')).toEqual([]);
@@ -184,7 +176,7 @@ describe('PrefectClient.listByTag', () => {
 
   it('stops on an empty page even if the page count said more', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/paginate')
       .reply(recordAndReply(seen, 200, page(deployments(200), 1, 450)))
       .post('/api/deployments/paginate')
@@ -199,7 +191,7 @@ describe('PrefectClient.findByNames', () => {
   it('asks for the names in chunks of 200, within the flow', async () => {
     const names = Array.from({ length: 450 }, (_, i) => `connector-${i}`);
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/filter')
       .reply(recordAndReply(seen, 200, deployments(2)))
       .post('/api/deployments/filter')
@@ -239,7 +231,7 @@ describe('PrefectClient.createDeployment', () => {
   it('POSTs exactly the DeploymentCreate fields, schedules slugged with explicit parameters', async () => {
     const seen: Seen[] = [];
     const created = deployment();
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/')
       .reply(recordAndReply(seen, 201, created));
     const result = await makeClient().createDeployment(FLOW_ID, spec());
@@ -279,7 +271,7 @@ describe('PrefectClient.createDeployment', () => {
 
   it('sends a paused deployment without schedules as such', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/')
       .reply(recordAndReply(seen, 201, deployment()));
     await makeClient().createDeployment(
@@ -314,7 +306,7 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('sends one PATCH with only the changed fields', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
+    const scope = prefect().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
     const desired = spec({ paused: true, description: 'Renamed', tags: ['a', 'b'] });
     await makeClient().updateDeployment(deployment(), desired, {
       paused: { from: false, to: true },
@@ -333,7 +325,7 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('with every schedule slugged, PATCHes ours and deletes the others by id', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
+    const scope = prefect().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
     const deletes = [deleteSchedule(seen, OTHER_A_ID), deleteSchedule(seen, OTHER_B_ID)];
     const oursDeleted = deleteSchedule(seen, OURS_ID);
     const existing = deployment({
@@ -361,7 +353,7 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('with an unslugged schedule, lets the PATCH replace them all and deletes nothing', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
+    const scope = prefect().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
     const deletes = [deleteSchedule(seen, OTHER_A_ID), deleteSchedule(seen, OURS_ID)];
     const existing = deployment({
       schedules: [schedule(OTHER_A_ID, null, '0 5 * * *'), schedule(OURS_ID, 'connector-sync')],
@@ -379,7 +371,7 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('with no desired schedule, PATCHes the other fields without `schedules` and deletes every schedule', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
+    const scope = prefect().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
     const deletes = [deleteSchedule(seen, OURS_ID), deleteSchedule(seen, OTHER_A_ID)];
     const existing = deployment({
       schedules: [schedule(OURS_ID, 'connector-sync'), schedule(OTHER_A_ID, null, '0 5 * * *')],
@@ -398,7 +390,6 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('with only schedules changed and none desired, sends no PATCH, only the DELETEs', async () => {
     const seen: Seen[] = [];
-    const csrf = csrfDisabled();
     const patch = prefect().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
     const deletes = [deleteSchedule(seen, OURS_ID), deleteSchedule(seen, OTHER_A_ID)];
     const existing = deployment({
@@ -406,7 +397,6 @@ describe('PrefectClient.updateDeployment', () => {
     });
     const client = makeClient();
     await client.updateDeployment(existing, spec({ schedules: [] }), scheduleChange);
-    expect(csrf.isDone()).toBe(true);
     expect(patch.isDone()).toBe(false);
     for (const d of deletes) expect(d.isDone()).toBe(true);
     expect(seen.map((s) => s.method)).toEqual(['DELETE', 'DELETE']);
@@ -415,13 +405,11 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('treats a schedule that is already gone (404) as deleted', async () => {
     const seen: Seen[] = [];
-    const csrf = csrfDisabled();
     const deletes = [deleteSchedule(seen, OURS_ID, 404), deleteSchedule(seen, OTHER_A_ID)];
     const existing = deployment({
       schedules: [schedule(OURS_ID, 'connector-sync'), schedule(OTHER_A_ID, 'other')],
     });
     await makeClient().updateDeployment(existing, spec({ schedules: [] }), scheduleChange);
-    expect(csrf.isDone()).toBe(true);
     for (const d of deletes) expect(d.isDone()).toBe(true);
     expect(seen).toHaveLength(2);
   });
@@ -429,21 +417,19 @@ describe('PrefectClient.updateDeployment', () => {
 
 describe('PrefectClient.deleteDeployment', () => {
   it('returns true on 204', async () => {
-    const scope = csrfDisabled().delete(DEPLOYMENT_PATH).reply(204);
+    const scope = prefect().delete(DEPLOYMENT_PATH).reply(204);
     expect(await makeClient().deleteDeployment(DEPLOYMENT_ID)).toBe(true);
     expect(scope.isDone()).toBe(true);
   });
 
   it('returns false on 404 (already gone)', async () => {
-    const scope = csrfDisabled()
-      .delete(DEPLOYMENT_PATH)
-      .reply(404, { detail: 'Deployment not found.' });
+    const scope = prefect().delete(DEPLOYMENT_PATH).reply(404, { detail: 'Deployment not found.' });
     expect(await makeClient().deleteDeployment(DEPLOYMENT_ID)).toBe(false);
     expect(scope.isDone()).toBe(true);
   });
 
   it('throws other failures', async () => {
-    const scope = csrfDisabled().delete(DEPLOYMENT_PATH).reply(409, { detail: 'Conflict' });
+    const scope = prefect().delete(DEPLOYMENT_PATH).reply(409, { detail: 'Conflict' });
     const error = await rejectionOf(makeClient().deleteDeployment(DEPLOYMENT_ID));
     expect(error).toBeInstanceOf(PrefectError);
     expect(error).toMatchObject({ kind: 'conflict', status: 409 });
@@ -491,7 +477,7 @@ describe('PrefectClient reads', () => {
 
   it('ensureFlow POSTs the name to /flows/ and returns the id', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/flows/')
       .reply(recordAndReply(seen, 200, { id: FLOW_ID, name: 'dlt_pipeline' }));
     expect(await makeClient().ensureFlow('dlt_pipeline')).toBe(FLOW_ID);

@@ -3,7 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { PrefectError } from '../../../src/prefect/errors.js';
 import { PrefectHttp, routeOf } from '../../../src/prefect/http.js';
 import {
-  csrfDisabled,
+  CSRF_INVALID,
+  CSRF_MISSING,
   csrfToken,
   makeHttp,
   prefect,
@@ -19,10 +20,30 @@ useNock();
 
 const DEPLOYMENT_ID = '0b9f2c1e-5a4d-4e3b-9c8a-7f6e5d4c3b2a';
 const SCHEDULE_ID = 'A1B2C3D4-E5F6-4789-8ABC-DEF012345678';
-const CSRF_INVALID = { detail: 'Invalid CSRF token or client identifier.' };
 
 function totalCalls(http: PrefectHttp): number {
   return http.counts.reads + http.counts.writes;
+}
+
+/**
+ * A reply as Prefect with CSRF protection on gives it: 403 "Missing CSRF
+ * token." to a write without a token, 403 "Invalid CSRF token or client
+ * identifier." to one with a token other than `valid()` (or no client id);
+ * otherwise `status` and `body`. Every request is recorded into `seen`.
+ */
+function csrfGuarded(
+  seen: Seen[],
+  valid: () => string,
+  status: number,
+  body?: unknown,
+): (req: Request) => Promise<[number, unknown, Record<string, string>] | [number]> {
+  return (req: Request) => {
+    const token = req.headers.get('prefect-csrf-token');
+    const client = req.headers.get('prefect-csrf-client');
+    if (token === null) return recordAndReply(seen, 403, CSRF_MISSING)(req);
+    if (token !== valid() || !client) return recordAndReply(seen, 403, CSRF_INVALID)(req);
+    return recordAndReply(seen, status, body)(req);
+  };
 }
 
 describe('headers', () => {
@@ -37,19 +58,22 @@ describe('headers', () => {
     expect(seen[0]!.headers).not.toHaveProperty('authorization');
   });
 
-  it('sends Basic base64(user:pass) for an auth string, on the CSRF probe too', async () => {
+  it('sends Basic base64(user:pass) for an auth string, on the CSRF token fetch too', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled(seen)
+    const scope = prefect()
       .get('/api/work_pools/default')
       .reply(recordAndReply(seen, 200, {}))
       .post('/api/flows/')
-      .reply(recordAndReply(seen, 200, { id: 'f' }));
+      .twice()
+      .reply(csrfGuarded(seen, () => 't1', 200, { id: 'f' }));
+    csrfToken('t1', seen);
     const http = makeHttp({ authString: 'user:pass' });
     await http.request('GET', '/work_pools/default');
     await http.request('POST', '/flows/', { name: 'x' });
     expect(scope.isDone()).toBe(true);
     expect(seen.map((s) => s.path)).toEqual([
       '/api/work_pools/default',
+      '/api/flows/',
       '/api/csrf-token',
       '/api/flows/',
     ]);
@@ -81,7 +105,7 @@ describe('headers', () => {
 
   it('sends JSON with a JSON content type', async () => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/flows/')
       .reply(recordAndReply(seen, 201, { id: 'f' }));
     const { status, data } = await makeHttp().request<{ id: string }>('POST', '/flows/', {
@@ -108,10 +132,10 @@ describe('CSRF', () => {
     client: s.headers['prefect-csrf-client'],
   });
 
-  it('sends no CSRF headers and asks only once when the server has CSRF off (422)', async () => {
+  it('CSRF off: writes go without a token and /csrf-token is never asked', async () => {
     const csrfSeen: Seen[] = [];
     const seen: Seen[] = [];
-    const scope = csrfDisabled(csrfSeen)
+    const scope = prefect()
       .post('/api/deployments/')
       .times(3)
       .reply(recordAndReply(seen, 201, { id: DEPLOYMENT_ID }))
@@ -121,72 +145,104 @@ describe('CSRF', () => {
       .delete(`/api/deployments/${DEPLOYMENT_ID}`)
       .times(3)
       .reply(recordAndReply(seen, 204))
-      .post('/api/deployments/filter')
+      .post('/api/deployments/paginate')
       .times(3)
-      .reply(recordAndReply(seen, 200, []));
+      .reply(recordAndReply(seen, 200, { results: [], pages: 1 }));
+    // Offered, never taken: the old client asked for a token before its first write.
+    const csrf = csrfToken('t1', csrfSeen);
     const http = makeHttp();
-    // Concurrent first writes share one probe; later ones reuse its answer.
     await Promise.all([
       http.request('POST', '/deployments/', { name: 'a' }),
       http.request('PATCH', `/deployments/${DEPLOYMENT_ID}`, { paused: true }),
       http.request('DELETE', `/deployments/${DEPLOYMENT_ID}`),
-      http.request('POST', '/deployments/filter', { limit: 1 }),
+      http.request('POST', '/deployments/paginate', { limit: 1 }),
     ]);
     for (let i = 0; i < 2; i++) {
       await http.request('POST', '/deployments/', { name: 'a' });
       await http.request('PATCH', `/deployments/${DEPLOYMENT_ID}`, { paused: true });
       await http.request('DELETE', `/deployments/${DEPLOYMENT_ID}`);
-      await http.request('POST', '/deployments/filter', { limit: 1 });
+      await http.request('POST', '/deployments/paginate', { limit: 1 });
     }
     expect(scope.isDone()).toBe(true);
-    expect(csrfSeen).toHaveLength(1);
+    expect(csrf.isDone()).toBe(false);
+    expect(csrfSeen).toHaveLength(0);
     expect(seen).toHaveLength(12);
     for (const s of seen) {
       expect(s.headers).not.toHaveProperty('prefect-csrf-token');
       expect(s.headers).not.toHaveProperty('prefect-csrf-client');
     }
+    expect(http.counts).toMatchObject({ reads: 3, writes: 9 });
+    expect(http.counts.byRoute).not.toHaveProperty('GET /csrf-token');
   });
 
-  it('sends the token and the same client id on every POST, PATCH and DELETE', async () => {
+  it('CSRF on: the first write is refused, one token fetch, the write retried with token and client id; later writes carry them', async () => {
     const csrfSeen: Seen[] = [];
     const seen: Seen[] = [];
-    const scope = csrfToken('t1', csrfSeen)
+    const valid = () => 't1';
+    const scope = prefect()
       .post('/api/deployments/')
-      .reply(recordAndReply(seen, 201, { id: DEPLOYMENT_ID }))
-      .post('/api/deployments/filter')
-      .reply(recordAndReply(seen, 200, []))
+      .twice()
+      .reply(csrfGuarded(seen, valid, 201, { id: DEPLOYMENT_ID }))
+      .get('/api/work_pools/default')
+      .reply(recordAndReply(seen, 200, {}))
+      .post('/api/deployments/paginate')
+      .reply(csrfGuarded(seen, valid, 200, { results: [], pages: 1 }))
       .patch(`/api/deployments/${DEPLOYMENT_ID}`)
-      .reply(recordAndReply(seen, 204))
+      .reply(csrfGuarded(seen, valid, 204))
       .delete(`/api/deployments/${DEPLOYMENT_ID}/schedules/${SCHEDULE_ID}`)
-      .reply(recordAndReply(seen, 204))
+      .reply(csrfGuarded(seen, valid, 204))
       .delete(`/api/deployments/${DEPLOYMENT_ID}`)
-      .reply(recordAndReply(seen, 204));
+      .reply(csrfGuarded(seen, valid, 204));
+    const csrf = csrfToken('t1', csrfSeen);
     const http = makeHttp({ authString: 'user:pass' });
-    await http.request('POST', '/deployments/', { name: 'a' });
-    await http.request('POST', '/deployments/filter', { limit: 200 });
+    const { status } = await http.request('POST', '/deployments/', { name: 'a' });
+    expect(status).toBe(201);
+    await http.request('GET', '/work_pools/default');
+    await http.request('POST', '/deployments/paginate', { limit: 200 });
     await http.request('PATCH', `/deployments/${DEPLOYMENT_ID}`, { paused: true });
     await http.request('DELETE', `/deployments/${DEPLOYMENT_ID}/schedules/${SCHEDULE_ID}`);
     await http.request('DELETE', `/deployments/${DEPLOYMENT_ID}`);
     expect(scope.isDone()).toBe(true);
+    expect(csrf.isDone()).toBe(true);
     expect(csrfSeen).toHaveLength(1);
     const client = csrfSeen[0]!.query.get('client');
-    expect(client).toBeTruthy();
-    expect(seen.map((s) => s.method)).toEqual(['POST', 'POST', 'PATCH', 'DELETE', 'DELETE']);
-    for (const s of seen) expect(csrfHeaders(s)).toEqual({ token: 't1', client });
+    expect(client).toMatch(/^connector-sync-/);
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      'POST /api/deployments/',
+      'POST /api/deployments/',
+      'GET /api/work_pools/default',
+      'POST /api/deployments/paginate',
+      'PATCH /api/deployments/' + DEPLOYMENT_ID,
+      `DELETE /api/deployments/${DEPLOYMENT_ID}/schedules/${SCHEDULE_ID}`,
+      `DELETE /api/deployments/${DEPLOYMENT_ID}`,
+    ]);
+    // Before the server said so, no token; a GET never carries one.
+    expect(csrfHeaders(seen[0]!)).toEqual({ token: undefined, client: undefined });
+    expect(csrfHeaders(seen[2]!)).toEqual({ token: undefined, client: undefined });
+    for (const s of [seen[1]!, ...seen.slice(3)])
+      expect(csrfHeaders(s)).toEqual({ token: 't1', client });
+    // The refused write was sent, so it is counted; the token fetch is a read.
+    expect(http.counts.byRoute).toMatchObject({ 'POST /deployments/': 2, 'GET /csrf-token': 1 });
+    expect(http.counts).toMatchObject({ reads: 3, writes: 5 });
   });
 
-  it('fetches the token once for concurrent writes', async () => {
+  it('concurrent first writes all refused: exactly one token fetch, every write retried with it', async () => {
     const csrfSeen: Seen[] = [];
     const seen: Seen[] = [];
-    const scope = csrfToken('t1', csrfSeen)
+    const scope = prefect()
       .post('/api/flows/')
-      .times(5)
-      .reply(recordAndReply(seen, 200, { id: 'f' }));
+      .times(10)
+      .reply(csrfGuarded(seen, () => 't1', 200, { id: 'f' }));
+    // Room for more fetches than one, so that extra ones would show in csrfSeen.
+    csrfToken('t1', csrfSeen, 5);
     const http = makeHttp();
     await Promise.all(Array.from({ length: 5 }, () => http.request('POST', '/flows/', {})));
     expect(scope.isDone()).toBe(true);
     expect(csrfSeen).toHaveLength(1);
-    expect(seen.every((s) => s.headers['prefect-csrf-token'] === 't1')).toBe(true);
+    const tokens = seen.map((s) => s.headers['prefect-csrf-token'] ?? null);
+    expect(tokens.filter((t) => t === null)).toHaveLength(5);
+    expect(tokens.filter((t) => t === 't1')).toHaveLength(5);
+    expect(http.counts.byRoute).toEqual({ 'POST /flows/': 10, 'GET /csrf-token': 1 });
   });
 
   it('never fetches a token for GET requests', async () => {
@@ -203,61 +259,108 @@ describe('CSRF', () => {
     await http.request('GET', `/deployments/${DEPLOYMENT_ID}`);
     expect(scope.isDone()).toBe(true);
     expect(csrf.isDone()).toBe(false);
-    expect(seen.map((s) => s.path)).not.toContain('/api/csrf-token');
     for (const s of seen) expect(s.headers).not.toHaveProperty('prefect-csrf-token');
     expect(http.counts.byRoute).not.toHaveProperty('GET /csrf-token');
   });
 
-  it('refreshes the token on a 403 "Invalid CSRF token" and retries once with the new one', async () => {
+  it('an expired token: concurrent refusals refresh it once, and the writes are retried with the new one', async () => {
     const csrfSeen: Seen[] = [];
     const seen: Seen[] = [];
-    const scope = csrfToken('t1', csrfSeen)
+    let valid = 't1';
+    const scope = prefect()
       .post('/api/flows/')
-      .reply(recordAndReply(seen, 403, CSRF_INVALID))
-      .post('/api/flows/')
-      .reply(recordAndReply(seen, 200, { id: 'f' }));
-    csrfToken('t2', csrfSeen);
+      .times(2 + 6)
+      .reply(csrfGuarded(seen, () => valid, 200, { id: 'f' }));
+    csrfToken('t1', csrfSeen);
+    csrfToken('t2', csrfSeen, 3);
     const http = makeHttp();
-    const { data } = await http.request<{ id: string }>('POST', '/flows/', { name: 'x' });
-    expect(data).toEqual({ id: 'f' });
+    await http.request('POST', '/flows/', { name: 'x' }); // learns protection is on, gets t1
+    valid = 't2'; // t1 expires, as after an hour
+    await Promise.all(Array.from({ length: 3 }, () => http.request('POST', '/flows/', {})));
     expect(scope.isDone()).toBe(true);
     expect(csrfSeen).toHaveLength(2);
-    expect(seen.map((s) => s.headers['prefect-csrf-token'])).toEqual(['t1', 't2']);
     const client = csrfSeen[0]!.query.get('client');
     expect(csrfSeen[1]!.query.get('client')).toBe(client);
-    expect(seen.map((s) => s.headers['prefect-csrf-client'])).toEqual([client, client]);
+    const later = seen.slice(2).map((s) => s.headers['prefect-csrf-token']);
+    expect(later.filter((t) => t === 't1')).toHaveLength(3);
+    expect(later.filter((t) => t === 't2')).toHaveLength(3);
+    expect(
+      seen.every(
+        (s) => !s.headers['prefect-csrf-token'] || s.headers['prefect-csrf-client'] === client,
+      ),
+    ).toBe(true);
   });
 
-  it('surfaces a second CSRF 403 as an auth error, without more attempts', async () => {
+  it('surfaces a second CSRF 403 on the same request as an auth error, without more attempts', async () => {
     const csrfSeen: Seen[] = [];
     const seen: Seen[] = [];
-    const scope = csrfToken('t1', csrfSeen)
+    // The token is never accepted (say, the server lost its token table).
+    const scope = prefect()
       .post('/api/flows/')
       .twice()
-      .reply(recordAndReply(seen, 403, CSRF_INVALID));
-    csrfToken('t2', csrfSeen);
+      .reply(csrfGuarded(seen, () => 'never', 200, { id: 'f' }));
+    csrfToken('t1', csrfSeen, 3);
     const http = makeHttp({ retries: 3 });
     const error = await rejectionOf(http.request('POST', '/flows/', { name: 'x' }));
     expect(error).toBeInstanceOf(PrefectError);
     expect(error).toMatchObject({ kind: 'auth', status: 403 });
     expect((error as PrefectError).message).toMatch(/Invalid CSRF token/);
     expect(scope.isDone()).toBe(true);
-    expect(seen.map((s) => s.headers['prefect-csrf-token'])).toEqual(['t1', 't2']);
-    expect(csrfSeen).toHaveLength(2);
-    expect(http.counts.byRoute['POST /flows/']).toBe(2);
+    expect(seen.map((s) => s.headers['prefect-csrf-token'] ?? null)).toEqual([null, 't1']);
+    expect(csrfSeen).toHaveLength(1);
+    expect(http.counts.byRoute).toEqual({ 'POST /flows/': 2, 'GET /csrf-token': 1 });
   });
 
-  it('does not refresh the token on a 403 that is not about CSRF', async () => {
+  it('does not fetch a token on a 403 that is not about CSRF', async () => {
     const seen: Seen[] = [];
-    const scope = csrfToken('t1')
+    const scope = prefect()
       .post('/api/flows/')
       .reply(recordAndReply(seen, 403, { detail: 'Forbidden' }));
+    const csrf = csrfToken('t1');
     const http = makeHttp();
     const error = await rejectionOf(http.request('POST', '/flows/', { name: 'x' }));
     expect(error).toMatchObject({ kind: 'auth', status: 403 });
     expect(scope.isDone()).toBe(true);
+    expect(csrf.isDone()).toBe(false);
     expect(seen).toHaveLength(1);
-    expect(http.counts.byRoute['GET /csrf-token']).toBe(1);
+    expect(http.counts.byRoute).toEqual({ 'POST /flows/': 1 });
+  });
+
+  it('a token fetch that fails transiently is retried, then the write goes with the token', async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .post('/api/flows/')
+      .twice()
+      .reply(csrfGuarded(seen, () => 't1', 200, { id: 'f' }))
+      .get('/api/csrf-token')
+      .query(true)
+      .reply(503, { detail: 'Service Unavailable' });
+    csrfToken('t1');
+    const http = makeHttp();
+    const { data } = await http.request('POST', '/flows/', { name: 'x' });
+    expect(data).toEqual({ id: 'f' });
+    expect(scope.isDone()).toBe(true);
+    // The retry starts over: a refused write learned protection is on, so the
+    // retried attempt fetches the token (not cached after the failure) first.
+    expect(seen.map((s) => s.headers['prefect-csrf-token'] ?? null)).toEqual([null, 't1']);
+    expect(http.counts.byRoute).toEqual({ 'POST /flows/': 2, 'GET /csrf-token': 2 });
+  });
+
+  it('a write refused for CSRF while /csrf-token says protection is off: an auth error, not retried', async () => {
+    const seen: Seen[] = [];
+    // Something in front of Prefect that speaks of CSRF, while Prefect's own protection is off.
+    const scope = prefect()
+      .post('/api/flows/')
+      .reply(recordAndReply(seen, 403, CSRF_MISSING))
+      .get('/api/csrf-token')
+      .query(true)
+      .reply(recordAndReply(seen, 422, { detail: 'CSRF protection is disabled.' }));
+    const http = makeHttp({ retries: 3 });
+    const error = await rejectionOf(http.request('POST', '/flows/', { name: 'x' }));
+    expect(error).toMatchObject({ kind: 'auth', status: 422 });
+    expect((error as PrefectError).message).toMatch(/CSRF protection is disabled/);
+    expect(scope.isDone()).toBe(true);
+    expect(seen).toHaveLength(2);
   });
 });
 
@@ -279,7 +382,7 @@ describe('retries', () => {
 
   it.each([408, 429, 500, 502, 504])('retries a %i', async (status) => {
     const seen: Seen[] = [];
-    const scope = csrfDisabled()
+    const scope = prefect()
       .post('/api/deployments/filter')
       .reply(recordAndReply(seen, status, { detail: 'try later' }))
       .post('/api/deployments/filter')
@@ -476,7 +579,7 @@ describe('credentials never appear in errors', () => {
     expect(scope.isDone()).toBe(true);
   });
 
-  it('keeps credentials out of retried failures, network errors and CSRF probe errors', async () => {
+  it('keeps credentials out of retried failures, network errors and CSRF token fetch errors', async () => {
     const credentials = { apiKey, authString };
     const scope = prefect()
       .get('/api/work_pools/default')
@@ -485,14 +588,21 @@ describe('credentials never appear in errors', () => {
       .get('/api/flows/name/x')
       .times(2)
       .replyWithError(socketError('ECONNREFUSED'))
+      .post('/api/flows/')
+      .reply(403, CSRF_MISSING)
       .get('/api/csrf-token')
       .query(true)
-      .reply(401, { detail: 'Unauthorized' });
+      // A gateway that echoes what it refused, credentials included.
+      .reply((req: Request) => [
+        401,
+        { detail: `rejected ${String(req.headers.get('authorization'))}` },
+      ]);
     const http = makeHttp({ ...credentials, retries: 1 });
     expectNoSecrets(await rejectionOf(http.request('GET', '/work_pools/default')));
     expectNoSecrets(await rejectionOf(http.request('GET', '/flows/name/x')));
     const csrfError = await rejectionOf(http.request('POST', '/flows/', { name: 'x' }));
     expect(csrfError).toMatchObject({ kind: 'auth', status: 401 });
+    expect((csrfError as PrefectError).message).toMatch(/^Prefect GET \/csrf-token answered 401/);
     expectNoSecrets(csrfError);
     expect(scope.isDone()).toBe(true);
   });
@@ -501,9 +611,6 @@ describe('credentials never appear in errors', () => {
 describe('call counts', () => {
   it('counts GETs and read-only POSTs as reads, other calls as writes', async () => {
     const scope = prefect()
-      .get('/api/csrf-token')
-      .query(true)
-      .reply(422, { detail: 'CSRF protection is disabled.' })
       .get('/api/work_pools/default')
       .reply(200, {})
       .get('/api/flows/name/dlt_pipeline')
@@ -530,13 +637,12 @@ describe('call counts', () => {
     await http.request('DELETE', `/deployments/${DEPLOYMENT_ID}`);
     expect(scope.isDone()).toBe(true);
     expect(http.counts).toEqual({
-      reads: 5,
+      reads: 4,
       writes: 4,
       byRoute: {
         'GET /work_pools/{name}': 1,
         'GET /flows/name/{name}': 1,
         'POST /deployments/filter': 2,
-        'GET /csrf-token': 1,
         'POST /deployments/': 1,
         'PATCH /deployments/{id}': 1,
         'DELETE /deployments/{id}/schedules/{id}': 1,
@@ -669,7 +775,7 @@ describe('request rate limit (prefect.requestsPerSecond)', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(349);
   });
 
-  it('every request takes a slot: the CSRF probe, the call and its retry', async () => {
+  it('every request takes a slot: the refused write, the token fetch, the retry with the token and its retry', async () => {
     // A clock that moves only when the limiter sleeps: the slots are exact.
     let now = 0;
     const slept: number[] = [];
@@ -683,18 +789,29 @@ describe('request rate limit (prefect.requestsPerSecond)', () => {
     };
     const seen: Seen[] = [];
     const scope = prefect()
-      .get('/api/csrf-token')
-      .query(true)
-      .reply(recordAndReply(seen, 422, { detail: 'CSRF protection is disabled.' }))
+      .post('/api/flows/')
+      .reply(recordAndReply(seen, 403, CSRF_MISSING))
       .post('/api/flows/')
       .reply(recordAndReply(seen, 503))
       .post('/api/flows/')
       .reply(recordAndReply(seen, 200, { id: 'f' }));
+    csrfToken('t1', seen);
     const http = makeHttp({ requestsPerSecond: 5, clock });
     await http.request('POST', '/flows/', { name: 'x' });
     expect(scope.isDone()).toBe(true);
-    expect(seen.map((s) => s.path)).toEqual(['/api/csrf-token', '/api/flows/', '/api/flows/']);
-    expect(slept).toEqual([200, 200]);
+    expect(seen.map((s) => s.path)).toEqual([
+      '/api/flows/',
+      '/api/csrf-token',
+      '/api/flows/',
+      '/api/flows/',
+    ]);
+    expect(seen.map((s) => s.headers['prefect-csrf-token'] ?? null)).toEqual([
+      null,
+      null,
+      't1',
+      't1',
+    ]);
+    expect(slept).toEqual([200, 200, 200]);
   });
 
   it('without a rate, requests are not spaced', async () => {

@@ -67,19 +67,17 @@ export function recordAndReply(
   };
 }
 
-/** GET /csrf-token answered as a server with CSRF protection off answers it. */
-export function csrfDisabled(seen: Seen[] = []): nock.Scope {
-  return prefect()
-    .get('/api/csrf-token')
-    .query(true)
-    .reply(recordAndReply(seen, 422, { detail: 'CSRF protection is disabled.' }));
-}
+/** What Prefect 3.9.1 answers (403) to a write without a token when CSRF protection is on. */
+export const CSRF_MISSING = { detail: 'Missing CSRF token.' };
+/** What it answers (403) to a write with an expired or unknown token. */
+export const CSRF_INVALID = { detail: 'Invalid CSRF token or client identifier.' };
 
-/** GET /csrf-token answered with `token`, as a server with CSRF protection on answers it. */
-export function csrfToken(token: string, seen: Seen[] = []): nock.Scope {
+/** GET /csrf-token answered with `token` (up to `times` times), as a server with CSRF protection on answers it. */
+export function csrfToken(token: string, seen: Seen[] = [], times = 1): nock.Scope {
   return prefect()
     .get('/api/csrf-token')
     .query(true)
+    .times(times)
     .reply(async (req: Request) => {
       const client = new URL(req.url).searchParams.get('client');
       const reply = recordAndReply(seen, 200, {
