@@ -104,7 +104,10 @@ describe('Prefect with basic auth (PREFECT_SERVER_API_AUTH_STRING)', () => {
     });
     expect(result.code).toBe(0);
     expectNoSecret(result, AUTH_STRING);
-    expect(JSON.parse(result.stdout).prefect_calls.writes).toBe(0);
+    const calls = JSON.parse(result.stdout).prefect_calls;
+    expect(calls.writes).toBe(0);
+    // Basic auth without CSRF protection: no token is ever asked for.
+    expect(calls.byRoute).not.toHaveProperty('GET /csrf-token');
   });
 });
 
@@ -148,7 +151,8 @@ describe('Prefect with CSRF protection (PREFECT_SERVER_CSRF_PROTECTION_ENABLED)'
       body: JSON.stringify({ limit: 1 }),
     });
     expect(response.status).toBe(403);
-    expect(await response.text()).toMatch(/csrf/i);
+    // The text the client recognises as a CSRF refusal (src/prefect/http.ts).
+    expect(await response.json()).toEqual({ detail: 'Missing CSRF token.' });
     const withToken = await fetch(`${server.apiUrl}/deployments/filter`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...csrf },
@@ -178,6 +182,14 @@ describe('Prefect with CSRF protection (PREFECT_SERVER_CSRF_PROTECTION_ENABLED)'
     const output = JSON.parse(result.stdout);
     expect(output.summary).toMatchObject({ create: 0, update: 0, delete: 0, unchanged: 3 });
     expect(output.prefect_calls.writes).toBe(0);
+    // A new process learns that protection is on from the real server's 403 to its
+    // first POST (the listing): one token fetch, then that listing again with the token.
+    expect(output.prefect_calls.byRoute).toEqual({
+      'GET /work_pools/{name}': 1,
+      'GET /flows/name/{name}': 1,
+      'POST /deployments/paginate': 2,
+      'GET /csrf-token': 1,
+    });
   });
 
   it('a schedule change is applied as one update', async () => {
@@ -209,6 +221,7 @@ describe('Prefect with CSRF protection (PREFECT_SERVER_CSRF_PROTECTION_ENABLED)'
       const clientId: string = (http as any).clientId;
       const first = await runPass(rt, { dryRun: false, allowMassDelete: false });
       expect(first.failures).toEqual([]);
+      // Learned from the first refused POST: one fetch for the whole pass.
       expect(http.counts.byRoute['GET /csrf-token']).toBe(1);
 
       // Expire this client's token in Prefect's own table, as an hour's wait would.

@@ -310,11 +310,6 @@ describe('no secret in any output', () => {
   it('Prefect answering 401 / 503 with the Authorization header echoed: exit 64 / 69', async () => {
     let status = 401;
     const fake = http.createServer((req, res) => {
-      if (req.url?.startsWith('/api/csrf-token')) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end('{"detail":"Not Found"}');
-        return;
-      }
       // A gateway that echoes what it refused: the client must still print no credential.
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(
