@@ -93,21 +93,33 @@ export class PrefectHttp {
     return method === 'GET' || /\/(filter|paginate|count)$/.test(path);
   }
 
+  /**
+   * `sendBefore` (epoch ms): no attempt goes out later; the write window of a
+   * change, so a crashed pass's writes stop landing at a known time (core/settle.ts).
+   */
   async request<T>(
     method: Method,
     path: string,
     body?: unknown,
+    sendBefore?: number,
   ): Promise<{ status: number; data: T }> {
     const retries = this.options.retries ?? 4;
-    return pRetry(() => this.once<T>(method, path, body, true), {
+    return pRetry(() => this.once<T>(method, path, body, true, sendBefore), {
       retries,
       minTimeout: this.options.minRetryDelayMs ?? 500,
       maxTimeout: this.options.maxRetryDelayMs ?? 8_000,
       factor: 2,
       randomize: true,
-      shouldRetry: ({ error }) => error instanceof PrefectError && error.retryable,
+      shouldRetry: ({ error }) =>
+        error instanceof PrefectError && error.retryable && !(error instanceof WriteWindowClosed),
       onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
-        if (!(error instanceof PrefectError) || !error.retryable || retriesLeft === 0) return;
+        if (
+          !(error instanceof PrefectError) ||
+          !error.retryable ||
+          error instanceof WriteWindowClosed ||
+          retriesLeft === 0
+        )
+          return;
         this.options.logger.warn(
           {
             method,
@@ -128,6 +140,7 @@ export class PrefectHttp {
     path: string,
     body: unknown,
     mayRefreshCsrf: boolean,
+    sendBefore: number | undefined,
   ): Promise<{ status: number; data: T }> {
     const headers: Record<string, string> = {};
     if (method !== 'GET') {
@@ -139,6 +152,11 @@ export class PrefectHttp {
     }
     const route = routeOf(path);
     await this.waitForTurn();
+    if (sendBefore !== undefined && Date.now() > sendBefore) {
+      throw new WriteWindowClosed(
+        `Prefect ${method} ${route} not sent: the change's time to write ran out (retries or pauses took too long); an earlier attempt may still have taken effect`,
+      );
+    }
     this.count(method, path, route);
     let response: AxiosResponse;
     const started = performance.now();
@@ -167,7 +185,7 @@ export class PrefectHttp {
     const text = describePrefectBody(detail);
     if (response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
       this.csrf = null; // expired or unknown token: fetch a new one and retry once
-      return this.once<T>(method, path, body, false);
+      return this.once<T>(method, path, body, false, sendBefore);
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
     if (retryAfterMs !== null) {
@@ -241,6 +259,18 @@ export class PrefectHttp {
       response.status,
       data,
     );
+  }
+}
+
+/**
+ * A write attempt not sent because its change's write window closed. Its
+ * outcome is unknown (earlier attempts may have landed), so it is retryable
+ * for the pass (the intent stays open) but never retried by the client.
+ */
+export class WriteWindowClosed extends PrefectError {
+  constructor(message: string) {
+    super(message, 'network', null, null);
+    this.name = 'WriteWindowClosed';
   }
 }
 

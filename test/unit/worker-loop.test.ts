@@ -32,6 +32,7 @@ function passResult(aborted: string | null): PassResult {
     applied: [],
     failures: [],
     settled: { tookEffect: 0, didNot: 0 },
+    waiting: [],
     events: 0,
     aborted,
     calls: { reads: 0, writes: 0, byRoute: {} },
