@@ -21,7 +21,8 @@ import { startProxy, type HoldRule } from '../support/proxy.js';
 
 let env: TestEnv;
 beforeEach(async () => {
-  env = await createTestEnv({ config: { prefect: SHORT_CALLS } });
+  // No faults here: no retries, so a dead worker's calls can land for 3 × 2 s = 6 s at most.
+  env = await createTestEnv({ config: { prefect: { ...SHORT_CALLS, retries: 0 } } });
 });
 afterEach(async () => env?.cleanup());
 

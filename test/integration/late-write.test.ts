@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PassResult } from '../../src/reconcile/pass.js';
-import { CLI, cliEnv, createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import {
+  CLI,
+  cliEnv,
+  createTestEnv,
+  insertConnectors,
+  SHORT_CALLS,
+  type TestEnv,
+} from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy, type HoldRule } from '../support/proxy.js';
 
@@ -18,7 +25,7 @@ import { startProxy, type FaultProxy, type HoldRule } from '../support/proxy.js'
 // A short timeout keeps the wait short: an open intent is settled once no call
 // of ours can still land, (retries + 3) x timeoutMs + retries x retryMaxDelayMs
 // after it was written (core/settle.ts) — here 4 x 2 s + 250 ms = 8.25 s.
-const PREFECT = { timeoutMs: 2_000, retries: 1, retryMinDelayMs: 100, retryMaxDelayMs: 250 };
+const PREFECT = SHORT_CALLS;
 const SETTLE_AFTER_MS = 8_250;
 
 let env: TestEnv;
