@@ -271,6 +271,11 @@ function runJson(result: PassResult): Record<string, unknown> {
     applied: result.applied.length,
     events: result.events,
     settled: result.settled,
+    waiting: result.waiting.map((w) => ({
+      connector_id: w.connectorId,
+      deployment_id: w.deploymentId,
+      message: w.message,
+    })),
     aborted: result.aborted,
     prefect_calls: result.calls,
     duration_ms: result.durationMs,
@@ -285,6 +290,11 @@ function renderRun(result: PassResult): string {
       `Settled ${result.settled.tookEffect + result.settled.didNot} open intents from an earlier pass: ${result.settled.tookEffect} took effect.`,
     );
   }
+  if (result.waiting.length > 0) {
+    lines.push(
+      `${result.waiting.length} open intents are too recent to settle (a call of an earlier pass may still land in Prefect); their connectors were left as they are: run again after the time each note gives.`,
+    );
+  }
   if (result.aborted) lines.push(`Pass ended early: ${result.aborted}`);
   lines.push(
     `Events written: ${result.events}. Prefect calls: ${result.calls.reads} reads, ${result.calls.writes} writes. ${(result.durationMs / 1000).toFixed(2)}s.`,
@@ -297,6 +307,8 @@ export function exitCodeOf(result: PassResult): number {
   if (result.aborted) return EXIT.unavailable;
   if (allProblems(result).length > 0 || result.plan.heldDeletes) return EXIT.problems;
   if (result.dryRun && result.plan.changes.length > 0) return EXIT.pending;
+  // Not converged, nothing wrong: connectors wait for an earlier call to settle.
+  if (result.waiting.length > 0) return EXIT.pending;
   return EXIT.ok;
 }
 

@@ -61,3 +61,64 @@ export function settleIntent(
     }
   }
 }
+
+/** The settings that bound how long one of our Prefect writes can take (config `prefect.*`). */
+export interface CallLimits {
+  timeoutMs: number;
+  retries: number;
+  retryMaxDelayMs: number;
+}
+
+/**
+ * How long after its intent a change may still send a write attempt to
+ * Prefect; the HTTP client sends none later (src/prefect/http.ts). On the
+ * normal schedule a request's last attempt goes out after `retries` attempts
+ * of at most `timeoutMs` each and `retries` pauses of at most
+ * `retryMaxDelayMs` each; one more `timeoutMs` leaves room for a CSRF-token
+ * fetch or a rate-limit wait. Attempts pushed later (a Retry-After pause, a
+ * change that needs several requests) are not sent: the change fails with an
+ * unknown outcome and its intent stays open, as after a timeout.
+ */
+export function writeWindowMs(limits: CallLimits): number {
+  return limits.retries * (limits.timeoutMs + limits.retryMaxDelayMs) + limits.timeoutMs;
+}
+
+/**
+ * How old an open intent must be before a pass may settle it. Its last
+ * attempt left within the write window; we stop waiting for it `timeoutMs`
+ * later; and we give Prefect one more `timeoutMs` to finish a request whose
+ * caller gave up or died (Prefect does not cancel a request whose
+ * connection closed). Read Prefect earlier and a write still in flight may
+ * land after the settle judged it "did not take effect": a change with no
+ * event. Defaults (10 s, 4 retries, 8 s): 102 s.
+ */
+export function settleAfterMs(limits: CallLimits): number {
+  return writeWindowMs(limits) + 2 * limits.timeoutMs;
+}
+
+export interface WaitingIntent<T> {
+  intent: T;
+  /** When it may be settled (clock of `now`). */
+  settlesAt: Date;
+}
+
+/** Splits open intents into the ones old enough to settle and the ones a call may still be writing for. */
+export function ripeIntents<T extends { createdAt: Date }>(
+  intents: T[],
+  now: Date,
+  afterMs: number,
+): { ripe: T[]; waiting: WaitingIntent<T>[] } {
+  const ripe: T[] = [];
+  const waiting: WaitingIntent<T>[] = [];
+  for (const intent of intents) {
+    const settlesAt = new Date(intent.createdAt.getTime() + afterMs);
+    if (settlesAt.getTime() <= now.getTime()) ripe.push(intent);
+    else waiting.push({ intent, settlesAt });
+  }
+  return { ripe, waiting };
+}
+
+/** What the operator reads about a connector whose earlier call may still land. */
+export function waitingMessage(action: Change['action'], passId: string, settlesAt: Date): string {
+  return `waiting for an earlier ${action} call (intent from pass ${passId}) to finish; settles after ${settlesAt.toISOString()}`;
+}

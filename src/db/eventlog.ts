@@ -60,6 +60,12 @@ export async function openIntents(db: Queryable, schema: string): Promise<Intent
   }));
 }
 
+/** The database's clock: intents' `created_at` is read against it, so the worker's clock does not matter. */
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const result = await db.query<{ now: Date }>('SELECT statement_timestamp() AS now');
+  return result.rows[0]!.now;
+}
+
 export async function dropIntent(db: Queryable, schema: string, intentId: string): Promise<void> {
   await db.query(`DELETE FROM ${quoteIdent(schema)}.intents WHERE id = $1`, [intentId]);
 }

@@ -98,7 +98,12 @@ export class PrefectClient {
     }
   }
 
-  async createDeployment(flowId: string, spec: DeploymentSpec): Promise<Deployment> {
+  /** `sendBefore`: see PrefectHttp.request (the change's write window). */
+  async createDeployment(
+    flowId: string,
+    spec: DeploymentSpec,
+    sendBefore?: number,
+  ): Promise<Deployment> {
     const body: Record<string, unknown> = {
       name: spec.name,
       flow_id: flowId,
@@ -116,7 +121,7 @@ export class PrefectClient {
       // The flow's signature is not known here; the parameters are the row's business.
       enforce_parameter_schema: false,
     };
-    return (await this.http.request<Deployment>('POST', '/deployments/', body)).data;
+    return (await this.http.request<Deployment>('POST', '/deployments/', body, sendBefore)).data;
   }
 
   /**
@@ -127,6 +132,7 @@ export class PrefectClient {
     deployment: Deployment,
     spec: DeploymentSpec,
     fields: FieldChanges,
+    sendBefore?: number,
   ): Promise<void> {
     const body: Record<string, unknown> = {};
     for (const field of Object.keys(fields) as (keyof FieldChanges)[]) {
@@ -145,22 +151,25 @@ export class PrefectClient {
         : [];
     }
     if (Object.keys(body).length > 0)
-      await this.http.request('PATCH', `/deployments/${deployment.id}`, body);
+      await this.http.request('PATCH', `/deployments/${deployment.id}`, body, sendBefore);
     if (fields.schedules) {
       for (const schedule of removeSchedules) {
-        await this.deleteOrIgnoreMissing(`/deployments/${deployment.id}/schedules/${schedule.id}`);
+        await this.deleteOrIgnoreMissing(
+          `/deployments/${deployment.id}/schedules/${schedule.id}`,
+          sendBefore,
+        );
       }
     }
   }
 
   /** Deletes a deployment; true when it was there, false when it was already gone. */
-  async deleteDeployment(id: string): Promise<boolean> {
-    return this.deleteOrIgnoreMissing(`/deployments/${id}`);
+  async deleteDeployment(id: string, sendBefore?: number): Promise<boolean> {
+    return this.deleteOrIgnoreMissing(`/deployments/${id}`, sendBefore);
   }
 
-  private async deleteOrIgnoreMissing(path: string): Promise<boolean> {
+  private async deleteOrIgnoreMissing(path: string, sendBefore?: number): Promise<boolean> {
     try {
-      await this.http.request('DELETE', path);
+      await this.http.request('DELETE', path, undefined, sendBefore);
       return true;
     } catch (error) {
       if (error instanceof PrefectError && error.kind === 'not-found') return false;

@@ -94,21 +94,33 @@ export class PrefectHttp {
     return method === 'GET' || /\/(filter|paginate|count)$/.test(path);
   }
 
+  /**
+   * `sendBefore` (epoch ms): no attempt goes out later; the write window of a
+   * change, so a crashed pass's writes stop landing at a known time (core/settle.ts).
+   */
   async request<T>(
     method: Method,
     path: string,
     body?: unknown,
+    sendBefore?: number,
   ): Promise<{ status: number; data: T }> {
     const retries = this.options.retries ?? 4;
-    return pRetry(() => this.once<T>(method, path, body, true), {
+    return pRetry(() => this.once<T>(method, path, body, true, sendBefore), {
       retries,
       minTimeout: this.options.minRetryDelayMs ?? 500,
       maxTimeout: this.options.maxRetryDelayMs ?? 8_000,
       factor: 2,
       randomize: true,
-      shouldRetry: ({ error }) => error instanceof PrefectError && error.retryable,
+      shouldRetry: ({ error }) =>
+        error instanceof PrefectError && error.retryable && !(error instanceof WriteWindowClosed),
       onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
-        if (!(error instanceof PrefectError) || !error.retryable || retriesLeft === 0) return;
+        if (
+          !(error instanceof PrefectError) ||
+          !error.retryable ||
+          error instanceof WriteWindowClosed ||
+          retriesLeft === 0
+        )
+          return;
         this.options.logger.warn(
           {
             method,
@@ -129,6 +141,7 @@ export class PrefectHttp {
     path: string,
     body: unknown,
     mayRefreshCsrf: boolean,
+    sendBefore: number | undefined,
   ): Promise<{ status: number; data: T }> {
     const headers: Record<string, string> = {};
     // The token this request carries, by identity: a refusal drops it only if
@@ -140,7 +153,7 @@ export class PrefectHttp {
       headers['Prefect-Csrf-Client'] = this.clientId;
     }
     const route = routeOf(path);
-    const response = await this.send(method, path, route, body, headers);
+    const response = await this.send(method, path, route, body, headers, sendBefore);
     if (response.status < 400) return { status: response.status, data: response.data as T };
 
     // Scrubbed here, at the edge: the message goes on to connector_state,
@@ -154,7 +167,7 @@ export class PrefectHttp {
     if (method !== 'GET' && response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
       this.csrfRequired = true;
       if (sentToken !== null && this.csrfToken === sentToken) this.csrfToken = null;
-      return this.once<T>(method, path, body, false);
+      return this.once<T>(method, path, body, false, sendBefore);
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
     if (retryAfterMs !== null) {
@@ -179,8 +192,15 @@ export class PrefectHttp {
     route: string,
     body: unknown,
     headers: Record<string, string>,
+    /** A change's write window: no attempt goes out after it (see settleAfterMs). */
+    sendBefore?: number,
   ): Promise<AxiosResponse> {
     await this.waitForTurn();
+    if (sendBefore !== undefined && Date.now() > sendBefore) {
+      throw new WriteWindowClosed(
+        `Prefect ${method} ${route} not sent: the change's time to write ran out (retries or pauses took too long); an earlier attempt may still have taken effect`,
+      );
+    }
     this.count(method, path, route);
     const started = performance.now();
     const observe = (status: number | null): void =>
@@ -257,6 +277,18 @@ export class PrefectHttp {
       response.status,
       data,
     );
+  }
+}
+
+/**
+ * A write attempt not sent because its change's write window closed. Its
+ * outcome is unknown (earlier attempts may have landed), so it is retryable
+ * for the pass (the intent stays open) but never retried by the client.
+ */
+export class WriteWindowClosed extends PrefectError {
+  constructor(message: string) {
+    super(message, 'network', null, null);
+    this.name = 'WriteWindowClosed';
   }
 }
 

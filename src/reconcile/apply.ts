@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { eventForChange, type EventRow, type RelatedContext } from '../core/events.js';
+import { writeWindowMs } from '../core/settle.js';
 import type { Change, Deployment, Problem } from '../core/types.js';
 import { confirmIntent, dropIntent, recordIntent } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
@@ -99,6 +100,9 @@ async function applyOne(
   const flowId = change.action === 'create' ? await input.ensureFlow() : null;
   const intentId = deps.newId();
   await input.guard?.();
+  // Taken before the intent is written: every attempt of this change goes out
+  // within the window after the intent's created_at (settled only after that).
+  const sendBefore = Date.now() + writeWindowMs(config.prefect);
   await recordIntent(pool, schema, {
     id: intentId,
     passId: input.passId,
@@ -111,16 +115,16 @@ async function applyOne(
   try {
     switch (change.action) {
       case 'create':
-        result = await prefect.createDeployment(flowId!, change.spec);
+        result = await prefect.createDeployment(flowId!, change.spec, sendBefore);
         break;
       case 'update':
       case 'pause':
       case 'resume':
-        await prefect.updateDeployment(change.deployment, change.spec, change.fields);
+        await prefect.updateDeployment(change.deployment, change.spec, change.fields, sendBefore);
         result = change.deployment;
         break;
       case 'delete':
-        await prefect.deleteDeployment(change.deployment.id);
+        await prefect.deleteDeployment(change.deployment.id, sendBefore);
         break;
     }
   } catch (error) {

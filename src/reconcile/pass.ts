@@ -12,7 +12,7 @@ import type { CallCounts } from '../prefect/http.js';
 import { applyChanges, type Applied } from './apply.js';
 import type { PassDeps, PassOptions } from './context.js';
 import { recordStates } from './record.js';
-import { settleLeftovers } from './settle.js';
+import { settleLeftovers, type Waiting } from './settle.js';
 import { heldBack, rowHashes, withStatus } from './states.js';
 import { writeBack } from './writeback.js';
 
@@ -24,6 +24,11 @@ export interface PassResult {
   /** Problems found while applying (Prefect refused or failed). */
   failures: Problem[];
   settled: { tookEffect: number; didNot: number };
+  /**
+   * Open intents too young to settle (a call may still land in Prefect):
+   * their connectors were left alone this pass; a later pass settles them.
+   */
+  waiting: Waiting[];
   events: number;
   aborted: string | null;
   calls: CallCounts;
@@ -56,9 +61,18 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     workPool,
   };
 
-  const settled = options.dryRun
-    ? { tookEffect: 0, didNot: 0 }
+  const { waiting, ...settled } = options.dryRun
+    ? { tookEffect: 0, didNot: 0, waiting: [] as Waiting[] }
     : await settleLeftovers(deps, passId, managed, flowId, states, scope);
+  // A connector whose earlier call may still land is not touched until it is
+  // settled: a change planned now could be overtaken by that late write.
+  const waitingIds = new Set(
+    waiting.flatMap((w) => (w.connectorId === null ? [] : [w.connectorId])),
+  );
+  const waitingOrphans = new Set(
+    waiting.flatMap((w) => (w.connectorId === null && w.deploymentId ? [w.deploymentId] : [])),
+  );
+  const plannable = managed.filter((d) => !waitingOrphans.has(d.id));
 
   const validated = validateRows(source.rows, {
     idKind: source.idKind,
@@ -75,8 +89,9 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
   );
   const settings = desiredSettings(config, source);
   const specs = validated.valid.map((row) => desiredDeployment(row, settings));
+  const untouchable = new Set([...held.untouchable, ...waitingIds]);
   const missing = unmatchedNames(
-    specs.filter((s) => !held.untouchable.has(s.connectorId)),
+    specs.filter((s) => !untouchable.has(s.connectorId)),
     managed,
     flowId,
   );
@@ -89,11 +104,11 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
 
   const plan = planPass({
     specs,
-    untouchable: held.untouchable,
+    untouchable,
     problems: [...validated.problems, ...held.problems],
     softDeleted: validated.softDeleted,
     known: new Set(states.keys()),
-    managed,
+    managed: plannable,
     foreign,
     flowId,
     configTags: [...config.deployment.tags, config.ownership.managedTag],
@@ -102,6 +117,8 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     deleteLimit: parseDeleteLimit(config.reconcile.maxDeletesPerPass),
     allowMassDelete: options.allowMassDelete,
   });
+  for (const w of waiting)
+    plan.notices.push({ connectorId: w.connectorId, message: waitingNotice(w) });
 
   const result: PassResult = {
     passId,
@@ -110,6 +127,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     applied: [],
     failures: [],
     settled,
+    waiting,
     events: settled.tookEffect,
     aborted: null,
     calls: callsBefore,
@@ -158,6 +176,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
       managed,
       scope,
       held.untouchable,
+      new Map(waiting.flatMap((w) => (w.connectorId === null ? [] : [[w.connectorId, w.message]]))),
     );
     await writeBack(deps, source, plan, outcome.applied, managed, flowId);
   }
@@ -173,6 +192,7 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
       applied: result.applied.length,
       problems: plan.problems.length + result.failures.length,
       events: result.events,
+      ...(waiting.length > 0 ? { waiting: waiting.length } : {}),
       reads: result.calls.reads,
       writes: result.calls.writes,
       durationMs: result.durationMs,
@@ -180,6 +200,14 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     'pass finished',
   );
   return result;
+}
+
+function waitingNotice(w: Waiting): string {
+  const who =
+    w.connectorId !== null
+      ? `connector ${w.connectorId}`
+      : `deployment ${w.deploymentId ?? '?'} (no connector)`;
+  return `${who} left as it is: ${w.message}`;
 }
 
 /** Problems shared by every connector are reported once, as what they are. */

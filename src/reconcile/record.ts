@@ -6,7 +6,14 @@ import { appendEvents } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
 import type { Applied } from './apply.js';
 import type { PassDeps } from './context.js';
-import { goneConnectors, isNewProblem, problemState, stateChanged, synced } from './states.js';
+import {
+  goneConnectors,
+  isNewProblem,
+  problemState,
+  stateChanged,
+  synced,
+  withStatus,
+} from './states.js';
 
 /** Writes the state of every connector the pass judged, and one failure event per new problem. */
 export async function recordStates(
@@ -23,6 +30,8 @@ export async function recordStates(
   scope: Set<string> | null,
   /** Connectors held back this pass (backing off, invalid until changed): their state stands. */
   heldBack: Set<string>,
+  /** Connectors whose earlier call may still land (connector id → why): pending until settled. */
+  waiting: Map<string, string> = new Map(),
 ): Promise<number> {
   const now = deps.now();
   const next = new Map<string, ConnectorState>();
@@ -53,6 +62,12 @@ export async function recordStates(
     }
   }
   for (const { change } of applied) if (change.connectorId) next.delete(change.connectorId);
+  for (const [id, message] of waiting) {
+    const judged = next.get(id);
+    // A row problem found meanwhile (a typo in its cron) stands; it touches no deployment.
+    if (judged && judged.status !== 'synced' && judged.status !== 'deleted') continue;
+    next.set(id, withStatus(states.get(id), id, 'pending', { lastError: message }));
+  }
   const changed = [...next.values()].filter((s) => stateChanged(states.get(s.connectorId), s));
   await appendEvents(deps.pool, deps.config.database.schema, events, changed);
   return events.length;

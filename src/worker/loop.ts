@@ -54,6 +54,9 @@ export class Worker {
   private stopping = false;
   private failures = 0;
   private loopDone: Promise<void> | null = null;
+  /** A pass to come back for connectors whose open intents were too young to settle. */
+  private comeBack: { at: number; timer: NodeJS.Timeout; ids: Set<string>; full: boolean } | null =
+    null;
   private readonly log: Logger;
 
   constructor(
@@ -102,6 +105,8 @@ export class Worker {
    */
   async stop(timeoutMs: number): Promise<'drained' | 'timed out'> {
     this.stopping = true;
+    if (this.comeBack) clearTimeout(this.comeBack.timer);
+    this.comeBack = null;
     if (this.state !== 'stopped') this.state = 'stopping';
     this.wake();
     const done = this.loopDone ?? Promise.resolve();
@@ -199,6 +204,7 @@ export class Worker {
         shouldStop: () => this.stopping,
       });
       this.recordPass(result, kind);
+      this.comeBackFor(result);
       if (kind === 'full') await this.refreshStatusGauge();
     } catch (error) {
       const err = coerceError(error);
@@ -236,6 +242,43 @@ export class Worker {
       const delay = this.backOff();
       this.log.warn({ reason: result.aborted, retryInMs: delay }, 'pass aborted');
     }
+  }
+
+  /**
+   * Intents too young to settle: come back with a targeted pass (a full one
+   * for a deployment without a connector) as soon as the first is old enough,
+   * rather than after the next scheduled pass, which may be an hour away. That
+   * pass reschedules for the ones still too young.
+   */
+  private comeBackFor(result: PassResult): void {
+    if (result.waiting.length === 0) return;
+    // A little past the bound: the database's clock decides, and timers may fire early.
+    const at = Date.now() + Math.min(...result.waiting.map((w) => w.inMs)) + 250;
+    const previous = this.comeBack;
+    const ids = previous?.ids ?? new Set<string>();
+    let full = previous?.full ?? false;
+    for (const w of result.waiting) {
+      if (w.connectorId === null) full = true;
+      else ids.add(w.connectorId);
+    }
+    if (previous && previous.at <= at) {
+      previous.full = full;
+      return;
+    }
+    if (previous) clearTimeout(previous.timer);
+    const timer = setTimeout(() => {
+      const due = this.comeBack;
+      this.comeBack = null;
+      if (!due || this.stopping) return;
+      if (due.full) this.requestFullPass();
+      else this.requestWakeup([...due.ids]);
+    }, at - Date.now());
+    timer.unref();
+    this.comeBack = { at, timer, ids, full };
+    this.log.info(
+      { connectors: [...ids], inMs: at - Date.now() },
+      'open intents too recent to settle; coming back for them',
+    );
   }
 
   /** Counts one more failed pass and holds the next (full) pass back accordingly. */

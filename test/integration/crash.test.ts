@@ -2,7 +2,13 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import {
+  createTestEnv,
+  insertConnectors,
+  SHORT_CALLS,
+  untilIntentsSettleable,
+  type TestEnv,
+} from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
 import { startProxy, type HoldRule } from '../support/proxy.js';
 
@@ -10,14 +16,17 @@ import { startProxy, type HoldRule } from '../support/proxy.js';
 // Prefect call is held in a proxy — before Prefect saw it, or after Prefect
 // applied it but before the worker heard back. The next pass must write one
 // event for every change that took effect and none for any that did not.
+// It may settle an intent only once no call of the dead worker can still land
+// (late-write.test.ts): short Prefect timeouts keep that wait to seconds.
 
 let env: TestEnv;
 beforeEach(async () => {
-  env = await createTestEnv();
+  // No faults here: no retries, so a dead worker's calls can land for 3 × 2 s = 6 s at most.
+  env = await createTestEnv({ config: { prefect: { ...SHORT_CALLS, retries: 0 } } });
 });
 afterEach(async () => env?.cleanup());
 
-/** Starts `run --once` through a proxy holding one call, kills -9 the worker once the call is held. */
+/** Starts `run --once` through a proxy holding one call, kills -9 the worker once the call is held; returns once its intents may be settled. */
 async function crashDuring(
   rule: HoldRule,
 ): Promise<{ method: string; path: string; status: number | null }> {
@@ -44,6 +53,7 @@ async function crashDuring(
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
   await proxy.close();
+  await untilIntentsSettleable(env.db, env.config);
   return held;
 }
 

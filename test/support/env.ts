@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { settleAfterMs } from '../../src/core/settle.js';
 import { migrate } from '../../src/db/migrate.js';
 import { runPass, type PassResult } from '../../src/reconcile/pass.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -160,6 +161,37 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
       },
     );
   });
+}
+
+/**
+ * Prefect settings for tests that kill a worker and expect the next passes to
+ * settle its open intents: an intent is settled only once no call of ours can
+ * still land (core/settle.ts), here 4 × 2 s + 250 ms = 8.25 s after it was written.
+ */
+export const SHORT_CALLS = {
+  timeoutMs: 2_000,
+  retries: 1,
+  retryMinDelayMs: 100,
+  retryMaxDelayMs: 250,
+};
+
+/**
+ * Waits (by the database's clock) until every open intent is old enough to be
+ * settled under `config`; returns how long it waited (0 when none was open).
+ */
+export async function untilIntentsSettleable(
+  db: { query: pg.Pool['query'] },
+  config: Pick<Config, 'prefect' | 'database'>,
+): Promise<number> {
+  const { rows } = await db.query<{ wait_ms: number | null }>(
+    `SELECT ceil(extract(epoch FROM max(created_at) - clock_timestamp()) * 1000 + $1)::int AS wait_ms
+       FROM ${pg.escapeIdentifier(config.database.schema)}.intents`,
+    [settleAfterMs(config.prefect)],
+  );
+  const waitMs = Math.max(0, (rows[0]?.wait_ms ?? 0) + 50);
+  if (rows[0]?.wait_ms === null || rows[0]?.wait_ms === undefined) return 0;
+  await new Promise((r) => setTimeout(r, waitMs));
+  return waitMs;
 }
 
 /** Inserts connectors into the reference table; returns their ids. */

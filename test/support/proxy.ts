@@ -97,6 +97,13 @@ export interface FaultProxy {
   forwarded: ForwardedCall[];
   /** Resolves when a held call is being held. */
   held(): Promise<{ method: string; path: string; status: number | null }>;
+  /**
+   * Sends the calls held before Prefect on to Prefect now — also when their
+   * client is gone (killed), as a request already in Prefect's hands would
+   * still be carried out — and resolves once Prefect has answered them all.
+   * A late write: it lands after its sender died.
+   */
+  releaseHeld(): Promise<ForwardedCall[]>;
   requests: { method: string; path: string }[];
   /** Every request with its arrival time and what happened to it. */
   log: LoggedRequest[];
@@ -176,6 +183,8 @@ export async function startProxy(
     (r) => (notify = r),
   );
   const parked: http.ServerResponse[] = [];
+  /** Calls held before Prefect: `go` forwards one (its answer goes nowhere if the client left). */
+  let heldBefore: (() => ForwardedCall)[] = [];
 
   let active: ActiveRule[] = [];
   let random = seededRandom(1);
@@ -233,11 +242,6 @@ export async function startProxy(
         (r) => r.left > 0 && r.rule.method === method && r.rule.path.test(path),
       );
       if (match) match.left--;
-      if (match?.rule.point === 'before-prefect') {
-        parked.push(res);
-        notify({ method, path, status: null });
-        return;
-      }
       const fault = match ? null : pickFault(method, path);
       if (fault) {
         entry.fault = faultLabel(fault);
@@ -251,7 +255,7 @@ export async function startProxy(
             : null;
       const point = fault && 'point' in fault ? (fault.point ?? 'before-prefect') : null;
 
-      const forward = (): void => {
+      const forward = (): ForwardedCall => {
         entry.forwarded = true;
         const record: ForwardedCall = {
           method,
@@ -298,7 +302,15 @@ export async function startProxy(
           send(502, {}, Buffer.alloc(0));
         });
         upstream.end(Buffer.concat(chunks));
+        return record;
       };
+
+      if (match?.rule.point === 'before-prefect') {
+        parked.push(res);
+        heldBefore.push(forward);
+        notify({ method, path, status: null });
+        return;
+      }
 
       switch (fault?.kind) {
         case 'status':
@@ -322,11 +334,11 @@ export async function startProxy(
           return destroy();
         case 'reset':
           if (point === 'before-prefect') return destroy();
-          return forward();
+          return void forward();
         case 'hang':
           if (point === 'before-prefect')
-            return void hung.push(() => (clientGone ? destroy() : forward()));
-          return forward();
+            return void hung.push(() => (clientGone ? destroy() : void forward()));
+          return void forward();
         default:
           break;
       }
@@ -399,6 +411,13 @@ export async function startProxy(
       await clearFaults();
     },
     forwarded,
+    releaseHeld: async () => {
+      const release = heldBefore;
+      heldBefore = [];
+      const calls = release.map((go) => go());
+      await Promise.all([...upstreamCalls]);
+      return calls;
+    },
     close: async () => {
       // Calls still waiting out their latency never reach Prefect; calls
       // Prefect is already working on are let finish, so the caller sees a

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { diffDeployment, updateAction } from '../../src/core/diff.js';
-import { settleIntent, viewOf, type Settlement } from '../../src/core/settle.js';
+import {
+  ripeIntents,
+  settleAfterMs,
+  settleIntent,
+  viewOf,
+  waitingMessage,
+  writeWindowMs,
+  type Settlement,
+} from '../../src/core/settle.js';
 import type { Change, Deployment, DeploymentSpec } from '../../src/core/types.js';
 import { deploymentFor, FLOW_ID, OTHER_FLOW_ID, specFor } from './core-fixtures.js';
 
@@ -201,5 +209,42 @@ describe('settleIntent: update / pause / resume', () => {
     expect(settleIntent(change, FLOW_ID, viewOf([sameNameOtherId]))).toEqual({
       outcome: 'did-not-take-effect',
     });
+  });
+});
+
+describe('an open intent is settled only once no call of ours can still land', () => {
+  const limits = { timeoutMs: 10_000, retries: 4, retryMaxDelayMs: 8_000 };
+
+  it('derives the bound from the call limits: write window + 2 timeouts', () => {
+    expect(writeWindowMs(limits)).toBe(4 * 18_000 + 10_000);
+    expect(settleAfterMs(limits)).toBe(82_000 + 20_000);
+    expect(settleAfterMs({ timeoutMs: 2_000, retries: 0, retryMaxDelayMs: 500 })).toBe(6_000);
+    // More retries or a longer timeout never shorten the wait.
+    expect(settleAfterMs({ ...limits, retries: 5 })).toBeGreaterThan(settleAfterMs(limits));
+    expect(settleAfterMs({ ...limits, timeoutMs: 11_000 })).toBeGreaterThan(settleAfterMs(limits));
+  });
+
+  it('splits intents by age against the injected clock', () => {
+    const now = new Date('2026-01-01T12:00:00Z');
+    const at = (msAgo: number): { id: string; createdAt: Date } => ({
+      id: String(msAgo),
+      createdAt: new Date(now.getTime() - msAgo),
+    });
+    const { ripe, waiting } = ripeIntents([at(10_000), at(6_000), at(5_999), at(0)], now, 6_000);
+    expect(ripe.map((i) => i.id)).toEqual(['10000', '6000']);
+    expect(waiting.map((w) => [w.intent.id, w.settlesAt.toISOString()])).toEqual([
+      ['5999', '2026-01-01T12:00:00.001Z'],
+      ['0', '2026-01-01T12:00:06.000Z'],
+    ]);
+    // The same intents, later: all ripe.
+    expect(
+      ripeIntents([at(5_999), at(0)], new Date(now.getTime() + 6_000), 6_000).ripe,
+    ).toHaveLength(2);
+  });
+
+  it('tells the operator what it waits for and until when', () => {
+    expect(waitingMessage('pause', 'p-1', new Date('2026-01-01T12:00:06Z'))).toBe(
+      'waiting for an earlier pause call (intent from pass p-1) to finish; settles after 2026-01-01T12:00:06.000Z',
+    );
   });
 });

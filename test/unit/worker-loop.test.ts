@@ -32,6 +32,7 @@ function passResult(aborted: string | null): PassResult {
     applied: [],
     failures: [],
     settled: { tookEffect: 0, didNot: 0 },
+    waiting: [],
     events: 0,
     aborted,
     calls: { reads: 0, writes: 0, byRoute: {} },
@@ -96,5 +97,55 @@ describe('the worker after passes that Prefect cut short', () => {
       setTimeout(() => w.requestFullPass(), 20_000);
     });
     expect(starts).toEqual([0, 2_000, 6_000, 20_000, 22_000]);
+  });
+});
+
+describe('the worker after a pass that left intents too recent to settle', () => {
+  it('comes back for their connectors (a targeted pass) once the first is old enough', async () => {
+    const calls: { at: number; scope: string[] | undefined }[] = [];
+    runPass.mockImplementation((_deps: unknown, options: { scope?: string[] }) => {
+      calls.push({ at: Date.now(), scope: options.scope });
+      const result = passResult(null);
+      if (calls.length === 1)
+        result.waiting = [
+          { connectorId: '7', deploymentId: null, message: 'waiting', inMs: 5_000 },
+          { connectorId: '8', deploymentId: 'd', message: 'waiting', inMs: 9_000 },
+        ];
+      return Promise.resolve(result);
+    });
+    const worker = new Worker(deps, new Metrics(), {
+      leaderPollMs: 1_000,
+      debounceMs: 0,
+      heartbeatMs: 5_000,
+    });
+    void worker.start();
+    await vi.advanceTimersByTimeAsync(20_000);
+    await worker.stop(1_000);
+    expect(calls.map((c) => c.scope)).toEqual([undefined, ['7', '8']]);
+    // A little past the first one's time (timers may fire early; the database's clock decides).
+    expect(calls[1]!.at).toBeGreaterThanOrEqual(5_000);
+    expect(calls[1]!.at).toBeLessThan(6_000);
+  });
+
+  it('a waiting delete of a deployment without a connector brings a full pass', async () => {
+    const calls: (string[] | undefined)[] = [];
+    runPass.mockImplementation((_deps: unknown, options: { scope?: string[] }) => {
+      calls.push(options.scope);
+      const result = passResult(null);
+      if (calls.length === 1)
+        result.waiting = [
+          { connectorId: null, deploymentId: 'd', message: 'waiting', inMs: 1_000 },
+        ];
+      return Promise.resolve(result);
+    });
+    const worker = new Worker(deps, new Metrics(), {
+      leaderPollMs: 1_000,
+      debounceMs: 0,
+      heartbeatMs: 5_000,
+    });
+    void worker.start();
+    await vi.advanceTimersByTimeAsync(5_000);
+    await worker.stop(1_000);
+    expect(calls).toEqual([undefined, undefined]);
   });
 });

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { PrefectError } from '../../../src/prefect/errors.js';
-import { PrefectHttp, routeOf } from '../../../src/prefect/http.js';
+import { PrefectHttp, routeOf, WriteWindowClosed } from '../../../src/prefect/http.js';
 import {
   CSRF_INVALID,
   CSRF_MISSING,
@@ -870,5 +870,42 @@ describe('backoff between retries: capped exponential with jitter', () => {
     // The cap: by the 4th retry (base 80 ms) every delay is the cap.
     for (const line of retries.filter((l) => (l.attempt as number) >= 4))
       expect(line.retryInMs).toBe(max);
+  });
+});
+
+describe('the write window of a change (sendBefore)', () => {
+  it('sends no retry after the window closed; the outcome stays unknown (retryable)', async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .patch(`/api/deployments/${DEPLOYMENT_ID}`)
+      .delay(150)
+      .reply(recordAndReply(seen, 503, { detail: 'busy' }));
+    const http = makeHttp({ retries: 3 });
+    const error = await rejectionOf(
+      http.request('PATCH', `/deployments/${DEPLOYMENT_ID}`, { paused: true }, Date.now() + 100),
+    );
+    expect(error).toBeInstanceOf(WriteWindowClosed);
+    expect((error as PrefectError).retryable).toBe(true);
+    expect(seen).toHaveLength(1); // the first attempt went; no retry after the window
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('retries as usual within the window', async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .patch(`/api/deployments/${DEPLOYMENT_ID}`)
+      .reply(recordAndReply(seen, 503, { detail: 'busy' }))
+      .patch(`/api/deployments/${DEPLOYMENT_ID}`)
+      .reply(recordAndReply(seen, 204, ''));
+    const http = makeHttp({ retries: 3 });
+    const { status } = await http.request(
+      'PATCH',
+      `/deployments/${DEPLOYMENT_ID}`,
+      { paused: true },
+      Date.now() + 60_000,
+    );
+    expect(status).toBe(204);
+    expect(seen).toHaveLength(2);
+    expect(scope.isDone()).toBe(true);
   });
 });
