@@ -55,7 +55,7 @@ export class PrefectClient {
         '/deployments/paginate',
         { page, limit: PAGE_SIZE, sort: 'NAME_ASC', deployments: { tags: { all_: [tag] } } },
       );
-      all.push(...data.results);
+      for (const deployment of data.results) all.push(keepReadFields(deployment));
       if (page >= data.pages || data.results.length === 0) return all;
     }
   }
@@ -70,7 +70,7 @@ export class PrefectClient {
           tags: { all_: [managedTag], any_: connectorTags.slice(i, i + TAGS_PER_QUERY) },
         },
       });
-      found.push(...data);
+      for (const deployment of data) found.push(keepReadFields(deployment));
     }
     return found;
   }
@@ -84,7 +84,7 @@ export class PrefectClient {
         flows: { id: { any_: [flowId] } },
         deployments: { name: { any_: names.slice(i, i + PAGE_SIZE) } },
       });
-      found.push(...data);
+      for (const deployment of data) found.push(keepReadFields(deployment));
     }
     return found;
   }
@@ -185,5 +185,40 @@ function scheduleBody(schedule: DeploymentSpec['schedules'][number]): Record<str
     slug: schedule.slug,
     // A schedule patched without parameters gets {} anyway; say so explicitly.
     parameters: {},
+  };
+}
+
+/**
+ * Only the fields the planner reads. Prefect sends much more per deployment
+ * (the flow's parameter schema, concurrency options, audit fields); a pass
+ * over 10,000 deployments holds them all at once, so the rest is dropped as
+ * each page arrives.
+ */
+export function keepReadFields(deployment: Deployment): Deployment {
+  return {
+    id: deployment.id,
+    name: deployment.name,
+    flow_id: deployment.flow_id,
+    description: deployment.description,
+    parameters: deployment.parameters,
+    schedules: deployment.schedules.map((schedule) => ({
+      id: schedule.id,
+      schedule: schedule.schedule,
+      active: schedule.active,
+      slug: schedule.slug,
+      ...('parameters' in schedule ? { parameters: schedule.parameters } : {}),
+      ...('max_scheduled_runs' in schedule
+        ? { max_scheduled_runs: schedule.max_scheduled_runs }
+        : {}),
+    })),
+    paused: deployment.paused,
+    tags: deployment.tags,
+    work_pool_name: deployment.work_pool_name,
+    work_queue_name: deployment.work_queue_name,
+    ...('work_queue_id' in deployment ? { work_queue_id: deployment.work_queue_id } : {}),
+    entrypoint: deployment.entrypoint,
+    path: deployment.path,
+    pull_steps: deployment.pull_steps,
+    job_variables: deployment.job_variables,
   };
 }

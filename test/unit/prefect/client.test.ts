@@ -148,6 +148,22 @@ describe('PrefectClient.listByTag', () => {
     expect(client.http.counts.writes).toBe(0);
   });
 
+  it('keeps only the fields the planner reads (a 10,000-deployment pass holds them all)', async () => {
+    const full = {
+      ...deployment({ id: 'd-1', name: 'connector-1' }),
+      parameter_openapi_schema: { type: 'object', properties: { big: { type: 'string' } } },
+      created: '2026-01-01T00:00:00Z',
+      concurrency_options: null,
+    };
+    prefect()
+      .post('/api/deployments/paginate')
+      .reply(200, page([full], 1, 1));
+    const [kept] = await makeClient().listByTag('t');
+    expect(kept).toEqual(deployment({ id: 'd-1', name: 'connector-1' }));
+    expect(kept).not.toHaveProperty('parameter_openapi_schema');
+    expect(kept).not.toHaveProperty('created');
+  });
+
   it('stops after a full page that is the last one', async () => {
     const seen: Seen[] = [];
     const scope = prefect()
