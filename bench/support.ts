@@ -181,10 +181,10 @@ export async function prefectJson<T>(
   return { status: response.status, data: (text ? JSON.parse(text) : null) as T };
 }
 
-/** The least a reconciler can read: every managed deployment, page by page, and nothing else. */
+/** The least a reconciler can read: every managed deployment (the default managed tag), page by page, and nothing else. */
 export async function listOnly(
   apiUrl: string,
-  tag = 'connector-sync',
+  tag = 'managed-by:connector-sync',
 ): Promise<{ seconds: number; calls: number; found: number }> {
   const started = performance.now();
   let calls = 0;

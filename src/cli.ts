@@ -15,7 +15,7 @@ import { runPass, type PassResult } from './reconcile/pass.js';
 import { allProblems, planJson, renderPlan } from './render/plan.js';
 import { renderEvent, renderStatusTable, statusJson } from './render/status.js';
 import { createRuntime, secretsOf, type Runtime } from './runtime.js';
-import { startDaemon, type Daemon } from './worker/daemon.js';
+import type { Daemon } from './worker/daemon.js';
 
 // The only module that parses argv, prints and exits.
 
@@ -214,6 +214,9 @@ async function runDaemon(): Promise<void> {
   const logger = createLogger({ level: config.log.level, format: config.log.format, secrets });
   let daemon: Daemon;
   try {
+    // Loaded only here: the one-shot commands never pay for the ops server,
+    // prom-client and node-cron (tens of MB of a short-lived process's RSS).
+    const { startDaemon } = await import('./worker/daemon.js');
     daemon = await startDaemon(config, logger);
   } catch (error) {
     process.exit(reportFailure(error, secrets));

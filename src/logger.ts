@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { redactText } from './core/redact.js';
 
 export interface LoggerOptions {
@@ -37,6 +38,8 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.destination) return pino(pinoOptions, options.destination);
   if (options.format === 'pretty') {
     // In-process (not a transport worker), so the redaction hook sees every line.
+    // Loaded only when asked for: JSON (the default) never pays for it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(pinoOptions, pretty({ destination: 2, sync: true }));
   }
   return pino(pinoOptions, pino.destination(2));
