@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
@@ -23,8 +24,10 @@ import { startProxy, type HoldPoint } from '../support/proxy.js';
 // (`npm run test:soak` runs it longer).
 
 const SEED = Number(process.env.MODEL_SEED ?? 20261123);
-const RUNS = Number(process.env.MODEL_RUNS ?? 10);
+const RUNS = Number(process.env.MODEL_RUNS ?? 16);
 const MAX_STEPS = 8;
+/** MODEL_VERBOSE=1 prints what every run did, not only a failing one. */
+const VERBOSE = process.env.MODEL_VERBOSE === '1';
 const QUIET_PASSES = 3;
 const SLUG = 'connector-sync';
 
@@ -44,7 +47,9 @@ type Edit =
   | { name: string }
   | { is_active: boolean };
 type Drift = 'schedule' | 'paused' | 'description' | 'parameters' | 'extra-schedule' | 'delete';
-type Crash = { hold: HoldPoint } | { killAfterMs: number; latency: HoldPoint };
+type HoldMethod = 'any write' | 'POST' | 'PATCH' | 'DELETE';
+/** Killed while a write is held in the proxy, or a random time after the first write of a slowed pass. */
+type Crash = { hold: HoldPoint; method: HoldMethod } | { killAfterMs: number; latency: HoldPoint };
 
 type Step =
   | { kind: 'insert'; row: RowValues }
@@ -95,10 +100,11 @@ const rowArb: fc.Arbitrary<RowValues> = fc.record({
 });
 const target = fc.nat(20);
 
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
+/** Something that changes the world: a row edit, or drift made in Prefect. */
+const changeArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: legible(rowArb.map((row) => ({ kind: 'insert' as const, row }))) },
   {
-    weight: 4,
+    weight: 6,
     arbitrary: legible(
       fc.record({
         kind: fc.constant('edit' as const),
@@ -157,7 +163,11 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     ),
   },
   { weight: 1, arbitrary: legible(fc.constant({ kind: 'unmanaged' as const })) },
-  { weight: 3, arbitrary: legible(fc.constant({ kind: 'pass' as const })) },
+);
+
+/** A `run --once`: plain, with Prefect down, slow or flaky, or killed mid-pass. */
+const runArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 2, arbitrary: legible(fc.constant({ kind: 'pass' as const })) },
   { weight: 1, arbitrary: legible(fc.constant({ kind: 'prefect-down' as const })) },
   {
     weight: 1,
@@ -175,14 +185,23 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     ),
   },
   {
-    weight: 3,
+    weight: 4,
     arbitrary: legible(
       fc.record({
         kind: fc.constant('crash' as const),
         how: fc.oneof(
-          fc.record({ hold: fc.constantFrom<HoldPoint>('before-prefect', 'after-prefect') }),
           fc.record({
-            killAfterMs: fc.integer({ min: 300, max: 3000 }),
+            hold: fc.constantFrom<HoldPoint>('before-prefect', 'after-prefect'),
+            method: fc.constantFrom<HoldMethod>(
+              'any write',
+              'any write',
+              'POST',
+              'PATCH',
+              'DELETE',
+            ),
+          }),
+          fc.record({
+            killAfterMs: fc.integer({ min: 0, max: 500 }),
             latency: fc.constantFrom<HoldPoint>('before-prefect', 'after-prefect'),
           }),
         ),
@@ -193,7 +212,16 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 const scenarioArb = fc.record({
   initial: fc.array(rowArb, { minLength: 1, maxLength: 4 }),
-  steps: fc.array(stepArb, { minLength: 1, maxLength: MAX_STEPS }),
+  /** Most runs start from a synced table, so updates, pauses and deletes have something to act on. */
+  initialPass: fc.constantFrom(true, true, true, false),
+  // Rounds of 1–2 changes then a run, so most runs (and crashes) have something to do.
+  steps: fc
+    .array(fc.tuple(fc.array(changeArb, { minLength: 1, maxLength: 2 }), runArb), {
+      minLength: 1,
+      maxLength: 3,
+    })
+    .map((rounds) => rounds.flatMap(([changes, run]) => [...changes, run]))
+    .filter((steps) => steps.length <= MAX_STEPS),
 });
 
 // ---------------------------------------------------------------- the model
@@ -274,10 +302,33 @@ interface EventRowDb {
   payload: Record<string, any>;
 }
 
-/** Folds the event log from empty into deployment id → view. */
+/** A field of an event's from/to, in View terms; undefined for a field the model does not follow. */
+function fieldValue(field: string, raw: unknown): unknown {
+  switch (field) {
+    case 'description':
+      return raw ?? '';
+    case 'parameters':
+      return raw ?? {};
+    case 'paused':
+      return raw;
+    case 'tags':
+      return [...(raw as string[])].sort();
+    case 'schedules':
+      return sortSchedules(((raw as ScheduleLike[] | null) ?? []).map(scheduleOf));
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Folds the event log from empty into deployment id → view. For a deployment
+ * nobody touched by hand, every update's `from` must be what the log says it
+ * was: an update that took effect without its event would show up there.
+ */
 function replay(
   events: EventRowDb[],
   createdOutOfBand: Set<string>,
+  drifted: Set<string>,
 ): { state: Map<string, View>; problems: string[] } {
   const state = new Map<string, View>();
   const problems: string[] = [];
@@ -296,7 +347,7 @@ function replay(
       case 'updated':
       case 'paused':
       case 'resumed': {
-        const view = state.get(id);
+        const view = state.get(id) as Record<string, unknown> | undefined;
         if (!view) {
           problems.push(`event #${e.seq}: ${e.action} of ${id}, never created in the log`);
           break;
@@ -308,26 +359,17 @@ function replay(
         if (e.action !== 'updated' && (fields.length !== 1 || fields[0] !== 'paused'))
           problems.push(`event #${e.seq}: ${e.action} with fields ${fields.join()}`);
         for (const field of fields) {
-          const to = updates[field]?.to;
-          switch (field) {
-            case 'description':
-              view.description = (to as string | null) ?? '';
-              break;
-            case 'parameters':
-              view.parameters = (to as Record<string, unknown> | null) ?? {};
-              break;
-            case 'paused':
-              view.paused = to as boolean;
-              break;
-            case 'tags':
-              view.tags = [...(to as string[])].sort();
-              break;
-            case 'schedules':
-              view.schedules = sortSchedules((to as ScheduleLike[]).map(scheduleOf));
-              break;
-            default:
-              problems.push(`event #${e.seq}: unexpected field ${field}`);
+          const to = fieldValue(field, updates[field]?.to);
+          if (to === undefined) {
+            problems.push(`event #${e.seq}: unexpected field ${field}`);
+            continue;
           }
+          const from = fieldValue(field, updates[field]?.from);
+          if (!drifted.has(id) && !isDeepStrictEqual(from, view[field]))
+            problems.push(
+              `event #${e.seq}: ${field} of ${id} from ${JSON.stringify(from)}, but the log had it at ${JSON.stringify(view[field])}`,
+            );
+          view[field] = to;
         }
         break;
       }
@@ -345,6 +387,8 @@ function replay(
 }
 
 // ---------------------------------------------------------------- running it
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const totals = {
   runs: 0,
@@ -365,6 +409,8 @@ class Run {
   /** Deployments the test itself created in Prefect (orphans), and ones it deleted there. */
   readonly createdOutOfBand = new Set<string>();
   readonly deletedOutOfBand = new Set<string>();
+  /** Deployments the test changed by hand: their updates' `from` is Prefect's word, not the log's. */
+  readonly drifted = new Set<string>();
   readonly unmanaged: string[] = [];
   private counter = 0;
 
@@ -471,6 +517,7 @@ class Run {
           return 'skipped (no deployment)';
         }
         const path = `/deployments/${d.id}`;
+        this.drifted.add(d.id as string);
         switch (step.what) {
           case 'schedule':
             await this.ok('PATCH', path, {
@@ -589,11 +636,11 @@ class Run {
               { method: 'POST', path: /^\/deployments\/$/, point: how.hold },
               { method: 'PATCH', path: /^\/deployments\//, point: how.hold },
               { method: 'DELETE', path: /^\/deployments\//, point: how.hold },
-            ],
+            ].filter((rule) => how.method === 'any write' || rule.method === how.method),
             {},
           )
         : await startProxy(this.env.apiUrl, [], {
-            latency: { ms: 250, point: how.latency, match: isWrite },
+            latency: { ms: 300, point: how.latency, match: isWrite },
           });
     try {
       const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run', '--once'], {
@@ -603,13 +650,21 @@ class Run {
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
         (resolve) => child.on('exit', (code, signal) => resolve({ code, signal })),
       );
+      const over = { value: false };
       const trigger =
         'hold' in how
           ? proxy.held().then((h) => `${h.method} ${h.path} held ${how.hold}`)
-          : new Promise<string>((r) =>
-              setTimeout(() => r(`at ${how.killAfterMs} ms`), how.killAfterMs),
-            );
+          : (async () => {
+              // A random moment after the first write reached the proxy.
+              while (!proxy.requests.some((r) => isWrite(r.method, r.path))) {
+                if (over.value) return 'never';
+                await sleep(10);
+              }
+              await sleep(how.killAfterMs);
+              return `${how.killAfterMs} ms after the first write`;
+            })();
       const first = await Promise.race([trigger, exited]);
+      over.value = true;
       if (typeof first === 'string') {
         child.kill('SIGKILL');
         const end = await exited;
@@ -621,7 +676,7 @@ class Run {
         return `finished before the kill (exit ${end.code})`;
       }
       totals.crashesFinishedFirst++;
-      return `finished before the kill (exit ${first.code}, nothing held)`;
+      return `finished before the kill (exit ${first.code})`;
     } finally {
       await proxy.close();
     }
@@ -671,7 +726,7 @@ class Run {
     const events = await this.env.sql<EventRowDb>(
       'SELECT seq::text AS seq, action, deployment_id::text AS deployment_id, payload FROM connector_sync.events ORDER BY seq',
     );
-    const { state, problems } = replay(events, this.createdOutOfBand);
+    const { state, problems } = replay(events, this.createdOutOfBand, this.drifted);
     expect(problems, 'replay problems').toEqual([]);
     // Deployments the test deleted by hand vanish without an event (no change of ours).
     for (const id of this.deletedOutOfBand) state.delete(id);
@@ -728,17 +783,23 @@ describe('model-based: rows, drift, faults and crashes converge, and the log rep
     async () => {
       console.log(`[model] seed ${SEED} (MODEL_SEED to replay), ${RUNS} runs (MODEL_RUNS)`);
       await fc.assert(
-        fc.asyncProperty(scenarioArb, async ({ initial, steps }) => {
+        fc.asyncProperty(scenarioArb, async ({ initial, initialPass, steps }) => {
           totals.runs++;
           const env = await createTestEnv();
           const run = new Run(env);
           try {
             for (const row of initial)
               run.note(`initial ${JSON.stringify(row)} → id ${await run.insert(row)}`);
+            if (initialPass) {
+              const code = await run.runOnce(env.apiUrl);
+              run.note(`initial run --once → exit ${code}`);
+              expect(code, 'initial run --once').toBe(0);
+            }
             for (const step of steps) run.note(`${describeStep(step)} → ${await run.step(step)}`);
             await run.quiet();
             await run.check();
             await run.tidy();
+            if (VERBOSE) console.log(`[model] run ${totals.runs}:\n${run.log.join('\n')}`);
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
             throw new Error(`${message}\n--- what this run did:\n${run.log.join('\n')}`, {
