@@ -30,6 +30,7 @@ const MAX_STEPS = 8;
 const VERBOSE = process.env.MODEL_VERBOSE === '1';
 const QUIET_PASSES = 3;
 const SLUG = 'connector-sync';
+const PREFECT_TIMEOUT_MS = 3_000;
 
 // ---------------------------------------------------------------- steps
 
@@ -46,7 +47,15 @@ type Edit =
   | { parameters: Record<string, unknown> }
   | { name: string }
   | { is_active: boolean };
-type Drift = 'schedule' | 'paused' | 'description' | 'parameters' | 'extra-schedule' | 'delete';
+type Drift =
+  | 'schedule'
+  | 'schedule-inactive'
+  | 'paused'
+  | 'description'
+  | 'parameters'
+  | 'tags'
+  | 'extra-schedule'
+  | 'delete';
 type HoldMethod = 'any write' | 'POST' | 'PATCH' | 'DELETE';
 /** Killed while a write is held in the proxy, or a random time after the first write of a slowed pass. */
 type Crash = { hold: HoldPoint; method: HoldMethod } | { killAfterMs: number; latency: HoldPoint };
@@ -139,9 +148,11 @@ const changeArb: fc.Arbitrary<Step> = fc.oneof(
         deployment: target,
         what: fc.constantFrom<Drift>(
           'schedule',
+          'schedule-inactive',
           'paused',
           'description',
           'parameters',
+          'tags',
           'extra-schedule',
           'delete',
         ),
@@ -180,7 +191,7 @@ const runArb: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: legible(
       fc.record({
         kind: fc.constant('flaky' as const),
-        mode: fc.constantFrom<FlakyMode>('first-attempt', 'every-write'),
+        mode: fc.constantFrom<FlakyMode>('first-attempt', 'every-write', 'first-attempt-timeout'),
       }),
     ),
   },
@@ -531,6 +542,24 @@ class Run {
               ],
             });
             break;
+          case 'schedule-inactive': {
+            // Turns our schedule off (or adds an inactive one of our slug when there is none).
+            const ours = (d.schedules as Record<string, any>[]).find((x) => x.slug === SLUG);
+            await this.ok('PATCH', path, {
+              schedules: [
+                {
+                  schedule: ours?.schedule ?? { cron: '0 3 * * *', timezone: 'UTC', day_or: true },
+                  active: false,
+                  slug: SLUG,
+                  parameters: {},
+                },
+              ],
+            });
+            break;
+          }
+          case 'tags':
+            await this.ok('PATCH', path, { tags: [...(d.tags as string[]), 'added-by-hand'] });
+            break;
           case 'paused':
             await this.ok('PATCH', path, { paused: !d.paused });
             break;
@@ -609,12 +638,12 @@ class Run {
       }
       case 'flaky': {
         totals.faults++;
-        const proxy = await startFlakyProxy(this.env.apiUrl, step.mode);
+        const proxy = await startFlakyProxy(this.env.apiUrl, step.mode, PREFECT_TIMEOUT_MS + 1_000);
         try {
           const code = await this.runOnce(proxy.url);
           totals.injected503 += proxy.failed;
           // first-attempt: the retry sees the real answer; every-write: the outcome stays unknown.
-          if (step.mode === 'first-attempt') expect(code, 'retried writes').toBe(0);
+          if (step.mode !== 'every-write') expect(code, 'retried writes').toBe(0);
           else expect([0, 1, 69], 'writes never confirmed').toContain(code);
           return `exit ${code}, ${proxy.failed} answers replaced by 503`;
         } finally {
@@ -785,7 +814,10 @@ describe('model-based: rows, drift, faults and crashes converge, and the log rep
       await fc.assert(
         fc.asyncProperty(scenarioArb, async ({ initial, initialPass, steps }) => {
           totals.runs++;
-          const env = await createTestEnv();
+          // A short timeout, so a withheld answer (first-attempt-timeout) costs seconds, not tens.
+          const env = await createTestEnv({
+            config: { prefect: { timeoutMs: PREFECT_TIMEOUT_MS } },
+          });
           const run = new Run(env);
           try {
             for (const row of initial)

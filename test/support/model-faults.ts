@@ -2,18 +2,21 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 // Faults the model-based test needs that test/support/proxy.ts does not make:
-// a proxy that lets a write reach Prefect and then answers 503, so the change
-// takes effect while the worker hears a failure (an unknown outcome).
+// a proxy that lets a write reach Prefect and then answers 503 (or never
+// answers), so the change takes effect while the worker hears a failure or a
+// timeout (an unknown outcome).
 
 export type FlakyMode =
   /** The first attempt of each write fails after Prefect applied it; the retry gets the real answer. */
   | 'first-attempt'
   /** Every write fails after Prefect applied it: the worker never learns the outcome in this pass. */
-  | 'every-write';
+  | 'every-write'
+  /** The first attempt of each write is applied, then its answer never comes: the client times out. */
+  | 'first-attempt-timeout';
 
 export interface FlakyProxy {
   url: string;
-  /** Writes answered 503 after Prefect applied them. */
+  /** Writes Prefect applied whose answer was replaced by a 503 or withheld. */
   failed: number;
   close(): Promise<void>;
 }
@@ -26,11 +29,17 @@ export function isWrite(method: string, path: string): boolean {
   return !(method === 'POST' && READ_POSTS.test(path));
 }
 
-export async function startFlakyProxy(targetApiUrl: string, mode: FlakyMode): Promise<FlakyProxy> {
+export async function startFlakyProxy(
+  targetApiUrl: string,
+  mode: FlakyMode,
+  /** For first-attempt-timeout: how long the answer is held (longer than the client's timeout). */
+  holdMs = 5_000,
+): Promise<FlakyProxy> {
   const target = new URL(targetApiUrl);
   const seen = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   const state = { failed: 0 };
+  const timers = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -58,6 +67,15 @@ export async function startFlakyProxy(targetApiUrl: string, mode: FlakyMode): Pr
           answer.on('data', (c: Buffer) => reply.push(c));
           answer.on('end', () => {
             done();
+            if (fail && mode === 'first-attempt-timeout') {
+              state.failed++;
+              const timer = setTimeout(() => {
+                timers.delete(timer);
+                res.destroy();
+              }, holdMs);
+              timers.add(timer);
+              return;
+            }
             if (fail && (answer.statusCode ?? 500) < 300) {
               state.failed++;
               res.writeHead(503, { 'content-type': 'application/json' });
@@ -86,6 +104,7 @@ export async function startFlakyProxy(targetApiUrl: string, mode: FlakyMode): Pr
     },
     close: async () => {
       await Promise.all([...inFlight]);
+      for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
