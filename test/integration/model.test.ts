@@ -427,6 +427,7 @@ const totals = {
   connectors: 0,
   quietPasses: 0,
   skipped: 0,
+  invalidFixed: 0,
 };
 
 class Run {
@@ -506,6 +507,7 @@ class Run {
        RETURNING id::text AS id`,
       [INVALID_CRONS, INVALID_TZ],
     );
+    totals.invalidFixed += fixed.length;
     if (fixed.length > 0)
       this.note(`fix invalid rows → connectors ${fixed.map((r) => r.id).join(', ')}`);
   }
@@ -839,7 +841,7 @@ describe('model-based: rows, drift, faults and crashes converge, and the log rep
       `[model] seed ${SEED}, ${totals.runs} runs, ${totals.steps} steps (${JSON.stringify(totals.byKind)}), ` +
         `${totals.connectors} connectors inserted, ${totals.faults} fault passes (${totals.injected503} answers replaced by 503), ` +
         `${totals.crashesKilled} kill -9 mid-pass (+${totals.crashesFinishedFirst} passes finished before the kill), ` +
-        `${totals.skipped} steps without a target, ${totals.quietPasses} quiet passes, ${Math.round((Date.now() - started) / 1000)} s`,
+        `${totals.skipped} steps without a target, ${totals.invalidFixed} rows still invalid at the end (fixed before quiet), ${totals.quietPasses} quiet passes, ${Math.round((Date.now() - started) / 1000)} s`,
     );
   });
 
