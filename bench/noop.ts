@@ -29,6 +29,8 @@ try {
   for (const pass of passes)
     if (pass.applied !== 0 || pass.writes !== 0)
       throw new Error('the no-op pass changed something');
+  if (lists[0]!.found !== N)
+    throw new Error(`the listing found ${lists[0]!.found} managed deployments, not ${N}`);
   const median = (values: number[]): number => percentile(values, 50);
   const minimum = Math.max(1, Math.ceil(N / PAGE));
   const wall = median(passes.map((p) => p.wallSeconds));
@@ -37,6 +39,14 @@ try {
     'noop',
     N,
     [
+      {
+        what: 'first pass (setup, for reference)',
+        wall_s: first.wallSeconds,
+        reads: first.reads,
+        writes: first.writes,
+        cpu_s: round(first.cpuSeconds),
+        peak_rss_mb: first.peakRssMb,
+      },
       {
         what: `list managed only (${lists[0]!.calls} calls)`,
         wall_s: round(listing),

@@ -84,6 +84,16 @@ export interface WorkerRun {
   byRoute: Record<string, number>;
 }
 
+/**
+ * The Node flags the image runs the worker with (the Dockerfile's NODE_OPTIONS),
+ * so the figures are those of what ships. BENCH_NODE_OPTIONS overrides
+ * (BENCH_NODE_OPTIONS= for Node's defaults).
+ */
+export const NODE_OPTIONS =
+  process.env.BENCH_NODE_OPTIONS ??
+  /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'))?.[1] ??
+  '';
+
 /** A config file that is the defaults plus the benchmark's concurrency. */
 export function benchConfigFile(extra = ''): string {
   const file = join(tmpdir(), `cs-bench-config-${process.pid}.yaml`);
@@ -114,6 +124,7 @@ export async function runWorkerPass(
         PREFECT_API_URL: env.apiUrl,
         LOG_LEVEL: 'warn',
         CONNECTOR_SYNC_CONFIG: benchConfigFile(),
+        NODE_OPTIONS,
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -223,7 +234,9 @@ export function report(
   rows: Record<string, unknown>[],
   extra: Record<string, unknown> = {},
 ): void {
-  console.log(`\n${scenario}, N = ${n}, concurrency ${CONCURRENCY}`);
+  console.log(
+    `\n${scenario}, N = ${n}, concurrency ${CONCURRENCY}, NODE_OPTIONS=${JSON.stringify(NODE_OPTIONS)}`,
+  );
   console.table(rows);
   for (const [key, value] of Object.entries(extra)) console.log(`${key}: ${JSON.stringify(value)}`);
   mkdirSync(join(REPO, 'bench/results'), { recursive: true });
@@ -236,7 +249,7 @@ export function report(
   };
   writeFileSync(
     file,
-    `${JSON.stringify({ scenario, n, concurrency: CONCURRENCY, when: new Date().toISOString(), machine, rows, ...extra }, null, 2)}\n`,
+    `${JSON.stringify({ scenario, n, concurrency: CONCURRENCY, nodeOptions: NODE_OPTIONS, when: new Date().toISOString(), machine, rows, ...extra }, null, 2)}\n`,
   );
   console.log(`results: ${file}`);
 }

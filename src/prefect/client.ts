@@ -91,7 +91,9 @@ export class PrefectClient {
 
   async readDeployment(id: string): Promise<Deployment | null> {
     try {
-      return (await this.http.request<Deployment>('GET', `/deployments/${id}`)).data;
+      return keepReadFields(
+        (await this.http.request<Deployment>('GET', `/deployments/${id}`)).data,
+      );
     } catch (error) {
       if (error instanceof PrefectError && error.kind === 'not-found') return null;
       throw error;
@@ -121,7 +123,10 @@ export class PrefectClient {
       // The flow's signature is not known here; the parameters are the row's business.
       enforce_parameter_schema: false,
     };
-    return (await this.http.request<Deployment>('POST', '/deployments/', body, sendBefore)).data;
+    // Kept for the pass's result and event: only what they read.
+    return keepReadFields(
+      (await this.http.request<Deployment>('POST', '/deployments/', body, sendBefore)).data,
+    );
   }
 
   /**
