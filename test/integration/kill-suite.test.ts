@@ -10,7 +10,7 @@ import {
   type TestEnv,
 } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
-import { startProxy, type FaultProxy, type ForwardedCall } from '../support/proxy.js';
+import { seededRandom, startProxy, type FaultProxy, type ForwardedCall } from '../support/proxy.js';
 
 // Exactly-once under repeated kill -9 (SPEC §7). A seeded loop edits the
 // connector table at random (creates; schedule, timezone, parameter and name
@@ -38,18 +38,7 @@ const KILLS = Number(process.env.KILL_COUNT ?? 50);
 const SEED = Number(process.env.KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const SCHEMA = 'connector_sync';
 
-/** mulberry32: a small, fast, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+const random = seededRandom(SEED);
 const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
