@@ -11,15 +11,14 @@ import { loadStates } from './db/state.js';
 import { ConfigurationError, UnavailableError, coerceError } from './errors.js';
 import { createLogger, redactText } from './logger.js';
 import { PrefectError } from './prefect/errors.js';
-import { runPass, type PassResult } from './reconcile/pass.js';
-import { allProblems, planJson, renderPlan } from './render/plan.js';
+import { runPass } from './reconcile/pass.js';
+import { planJson } from './render/plan.js';
+import { EXIT, exitCodeOf, renderRun, runJson } from './render/run.js';
 import { renderEvent, renderStatusTable, statusJson } from './render/status.js';
 import { createRuntime, secretsOf, type Runtime } from './runtime.js';
 import type { Daemon } from './worker/daemon.js';
 
 // The only module that parses argv, prints and exits.
-
-export const EXIT = { ok: 0, problems: 1, pending: 2, usage: 64, unavailable: 69 } as const;
 
 interface GlobalOptions {
   config?: string;
@@ -265,54 +264,6 @@ async function reconcileCommand(options: {
       await lock?.release();
     }
   });
-}
-
-function runJson(result: PassResult): Record<string, unknown> {
-  if (result.dryRun) return {};
-  return {
-    pass_id: result.passId,
-    applied: result.applied.length,
-    events: result.events,
-    settled: result.settled,
-    waiting: result.waiting.map((w) => ({
-      connector_id: w.connectorId,
-      deployment_id: w.deploymentId,
-      message: w.message,
-    })),
-    aborted: result.aborted,
-    prefect_calls: result.calls,
-    duration_ms: result.durationMs,
-  };
-}
-
-function renderRun(result: PassResult): string {
-  if (result.dryRun) return renderPlan(result, 'Plan');
-  const lines = [renderPlan(result, 'Applied')];
-  if (result.settled.tookEffect + result.settled.didNot > 0) {
-    lines.push(
-      `Settled ${result.settled.tookEffect + result.settled.didNot} open intents from an earlier pass: ${result.settled.tookEffect} took effect.`,
-    );
-  }
-  if (result.waiting.length > 0) {
-    lines.push(
-      `${result.waiting.length} open intents are too recent to settle (a call of an earlier pass may still land in Prefect); their connectors were left as they are: run again after the time each note gives.`,
-    );
-  }
-  if (result.aborted) lines.push(`Pass ended early: ${result.aborted}`);
-  lines.push(
-    `Events written: ${result.events}. Prefect calls: ${result.calls.reads} reads, ${result.calls.writes} writes. ${(result.durationMs / 1000).toFixed(2)}s.`,
-  );
-  return lines.join('\n');
-}
-
-/** SPEC §2: the first that applies of 69, 1, 2, 0 (64 is decided before a pass). */
-export function exitCodeOf(result: PassResult): number {
-  if (result.aborted) return EXIT.unavailable;
-  if (allProblems(result).length > 0 || result.plan.heldDeletes) return EXIT.problems;
-  if (result.dryRun && result.plan.changes.length > 0) return EXIT.pending;
-  // Not converged, nothing wrong: connectors wait for an earlier call to settle.
-  if (result.waiting.length > 0) return EXIT.pending;
-  return EXIT.ok;
 }
 
 async function withRuntime(work: (rt: Runtime) => Promise<number>): Promise<void> {

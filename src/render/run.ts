@@ -1,0 +1,54 @@
+import type { PassResult } from '../reconcile/pass.js';
+import { allProblems, renderPlan } from './plan.js';
+
+// What `run --once` / `plan` report about a pass: text, JSON and exit code. Pure.
+
+export const EXIT = { ok: 0, problems: 1, pending: 2, usage: 64, unavailable: 69 } as const;
+
+export function runJson(result: PassResult): Record<string, unknown> {
+  if (result.dryRun) return {};
+  return {
+    pass_id: result.passId,
+    applied: result.applied.length,
+    events: result.events,
+    settled: result.settled,
+    waiting: result.waiting.map((w) => ({
+      connector_id: w.connectorId,
+      deployment_id: w.deploymentId,
+      message: w.message,
+    })),
+    aborted: result.aborted,
+    prefect_calls: result.calls,
+    duration_ms: result.durationMs,
+  };
+}
+
+export function renderRun(result: PassResult): string {
+  if (result.dryRun) return renderPlan(result, 'Plan');
+  const lines = [renderPlan(result, 'Applied')];
+  if (result.settled.tookEffect + result.settled.didNot > 0) {
+    lines.push(
+      `Settled ${result.settled.tookEffect + result.settled.didNot} open intents from an earlier pass: ${result.settled.tookEffect} took effect.`,
+    );
+  }
+  if (result.waiting.length > 0) {
+    lines.push(
+      `${result.waiting.length} open intents are too recent to settle (a call of an earlier pass may still land in Prefect); their connectors were left as they are: run again after the time each note gives.`,
+    );
+  }
+  if (result.aborted) lines.push(`Pass ended early: ${result.aborted}`);
+  lines.push(
+    `Events written: ${result.events}. Prefect calls: ${result.calls.reads} reads, ${result.calls.writes} writes. ${(result.durationMs / 1000).toFixed(2)}s.`,
+  );
+  return lines.join('\n');
+}
+
+/** SPEC §2: the first that applies of 69, 1, 2, 0 (64 is decided before a pass). */
+export function exitCodeOf(result: PassResult): number {
+  if (result.aborted) return EXIT.unavailable;
+  if (allProblems(result).length > 0 || result.plan.heldDeletes) return EXIT.problems;
+  if (result.dryRun && result.plan.changes.length > 0) return EXIT.pending;
+  // Not converged, nothing wrong: connectors wait for an earlier call to settle.
+  if (result.waiting.length > 0) return EXIT.pending;
+  return EXIT.ok;
+}
