@@ -61,6 +61,11 @@ export async function startBenchEnv(name: string, n: number): Promise<BenchEnv> 
        FROM generate_series(1, $1) g`,
     [n],
   );
+  // `run` never creates the worker's schema: `migrate` does, once, before any pass.
+  execFileSync(process.execPath, [join(REPO, 'dist/cli.js'), 'migrate'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PREFECT_API_URL: server.apiUrl },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return {
     server,
     apiUrl: server.apiUrl,

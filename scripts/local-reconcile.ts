@@ -2,8 +2,8 @@
 // uses DATABASE_URL / PREFECT_API_URL when set; otherwise the local Postgres
 // and a local Prefect server started from the cached virtualenv (left running
 // for the next run). Creates the reference cai_connectors table with sample
-// connectors when it is missing, then shows the plan, applies one pass and
-// prints the events and the per-connector status.
+// connectors when it is missing, applies the worker's migrations, then shows
+// the plan, applies one pass and prints the events and the per-connector status.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -47,6 +47,12 @@ async function main(): Promise<void> {
     });
     return result.status ?? 1;
   };
+  // Only `migrate` creates the worker's schema; on a current one it changes nothing.
+  const migrated = cli('schema', ['migrate']);
+  if (migrated !== 0) {
+    process.exitCode = migrated;
+    return;
+  }
   cli('plan', ['plan']);
   const code = cli('one pass', ['run', '--once']);
   cli('events of the last hour', [

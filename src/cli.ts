@@ -6,6 +6,7 @@ import { eventsByIds, queryEvents, type EventQuery, type StoredEvent } from './d
 import { connectClient } from './db/pool.js';
 import { ReconcileLock } from './db/lock.js';
 import { migrate } from './db/migrate.js';
+import { prepareSchemaForRun, requireCurrentSchema } from './db/schema-check.js';
 import { SourceError } from './db/source.js';
 import { loadStates } from './db/state.js';
 import { ConfigurationError, UnavailableError, coerceError } from './errors.js';
@@ -93,7 +94,7 @@ program
   .option('--json', 'print JSON')
   .action(async (options: { json?: boolean }) => {
     await withRuntime(async (rt) => {
-      await migrate(rt.pool, rt.config.database.schema);
+      await requireCurrentSchema(rt.pool, rt.config.database.schema);
       const states = [...(await loadStates(rt.pool, rt.config.database.schema)).values()];
       print(options.json ? JSON.stringify(statusJson(states), null, 2) : renderStatusTable(states));
       return EXIT.ok;
@@ -128,7 +129,7 @@ program
       json?: boolean;
     }) => {
       await withRuntime(async (rt) => {
-        await migrate(rt.pool, rt.config.database.schema);
+        await requireCurrentSchema(rt.pool, rt.config.database.schema);
         const filters = {
           since: options.since,
           connectorId: options.connector,
@@ -243,7 +244,10 @@ async function reconcileCommand(options: {
   json: boolean;
 }): Promise<void> {
   await withRuntime(async (rt) => {
-    await migrate(rt.pool, rt.config.database.schema);
+    const schema = rt.config.database.schema;
+    // Checked before the lock: a mistyped schema must not take a leader lock of its own.
+    if (options.dryRun) await requireCurrentSchema(rt.pool, schema);
+    else await prepareSchemaForRun(rt.pool, schema, rt.logger);
     const lock = options.dryRun
       ? null
       : await ReconcileLock.acquire(

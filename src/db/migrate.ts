@@ -23,24 +23,55 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     }));
 }
 
+export interface MigrateOptions {
+  /**
+   * Only `migrate` creates the schema: a run that finds none was most likely
+   * given a mistyped database.schema, and must not start a second, empty one.
+   */
+  createSchema: boolean;
+}
+
+/** Raised when the schema is missing and the caller may not create it. */
+export class MissingSchemaError extends Error {
+  constructor(readonly schema: string) {
+    super(`schema "${schema}" does not exist`);
+    this.name = 'MissingSchemaError';
+  }
+}
+
 /**
  * Applies the numbered migrations not yet applied, each in its own transaction.
- * A transaction-scoped advisory lock makes replicas that start together take
- * turns: the second one finds the work done and applies nothing.
+ * A schema that is already current gets no DDL at all, so a role without
+ * CREATE rights can call this. A transaction-scoped advisory lock makes
+ * replicas that start together take turns: the second one finds the work
+ * done and applies nothing.
  */
-export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> {
+export async function migrate(
+  pool: pg.Pool,
+  schema: string,
+  options: MigrateOptions = { createSchema: true },
+): Promise<string[]> {
+  const migrations = readMigrations();
+  const done = await appliedIds(pool, schema);
+  if (migrations.every((m) => done.has(m.id))) return [];
   const applied: string[] = [];
   const s = quoteIdent(schema);
-  for (const migration of readMigrations()) {
-    const done = await withTransaction(pool, async (client) => {
+  for (const migration of migrations) {
+    const ran = await withTransaction(pool, async (client) => {
       await client.query(
         `SELECT pg_advisory_xact_lock(hashtext('connector-sync:migrate:' || $1))`,
         [schema],
       );
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${s}.migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
+      // Checked first: Postgres checks the database CREATE privilege before
+      // IF NOT EXISTS, so the schema's owner without it would be refused.
+      if (!(await schemaExists(client, schema))) {
+        if (!options.createSchema) throw new MissingSchemaError(schema);
+        await client.query(`CREATE SCHEMA ${s}`);
+      }
+      if (!(await migrationsTableExists(client, schema)))
+        await client.query(
+          `CREATE TABLE ${s}.migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
       const seen = await client.query(`SELECT 1 FROM ${s}.migrations WHERE id = $1`, [
         migration.id,
       ]);
@@ -53,18 +84,40 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> 
       ]);
       return true;
     });
-    if (done) applied.push(migration.name);
+    if (ran) applied.push(migration.name);
   }
   return applied;
 }
 
+export async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
+  const { rows } = await db.query<{ present: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS present`,
+    [schema],
+  );
+  return rows[0]?.present === true;
+}
+
+async function migrationsTableExists(db: Queryable, schema: string): Promise<boolean> {
+  const { rows } = await db.query<{ present: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = $1 AND c.relname = 'migrations') AS present`,
+    [schema],
+  );
+  return rows[0]?.present === true;
+}
+
+/** Ids of the migrations applied so far; none when the schema or its table is missing. */
+async function appliedIds(db: Queryable, schema: string): Promise<Set<number>> {
+  if (!(await migrationsTableExists(db, schema))) return new Set();
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM ${quoteIdent(schema)}.migrations`,
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
 /** The latest migration applied, or 0; compared with the code's to tell if the schema is current. */
 export async function schemaVersion(db: Queryable, schema: string): Promise<number> {
-  const exists = await db.query<{ present: boolean }>(
-    `SELECT to_regclass($1) IS NOT NULL AS present`,
-    [`${quoteIdent(schema)}.migrations`],
-  );
-  if (!exists.rows[0]?.present) return 0;
+  if (!(await migrationsTableExists(db, schema))) return 0;
   const result = await db.query<{ version: number | null }>(
     `SELECT max(id) AS version FROM ${quoteIdent(schema)}.migrations`,
   );

@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { migrate } from '../db/migrate.js';
+import { prepareSchemaForRun } from '../db/schema-check.js';
 import { createRuntime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from './metrics.js';
@@ -27,7 +27,7 @@ export async function startDaemon(
     metrics.observePrefect(call);
     worker?.beat(); // an answer from Prefect is progress, even in a long pass
   });
-  await migrate(runtime.pool, config.database.schema);
+  await prepareSchemaForRun(runtime.pool, config.database.schema, logger);
   worker = new Worker(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
   const w = worker;
 

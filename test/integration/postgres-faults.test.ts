@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
 import { ReconcileLock } from '../../src/db/lock.js';
+import { migrate } from '../../src/db/migrate.js';
 import { startWorker, type WorkerProcess } from '../support/daemon.js';
 import { createTestEnv, insertConnectors, SHORT_CALLS, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
@@ -303,6 +304,8 @@ describe('Postgres faults mid-pass (long-running worker)', () => {
           row.schedule,
         ]);
 
+      // `run` never creates the worker's schema: a fresh database is migrated first.
+      await migrate(privateDb, SCHEMA);
       const w = await startSlowWorker({ DATABASE_URL: cluster.url('worker') });
       await w.waitForLog(msg('create applied'), 30_000);
 

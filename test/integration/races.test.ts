@@ -8,8 +8,8 @@ import { startProxy, type FaultProxy } from '../support/proxy.js';
 
 // Start-up races (SPEC §7 exactly once, §9 one pass at a time): two processes
 // started at the same instant on the same database and the same Prefect.
-// (a) two `run --once`: both also race on the migrations (the schema is dropped
-//     first); the one that does not get the reconcile lock waits for it
+// (a) two `run --once`: both also race on the migrations (the schema is
+//     emptied first, as a DBA hands it over); the one that does not get the reconcile lock waits for it
 //     (reconcile.lockWaitSeconds), then runs a pass that finds nothing to do;
 //     with no wait it exits 69 saying who holds the lock.
 // (b) two long-running workers: one leads, the other follows.
@@ -193,8 +193,9 @@ describe('two `run --once` started at the same instant', () => {
     'round %i: one passes, the other waits for the lock and finds nothing left; each change once',
     async (round) => {
       env = await createTestEnv();
-      // Both processes also race on creating the worker's schema.
+      // Both processes also race on upgrading the worker's (empty) schema.
       await env.sql(`DROP SCHEMA ${SCHEMA} CASCADE`);
+      await env.sql(`CREATE SCHEMA ${SCHEMA}`);
       const ids = await insertConnectors(
         env,
         Array.from({ length: N }, (_, i) => ({ name: `r${round}-c${i}`, schedule: '0 1 * * *' })),

@@ -70,6 +70,8 @@ export interface TestEnvOptions {
   /** Create the reference cai_connectors table (default true). */
   referenceTable?: boolean;
   apiUrl?: string;
+  /** Apply the worker's migrations (default true); false leaves no worker schema at all. */
+  migrate?: boolean;
 }
 
 export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestEnv> {
@@ -107,7 +109,7 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
     return result.config;
   };
   const config = build();
-  await migrate(db, config.database.schema);
+  if (options.migrate !== false) await migrate(db, config.database.schema);
   const silent = pino({ level: 'silent' });
 
   const testEnv: TestEnv = {
@@ -146,7 +148,12 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
   return testEnv;
 }
 
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+/** `timeoutMs`: the process is killed after it (a command that should have exited but runs on). */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 0,
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -154,6 +161,8 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
       {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
         maxBuffer: 64 * 1024 * 1024,
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

@@ -69,6 +69,29 @@ describe('config/kubernetes', () => {
     expect(pod.containers[0].args).toEqual(['run', '--once']);
   });
 
+  it.each([
+    ['deployment.yaml', (doc: Record<string, any>) => doc.spec.template.spec],
+    ['cronjob.yaml', (doc: Record<string, any>) => doc.spec.jobTemplate.spec.template.spec],
+  ])(
+    '%s migrates first: an init container, same image, env and security, runs `migrate`',
+    (file, podOf) => {
+      const pod = podOf(manifests[file]![0]!);
+      const [init, ...others] = pod.initContainers;
+      const [main] = pod.containers;
+      expect(others).toEqual([]);
+      restricted(init, pod);
+      expect(init.args).toEqual(['migrate']);
+      expect(init.image).toBe(main.image);
+      expect(init.env).toEqual(main.env);
+      expect(init.envFrom).toEqual(main.envFrom);
+      expect(init.securityContext).toEqual(main.securityContext);
+      // The config file names database.schema.
+      expect(init.volumeMounts).toContainEqual(
+        main.volumeMounts.find((m: Record<string, any>) => m.name === 'config'),
+      );
+    },
+  );
+
   it('the ConfigMap holds a configuration the worker accepts', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cs-k8s-')), 'config.yaml');
     writeFileSync(file, manifests['configmap.yaml']![0]!.data['config.yaml']);
