@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { eventsByIds, queryEvents, type EventQuery, type StoredEvent } from './db/eventlog.js';
@@ -10,6 +11,7 @@ import { prepareSchemaForRun, requireCurrentSchema } from './db/schema-check.js'
 import { SourceError } from './db/source.js';
 import { loadStates } from './db/state.js';
 import { ConfigurationError, UnavailableError, coerceError } from './errors.js';
+import { describePostgresFailure } from './db/errors.js';
 import { createLogger, redactText } from './logger.js';
 import { PrefectError } from './prefect/errors.js';
 import { runPass } from './reconcile/pass.js';
@@ -212,6 +214,7 @@ async function runDaemon(): Promise<void> {
   const config = readConfigOrExit();
   const secrets = secretsOf(config);
   const logger = createLogger({ level: config.log.level, format: config.log.format, secrets });
+  logWarnings(logger);
   let daemon: Daemon;
   try {
     // Loaded only here: the one-shot commands never pay for the ops server,
@@ -219,7 +222,7 @@ async function runDaemon(): Promise<void> {
     const { startDaemon } = await import('./worker/daemon.js');
     daemon = await startDaemon(config, logger);
   } catch (error) {
-    process.exit(reportFailure(error, secrets));
+    process.exit(reportFailure(error, config));
   }
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -232,7 +235,7 @@ async function runDaemon(): Promise<void> {
     daemon
       .stop()
       .then(() => process.exit(EXIT.ok))
-      .catch((error: unknown) => process.exit(reportFailure(error, secrets)));
+      .catch((error: unknown) => process.exit(reportFailure(error, config)));
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -273,11 +276,12 @@ async function reconcileCommand(options: {
 async function withRuntime(work: (rt: Runtime) => Promise<number>): Promise<void> {
   const config = readConfigOrExit();
   const rt = createRuntime(config);
+  logWarnings(rt.logger);
   let code: number;
   try {
     code = await work(rt);
   } catch (error) {
-    code = reportFailure(error, secretsOf(config));
+    code = reportFailure(error, config);
   } finally {
     await rt.close().catch(() => undefined);
   }
@@ -292,31 +296,21 @@ function readConfigOrExit(): Config {
     overrides: { 'log.level': globals.logLevel },
   });
   if (!result.ok) {
+    const [only, ...more] = result.errors;
     process.stderr.write(
-      `connector-sync: invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`,
+      more.length === 0
+        ? `connector-sync: invalid configuration: ${only}\n`
+        : `connector-sync: invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`,
     );
     process.exit(EXIT.usage);
   }
   return result.config;
 }
 
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  '57P01',
-  '57P03',
-  '08006',
-  '08001',
-]);
-
-function reportFailure(raw: unknown, secrets: string[]): number {
+function reportFailure(raw: unknown, config: Config): number {
   const error = coerceError(raw);
   const say = (message: string): void => {
-    process.stderr.write(`connector-sync: ${redactText(message, secrets)}\n`);
+    process.stderr.write(`connector-sync: ${redactText(message, secretsOf(config))}\n`);
   };
   if (error instanceof ConfigurationError || error instanceof SourceError) {
     say(error.message);
@@ -330,17 +324,24 @@ function reportFailure(raw: unknown, secrets: string[]): number {
     say(`Prefect is unavailable: ${error.message}`);
     return error.retryable ? EXIT.unavailable : EXIT.usage;
   }
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) {
-    say(`Postgres is unavailable: ${error.message}`);
-    return EXIT.unavailable;
-  }
-  if (typeof code === 'string' && code === '28P01') {
-    say(`Postgres refused the credentials: ${error.message}`);
-    return EXIT.usage;
+  const postgres = describePostgresFailure(error, config.database.url);
+  if (postgres) {
+    say(postgres.message);
+    return postgres.exit;
   }
   say(`unexpected error: ${error.stack ?? error.message}`);
   return EXIT.problems;
+}
+
+/**
+ * Node prints a process warning (pg's note on sslmode, say) as several lines
+ * of stderr; here each becomes one log line, like everything else there.
+ */
+function logWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) =>
+    logger.warn({ warning: warning.name }, warning.message.replace(/\s*\n\s*/g, ' ')),
+  );
 }
 
 function parseDate(value: string): Date {

@@ -27,6 +27,7 @@ const ENV_KEYS: [string, string][] = [
   ['CONNECTOR_SYNC_SCHEDULE', 'reconcile.schedule'],
   ['LOG_LEVEL', 'log.level'],
   ['LOG_FORMAT', 'log.format'],
+  ['HOST', 'http.host'],
   ['PORT', 'http.port'],
 ];
 

@@ -1,3 +1,4 @@
+import { parse as parsePostgresUrl } from 'pg-connection-string';
 import { z } from 'zod';
 import { cronProblem } from '../core/cron.js';
 import { PREFECT_TIMEZONES } from '../core/timezones.generated.js';
@@ -17,6 +18,15 @@ const cron = z.string().refine((value) => cronProblem(value) === null, {
 });
 
 const jsonObject = z.record(z.string(), z.unknown());
+
+function parsesAsPostgresUrl(url: string): boolean {
+  try {
+    parsePostgresUrl(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const configSchema = z.strictObject({
   source: z
@@ -112,7 +122,16 @@ export const configSchema = z.strictObject({
         error: (issue) =>
           issue.input === undefined ? 'is required: set DATABASE_URL' : 'must be text',
       })
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+      .regex(/^postgres(ql)?:\/\//, {
+        message: 'must be a postgres:// or postgresql:// URL',
+        abort: true,
+      })
+      // Parsed as pg parses it, so a mistake is this one line, not a stack trace
+      // at the first connection. The message never repeats the URL (it holds the password).
+      .refine(parsesAsPostgresUrl, {
+        message:
+          'is not a valid URL: check the port, and percent-encode @ # / ? : in the user or password (%40 %23 %2F %3F %3A)',
+      }),
     schema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
@@ -126,6 +145,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   http: z
     .strictObject({
+      // null: every interface (IPv6 and IPv4), as Node binds by default.
+      host: z.string().min(1).nullable().default(null),
       port: z.coerce.number().int().min(0).max(65535).default(8080),
     })
     .prefault({}),

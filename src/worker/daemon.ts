@@ -10,6 +10,8 @@ import { WakeupListener } from './wakeups.js';
 
 export interface Daemon {
   worker: Worker;
+  /** The address the ops server is bound to ('::' or '0.0.0.0': every interface). */
+  host: string;
   port: number;
   /** Graceful stop (SPEC §9); resolves once the lock is released and everything is closed. */
   stop(): Promise<'drained' | 'timed out'>;
@@ -39,7 +41,7 @@ export async function startDaemon(
     logger,
     stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
   });
-  const port = await listen(server, config.http.port);
+  const { address: host, port } = await listen(server, config.http.port, config.http.host);
   const listener = new WakeupListener(config.database.url, logger, (wakeup) =>
     w.requestWakeup(wakeup),
   );
@@ -49,10 +51,11 @@ export async function startDaemon(
     noOverlap: true,
   });
   const loop = w.start();
-  logger.info({ port, schedule: config.reconcile.schedule }, 'worker started');
+  logger.info({ host, port, schedule: config.reconcile.schedule }, 'worker started');
 
   return {
     worker: w,
+    host,
     port,
     stop: async () => {
       await schedule.stop();

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { queryEvents, UnknownCursorError } from '../db/eventlog.js';
 import { latestMigration, schemaVersion } from '../db/migrate.js';
 import { pageStates } from '../db/state.js';
-import { coerceError } from '../errors.js';
+import { coerceError, ConfigurationError } from '../errors.js';
 import { statusJson } from '../render/status.js';
 import type { Metrics } from './metrics.js';
 import type { Worker } from './loop.js';
@@ -149,10 +149,39 @@ function send(res: http.ServerResponse, status: number, body: unknown, type?: st
   res.end(text);
 }
 
-export async function listen(server: http.Server, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve());
-  });
-  return (server.address() as AddressInfo).port;
+/** Binds the ops server; `host` null means every interface (IPv6 and IPv4). */
+export async function listen(
+  server: http.Server,
+  port: number,
+  host: string | null,
+): Promise<AddressInfo> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, ...(host === null ? {} : { host }) }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    throw new ConfigurationError([listenProblem(coerceError(error), port, host)]);
+  }
+  return server.address() as AddressInfo;
+}
+
+function listenProblem(error: Error, port: number, host: string | null): string {
+  const where =
+    host === null
+      ? `port ${port} on every interface`
+      : `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const code = (error as { code?: unknown }).code;
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the address is already in use; choose another PORT or stop what holds it',
+    EACCES: 'permission denied (ports below 1024 need privileges); choose another PORT',
+    EADDRNOTAVAIL: 'no interface of this machine has that address; check HOST',
+    ENOTFOUND: 'the host name does not resolve; check HOST',
+    EAI_AGAIN: 'the host name does not resolve; check HOST',
+  };
+  const reason = (typeof code === 'string' && why[code]) || error.message;
+  return `the ops HTTP server cannot listen on ${where} (http.host / http.port, env HOST / PORT): ${reason}`;
 }

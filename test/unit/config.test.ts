@@ -85,7 +85,7 @@ describe('defaults (SPEC §3)', () => {
       shutdownTimeoutSeconds: 20,
     });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
-    expect(c.http).toEqual({ port: 8080 });
+    expect(c.http).toEqual({ host: null, port: 8080 });
   });
 
   it('the built-in defaults (an empty config file) are the same as default.yaml', () => {
@@ -192,10 +192,12 @@ describe('precedence: flags > environment > file > built-in defaults', () => {
           LOG_LEVEL: 'warn',
           LOG_FORMAT: 'json',
           PORT: '9090',
+          HOST: '127.0.0.1',
         },
         configFile: file,
       }),
     );
+    expect(c.http.host).toBe('127.0.0.1');
     expect(c.reconcile.schedule).toBe('*/10 * * * *');
     expect(c.log).toEqual({ level: 'warn', format: 'json' });
     expect(c.http.port).toBe(9090);

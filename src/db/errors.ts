@@ -1,0 +1,87 @@
+import pg from 'pg';
+import { parse } from 'pg-connection-string';
+
+// What went wrong talking to Postgres, as one line that names what was tried
+// (host, port, database, user — never the password) and what to check.
+
+export interface PostgresFailure {
+  /** 64: the configuration (or the server's setup for this role) is wrong; 69: unreachable. */
+  exit: 64 | 69;
+  message: string;
+}
+
+/** Where a connection string points, filled in with the defaults pg itself uses. */
+export function postgresTarget(url: string): string {
+  let parsed: Partial<ReturnType<typeof parse>> = {};
+  try {
+    parsed = parse(url);
+  } catch {
+    /* unparseable: the defaults are all there is to name */
+  }
+  const env = process.env;
+  const user = parsed.user || env.PGUSER || String(pg.defaults.user ?? '');
+  const host = parsed.host || env.PGHOST || 'localhost';
+  const port = parsed.port || env.PGPORT || '5432';
+  const database = parsed.database || env.PGDATABASE || user;
+  return `host ${host}, port ${port}, database "${database}", user "${user}"`;
+}
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down)
+  '53300', // too_many_connections
+]);
+
+/** Node's TLS verification failures: a certificate the client refuses. */
+const CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
+
+/** Clauses that pg's own messages carry when the connection itself failed. */
+const CONNECTION_LOST = /timeout expired|Connection terminated|connection timeout/i;
+
+/** null when the error is not one of Postgres's (or of the way to it). */
+export function describePostgresFailure(error: Error, url: string): PostgresFailure | null {
+  const code = (error as { code?: unknown }).code;
+  const said = error.message || (typeof code === 'string' ? code : 'no answer');
+  const at = `Postgres (${postgresTarget(url)})`;
+  const usage = (what: string, check: string): PostgresFailure => ({
+    exit: 64,
+    message: `${at}: ${what}; ${check}`,
+  });
+  switch (code) {
+    case '28P01':
+      return usage(said, 'check the password in DATABASE_URL');
+    case '28000':
+      return usage(said, "check the user in DATABASE_URL (and the server's pg_hba.conf)");
+    case '3D000':
+      return usage(said, 'check the database name in DATABASE_URL');
+    case '42501':
+      return usage(said, 'grant the role what README "Security" lists for this command');
+  }
+  if (/does not support SSL/i.test(said))
+    return usage(
+      said,
+      'drop sslmode from DATABASE_URL (or set sslmode=disable), or enable SSL on the server',
+    );
+  if (typeof code === 'string' && CERTIFICATE.test(code))
+    return usage(
+      `the server's TLS certificate was refused (${code})`,
+      'check sslmode and sslrootcert in DATABASE_URL',
+    );
+  if (
+    (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08'))) ||
+    CONNECTION_LOST.test(said)
+  )
+    return {
+      exit: 69,
+      message: `Postgres is unavailable (${postgresTarget(url)}): ${said}; check the host and port in DATABASE_URL and that Postgres is running`,
+    };
+  return null;
+}
