@@ -320,6 +320,10 @@ function reportFailure(raw: unknown, config: Config): number {
     say(error.message);
     return EXIT.unavailable;
   }
+  if (error instanceof PrefectError && error.kind === 'not-an-api') {
+    say(error.message);
+    return EXIT.usage;
+  }
   if (error instanceof PrefectError) {
     say(`Prefect is unavailable: ${error.message}`);
     return error.retryable ? EXIT.unavailable : EXIT.usage;

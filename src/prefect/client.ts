@@ -1,5 +1,5 @@
 import type { Deployment, DeploymentSpec, FieldChanges } from '../core/types.js';
-import { PrefectError } from './errors.js';
+import { describePrefectBody, PrefectError } from './errors.js';
 import type { PrefectHttp } from './http.js';
 
 export const PAGE_SIZE = 200; // Prefect's maximum `limit`
@@ -22,6 +22,24 @@ export class PrefectClient {
       if (error instanceof PrefectError && error.kind === 'not-found') return null;
       throw error;
     }
+  }
+
+  /**
+   * Throws unless the base URL is a Prefect API, where GET /health answers
+   * `true`. Asked only when something seems missing: a URL without /api
+   * answers 404 to everything, which is not the same as "not there".
+   */
+  async assertApiRoot(): Promise<void> {
+    let answered: string;
+    try {
+      const { status, data } = await this.http.request<unknown>('GET', '/health');
+      if (data === true) return;
+      answered = `${status} ${JSON.stringify(data).slice(0, 100)}`;
+    } catch (error) {
+      if (!(error instanceof PrefectError) || error.kind !== 'not-found') throw error;
+      answered = `${error.status} (${describePrefectBody(error.detail)})`;
+    }
+    throw this.http.notAnApi('GET', '/health', answered);
   }
 
   async readFlowId(name: string): Promise<string | null> {

@@ -7,7 +7,8 @@ export type PrefectErrorKind =
   | 'not-found'
   | 'invalid' // 422
   | 'conflict' // 409
-  | 'permanent'; // any other 4xx
+  | 'permanent' // any other 4xx
+  | 'not-an-api'; // PREFECT_API_URL answers, but not as Prefect's API (no /api, HTML, TLS to plain HTTP)
 
 const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
 

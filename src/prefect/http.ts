@@ -154,12 +154,17 @@ export class PrefectHttp {
     }
     const route = routeOf(path);
     const response = await this.send(method, path, route, body, headers, sendBefore);
+    const json = isJsonAnswer(response);
+    // Prefect's API answers JSON, its 404s included: anything else (a UI's
+    // page, a proxy's login form) means PREFECT_API_URL points elsewhere.
+    if (!json && (response.status < 400 || response.status === 404))
+      throw this.notAnApi(method, path, `${response.status} ${contentTypeOf(response)}, not JSON`);
     if (response.status < 400) return { status: response.status, data: response.data as T };
 
     // Scrubbed here, at the edge: the message goes on to connector_state,
     // events, status output and logs.
-    const detail: unknown = redactValue(response.data, this.credentials);
-    const text = describePrefectBody(detail);
+    const detail: unknown = json ? redactValue(response.data, this.credentials) : null;
+    const text = json ? describePrefectBody(detail) : `(${contentTypeOf(response)})`;
     // Prefect answers 403 "Missing CSRF token." when protection is on and we
     // sent none, "Invalid CSRF token or client identifier." when ours expired:
     // either way fetch a token (once for all concurrent refusals) and retry
@@ -183,6 +188,34 @@ export class PrefectHttp {
       detail,
       retryAfterMs,
     );
+  }
+
+  /**
+   * PREFECT_API_URL answered, but not as Prefect's API: a configuration
+   * mistake (exit 64), named by the URL asked and what came back.
+   */
+  notAnApi(method: Method, path: string, answered: string): PrefectError {
+    const base = this.safeBaseUrl();
+    const hint = /\/api$/.test(base)
+      ? "check that it is the Prefect server's API, not its UI or a proxy in front of it"
+      : `Prefect's API is under /api, e.g. ${base}/api`;
+    return new PrefectError(
+      redactText(
+        `PREFECT_API_URL ${base} is not a Prefect API: ${method} ${base}${path.split('?')[0]} answered ${answered}; ${hint}`,
+        this.credentials,
+      ),
+      'not-an-api',
+      null,
+      null,
+    );
+  }
+
+  /** The base URL without any user:password in it. */
+  private safeBaseUrl(): string {
+    const url = new URL(this.options.apiUrl);
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/+$/, '');
   }
 
   /** One HTTP exchange: waits its turn, is counted and observed; no answer is a network error. */
@@ -216,8 +249,33 @@ export class PrefectHttp {
       return response;
     } catch (error) {
       observe(null);
-      throw networkError(error, method, route, this.credentials);
+      throw (
+        this.tlsMistake(error, method, path) ?? networkError(error, method, route, this.credentials)
+      );
     }
+  }
+
+  /**
+   * A TLS failure no retry can fix: https:// to a server that speaks plain
+   * HTTP (OpenSSL's "wrong version number", EPROTO), or a certificate refused.
+   */
+  private tlsMistake(error: unknown, method: Method, path: string): PrefectError | null {
+    const code = (error as { code?: unknown }).code;
+    const message = error instanceof Error ? error.message : '';
+    const base = this.safeBaseUrl();
+    const url = `${base}${path.split('?')[0]}`;
+    let why: string | null = null;
+    if (base.startsWith('https:') && (code === 'EPROTO' || /wrong version number/i.test(message)))
+      why = `the server does not speak TLS (EPROTO); if it serves plain HTTP, use ${base.replace(/^https:/, 'http:')}`;
+    else if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code))
+      why = `the server's TLS certificate was refused (${code}); check the URL's host name and the certificate`;
+    if (why === null) return null;
+    return new PrefectError(
+      redactText(`PREFECT_API_URL ${base}: ${method} ${url} failed: ${why}`, this.credentials),
+      'not-an-api',
+      null,
+      null,
+    );
   }
 
   /**
@@ -316,4 +374,17 @@ function networkError(
     null,
     null,
   );
+}
+
+/** JSON, or no body at all (a 204): what Prefect's API answers. */
+function isJsonAnswer(response: AxiosResponse): boolean {
+  if (response.status === 204) return true;
+  const body: unknown = response.data;
+  if (body === '' || body === undefined || body === null) return true;
+  return /\bjson\b/i.test(contentTypeOf(response));
+}
+
+function contentTypeOf(response: AxiosResponse): string {
+  const type: unknown = response.headers['content-type'];
+  return typeof type === 'string' && type !== '' ? type : 'without a content type';
 }

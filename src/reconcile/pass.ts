@@ -215,11 +215,11 @@ async function preflight(deps: PassDeps): Promise<{ id: string; name: string }> 
   const name = deps.config.deployment.workPoolName;
   try {
     const pool = await deps.prefect.readWorkPool(name);
-    if (!pool)
-      throw new ConfigurationError([
-        `work pool "${name}" does not exist in Prefect (deployment.workPoolName)`,
-      ]);
-    return pool;
+    if (pool) return pool;
+    await deps.prefect.assertApiRoot();
+    throw new ConfigurationError([
+      `work pool "${name}" does not exist in Prefect (deployment.workPoolName)`,
+    ]);
   } catch (error) {
     if (error instanceof PrefectError && error.kind === 'auth') {
       throw new ConfigurationError([

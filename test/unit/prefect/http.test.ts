@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { PrefectError } from '../../../src/prefect/errors.js';
 import { PrefectHttp, routeOf, WriteWindowClosed } from '../../../src/prefect/http.js';
 import {
+  API_URL,
   CSRF_INVALID,
   CSRF_MISSING,
   csrfToken,
@@ -907,5 +908,53 @@ describe('the write window of a change (sendBefore)', () => {
     expect(status).toBe(204);
     expect(seen).toHaveLength(2);
     expect(scope.isDone()).toBe(true);
+  });
+});
+
+describe('answers that are not JSON (PREFECT_API_URL pointing elsewhere)', () => {
+  const page = '<!doctype html><html><body>login</body></html>';
+  const htmlHeaders = { 'content-type': 'text/html' };
+
+  it('a 200 page of HTML is "not a Prefect API", never handed on as data', async () => {
+    prefect().post('/api/deployments/paginate').reply(200, page, htmlHeaders);
+    const error = await rejectionOf(makeHttp().request('POST', '/deployments/paginate', {}));
+    expect(error).toBeInstanceOf(PrefectError);
+    expect(error).toMatchObject({ kind: 'not-an-api', retryable: false });
+    expect((error as Error).message).toBe(
+      `PREFECT_API_URL ${API_URL} is not a Prefect API: POST ${API_URL}/deployments/paginate answered 200 text/html, not JSON; check that it is the Prefect server's API, not its UI or a proxy in front of it`,
+    );
+  });
+
+  it('a 404 page of HTML too (a missing resource of Prefect answers JSON)', async () => {
+    prefect().get('/api/work_pools/default').reply(404, page, htmlHeaders);
+    const error = await rejectionOf(makeHttp().request('GET', '/work_pools/default'));
+    expect(error).toMatchObject({ kind: 'not-an-api' });
+  });
+
+  it('a 502 page from a proxy stays transient (retried), described by its content type', async () => {
+    const scope = prefect().get('/api/work_pools/default').times(3).reply(502, page, htmlHeaders);
+    const error = await rejectionOf(makeHttp().request('GET', '/work_pools/default'));
+    expect(scope.isDone()).toBe(true);
+    expect(error).toMatchObject({ kind: 'transient', status: 502 });
+    expect((error as Error).message).toBe(
+      'Prefect GET /work_pools/{name} answered 502: (text/html)',
+    );
+  });
+
+  it('an empty 204 is fine', async () => {
+    prefect().delete(`/api/deployments/${DEPLOYMENT_ID}`).reply(204);
+    await expect(
+      makeHttp().request('DELETE', `/deployments/${DEPLOYMENT_ID}`),
+    ).resolves.toMatchObject({
+      status: 204,
+    });
+  });
+
+  it('credentials in the URL are not named', async () => {
+    prefect().get('/api/work_pools/default').reply(200, page, htmlHeaders);
+    const http = makeHttp({ apiUrl: 'http://user:hunter2@prefect.test/api' });
+    const error = await rejectionOf(http.request('GET', '/work_pools/default'));
+    expect((error as Error).message).not.toContain('hunter2');
+    expect((error as Error).message).toContain('PREFECT_API_URL http://prefect.test/api ');
   });
 });
