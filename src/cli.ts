@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { eventsByIds, queryEvents, type EventQuery, type StoredEvent } from './db/eventlog.js';
 import { connectClient } from './db/pool.js';
 import { ReconcileLock } from './db/lock.js';
+import { packageVersion, withDefaultCommand } from './commands/usage.js';
 import { migrate } from './db/migrate.js';
 import { prepareSchemaForRun, requireCurrentSchema } from './db/schema-check.js';
 import { SourceError } from './db/source.js';
@@ -31,8 +32,9 @@ interface GlobalOptions {
 const program = new Command()
   .name('connector-sync')
   .description(
-    'Keeps Prefect deployments in step with the cai_connectors table, writing one lifecycle event per change.',
+    'Keeps Prefect deployments in step with the cai_connectors table, writing one lifecycle event per change.\nWithout a command, runs `run` (the default).',
   )
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .option(
     '-c, --config <file>',
     'configuration file (default: config/default.yaml; env CONNECTOR_SYNC_CONFIG)',
@@ -51,12 +53,14 @@ Exit codes (run --once, plan):
   69  Postgres or Prefect unreachable, or the reconcile lock was held too long
 
 Environment: DATABASE_URL, PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING,
-CONNECTOR_SYNC_CONFIG, CONNECTOR_SYNC_ENV, CONNECTOR_SYNC_SCHEDULE, LOG_LEVEL, LOG_FORMAT, PORT.`,
+CONNECTOR_SYNC_CONFIG, CONNECTOR_SYNC_ENV, CONNECTOR_SYNC_SCHEDULE, LOG_LEVEL, LOG_FORMAT, HOST, PORT.`,
   );
 
 program
-  .command('run', { isDefault: true })
-  .description('reconcile: with --once, one pass then exit; without, the long-running worker')
+  .command('run')
+  .description(
+    'reconcile (the default command): with --once, one pass then exit; without, the long-running worker',
+  )
   .option('--once', 'run one pass and exit with its result')
   .option('--dry-run', 'plan only: change nothing (same as `plan`)')
   .option('--allow-mass-delete', 'let a pass delete more than reconcile.maxDeletesPerPass')
@@ -366,4 +370,4 @@ function print(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-await program.parseAsync(process.argv);
+await program.parseAsync(withDefaultCommand(process.argv, program, 'run'));
