@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -25,8 +26,14 @@ interface GlobalOptions {
   logLevel?: string;
 }
 
+// package.json sits beside dist/ in a checkout and in the image alike.
+const { version } = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
 const program = new Command()
   .name('connector-sync')
+  .version(version, '-V, --version', 'print the version and exit')
   .description(
     'Keeps Prefect deployments in step with the cai_connectors table, writing one lifecycle event per change.',
   )
