@@ -18,9 +18,9 @@ import { REPO } from './prefect-server.ts';
 // Builds and runs the project's Dockerfile with podman where there is no
 // Docker engine and no image registry. The official Node image cannot be
 // pulled, so the Dockerfile's BASE_IMAGE is swapped for a base made here the
-// way that image is made: Debian bookworm (mmdebstrap, minbase), the Node 24
-// release binary in /usr/local/bin, npm under /usr/local/lib/node_modules,
-// and a `node` user with uid/gid 1000. The base is kept as a tarball in the
+// way that image is made: Debian bookworm (mmdebstrap, minbase, slimmed as
+// debian:bookworm-slim is), the Node 24 release binary in /usr/local/bin, npm
+// under /usr/local/lib/node_modules, and a `node` user with uid/gid 1000. The base is kept as a tarball in the
 // cache and in podman's storage, so a warm run only checks that it is there.
 //
 // Podman's defaults fail on these machines (crun refuses the hybrid cgroup
@@ -150,13 +150,24 @@ async function npmTarball(): Promise<string> {
   return file;
 }
 
+const SLIM_EXCLUDES = [
+  'path-exclude=/usr/share/doc/*',
+  'path-include=/usr/share/doc/*/copyright',
+  'path-exclude=/usr/share/man/*',
+  'path-exclude=/usr/share/groff/*',
+  'path-exclude=/usr/share/info/*',
+  'path-exclude=/usr/share/lintian/*',
+  'path-exclude=/usr/share/linda/*',
+  'path-exclude=/usr/share/locale/*',
+];
+
 /** How the base is made; the cache key is taken from it (with the Node binary's version). */
 function mmdebstrapArgs(node: string, npm: string, out: string): string[] {
   const modules = '"$1/usr/local/lib/node_modules"';
   const hooks = [
     `copy-in '${node}' /usr/local/bin`,
     `mkdir -p ${modules} && tar -xzf '${npm}' --no-same-owner -C ${modules} && mv ${modules}/package ${modules}/npm`,
-    'ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm" && ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"',
+    'ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm" && ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx" && ln -s node "$1/usr/local/bin/nodejs"',
     // The official image's user, made the same way.
     'chroot "$1" groupadd --gid 1000 node && chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
   ];
@@ -164,8 +175,10 @@ function mmdebstrapArgs(node: string, npm: string, out: string): string[] {
     '--quiet',
     '--variant=minbase',
     '--format=tar',
-    // The official slim image keeps libatomic1 for Node; it has no tini (the Dockerfile installs it).
-    '--include=libatomic1',
+    // Merged /usr without the usrmerge package (and the perl it pulls in), as debian:bookworm-slim.
+    '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
+    // What debian:bookworm-slim leaves out; kept in the image's dpkg config, so later installs too.
+    ...SLIM_EXCLUDES.map((rule) => `--dpkgopt=${rule}`),
     ...hooks.map((hook) => `--customize-hook=${hook}`),
     SUITE,
     out,
@@ -203,13 +216,15 @@ async function baseTarball(key: string, node: string, npm: string): Promise<stri
 /**
  * The stand-in for the official Node 24 image: imported from the cached tarball
  * into podman's storage (built first when neither has it). Returns its reference.
+ * `fresh` builds and imports it anew (for measuring a cold start).
  */
-export async function ensureBase(): Promise<string> {
+export async function ensureBase(options: { fresh?: boolean } = {}): Promise<string> {
   const node = nodeBinary();
   const recipe = [...mmdebstrapArgs('NODE', 'NPM', 'OUT'), ...IMPORT_CHANGES, NPM_VERSION];
   const key = sha(JSON.stringify(recipe), process.version, process.arch);
   const ref = `${BASE_REPO}:${key}`;
-  if (await imageExists(ref)) return ref;
+  if (options.fresh) rmSync(join(CONTAINER_CACHE, `base-${key}.tar`), { force: true });
+  else if (await imageExists(ref)) return ref;
   const tarball = await baseTarball(key, node, await npmTarball());
   await podmanOk(
     ['import', '--quiet', ...IMPORT_CHANGES.flatMap((c) => ['--change', c]), tarball, ref],
@@ -255,10 +270,11 @@ export async function ensureTestBase(): Promise<string> {
 }
 
 /** Builds the repository's Dockerfile with BASE_IMAGE=base as `tag`; returns the build's output. */
-export async function buildImage(tag: string, base: string): Promise<string> {
+export async function buildImage(tag: string, base: string, extra: string[] = []): Promise<string> {
   return podmanOk(
     [
       'build',
+      ...extra,
       '--network',
       'host',
       '--build-arg',
