@@ -65,7 +65,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const name of containers) await podman(['rm', '--force', '--time', '0', name], 120_000);
-  if (built) await podman(['rmi', image], 120_000);
+  if (built) {
+    // The last image built keeps its layers for the next run's build (podman drops
+    // the layers of an image it removes); the run's own tag goes.
+    await podman(['tag', image, 'localhost/connector-sync-test:last'], 120_000);
+    await podman(['rmi', image], 120_000);
+  }
   await proxy?.close();
   await env?.cleanup();
 }, 300_000);
