@@ -183,7 +183,9 @@ describe('the image', () => {
     const port = await freePort();
 
     const N = 60;
-    const before = (await e.sql(`SELECT count(*)::int AS n FROM cai_connectors`))[0]!.n as number;
+    const count = async (sql: string): Promise<number> => (await e.sql(sql))[0]!.n as number;
+    const before = await count(`SELECT count(*)::int AS n FROM cai_connectors`);
+    const eventsBefore = await count(`SELECT count(*)::int AS n FROM ${SCHEMA}.events`);
     await insertConnectors(
       e,
       Array.from({ length: N }, (_, i) => ({ name: `image-w${i}`, schedule: `${i} 4 * * *` })),
@@ -230,7 +232,7 @@ describe('the image', () => {
 
     await eventually(
       () => e.sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.events`),
-      (rows) => rows[0]!.n > before,
+      (rows) => rows[0]!.n > eventsBefore,
       120_000,
     );
     const grace = pod.terminationGracePeriodSeconds as number;
