@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EventRow } from '../core/events.js';
 import type { RelatedContext } from '../core/events.js';
+import { storedChange } from '../core/settle.js';
 import type { Change } from '../core/types.js';
 import { quoteIdent, withTransaction, type Queryable } from './pool.js';
 import { saveStates, type ConnectorState } from './state.js';
@@ -53,7 +54,7 @@ export async function openIntents(db: Queryable, schema: string): Promise<Intent
   return result.rows.map((r) => ({
     id: r.id,
     passId: r.pass_id,
-    change: r.change,
+    change: storedChange(r.change),
     flowId: r.flow_id,
     context: r.context,
     createdAt: r.created_at,
