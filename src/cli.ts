@@ -131,6 +131,18 @@ program
     'then keep running and print each new event once, in commit order, reconnecting after a lost Postgres connection (Ctrl-C stops)',
   )
   .option('--json', 'one JSON object per line (the "more match" note goes to stderr)')
+  .addHelpText(
+    'after',
+    `
+--since takes a whole number with s, m, h, d or w, combinable (1h30m), or an ISO
+date (a date alone is UTC midnight; a date-time without an offset is local time).
+It narrows the window; --limit still keeps the newest of it.
+
+Examples:
+  connector-sync events                      the newest 100 events
+  connector-sync events --since 2h           the last two hours (at most the newest 100)
+  connector-sync events --follow --json      then each new event, one JSON object per line`,
+  )
   .action(async (options: EventsOptions) => {
     await withRuntime(async (rt) => {
       await migrate(rt.pool, rt.config.database.schema);

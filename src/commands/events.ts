@@ -143,15 +143,23 @@ async function followEvents(
       if (!(await unlessStopped(client.connect(), stop))) break;
       if (!(await unlessStopped(client.query(`LISTEN ${CHANNEL}`), stop))) break;
       rt.logger.debug({ afterSeq: cursor.seq }, 'events --follow: listening');
-      if (lostAt !== null) {
+      const printedBefore = cursor.seq;
+      let caughtUp = false;
+      // Back only once a read worked: a connection that takes LISTEN but fails
+      // every read must not reset the pause to its shortest.
+      const readAndMark = async (c: pg.Client): Promise<void> => {
+        await readNew(c);
+        if (caughtUp) return;
+        caughtUp = true;
+        failures = 0;
+        if (lostAt === null) return;
         rt.logger.warn(
-          { downMs: Date.now() - lostAt, afterSeq: cursor.seq },
-          'events --follow: Postgres connection back; catching up from the last event printed',
+          { downMs: Date.now() - lostAt, afterSeq: printedBefore, caughtUpToSeq: cursor.seq },
+          'events --follow: Postgres connection back; caught up from the last event printed',
         );
         lostAt = null;
-      }
-      failures = 0;
-      await listenUntilLost(client, readNew, stop);
+      };
+      await listenUntilLost(client, readAndMark, stop);
     } catch (raw) {
       if (stop.aborted) break;
       failures += 1;

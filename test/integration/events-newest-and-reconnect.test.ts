@@ -52,7 +52,7 @@ function logLines(stderr: string): { msg: string; [key: string]: unknown }[] {
 }
 
 const LOST = 'events --follow: lost the Postgres connection; reconnecting';
-const BACK = 'events --follow: Postgres connection back; catching up from the last event printed';
+const BACK = 'events --follow: Postgres connection back; caught up from the last event printed';
 const LISTENING = 'events --follow: listening';
 const RETRYING = 'events --follow: still reconnecting';
 
