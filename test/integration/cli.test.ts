@@ -34,6 +34,8 @@ describe('exit codes', () => {
     expect(JSON.parse(converged.stdout)).toEqual({
       changes: [],
       problems: [],
+      held_deletes: null,
+      waiting: [],
       summary: {
         create: 0,
         update: 0,
