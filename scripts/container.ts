@@ -98,11 +98,20 @@ export function podman(args: string[], timeoutMs = 600_000): Promise<CommandResu
 export async function podmanOk(args: string[], timeoutMs?: number): Promise<string> {
   const result = await podman(args, timeoutMs);
   if (result.code !== 0) {
-    throw new Error(
-      `podman ${args.join(' ')} exited ${result.code}:\n${result.stderr.slice(-4000)}`,
-    );
+    throw new Error(`podman ${shown(args)} exited ${result.code}:\n${result.stderr.slice(-4000)}`);
   }
   return result.stdout;
+}
+
+/** The arguments for an error message, without the secrets an `-e` may carry. */
+function shown(args: string[]): string {
+  return args
+    .map((arg) =>
+      arg
+        .replace(/^((?:[A-Z_]*)(?:KEY|SECRET|PASSWORD|TOKEN|AUTH)[A-Z_]*=).*/, '$1***')
+        .replace(/(:\/\/[^:/@\s]+:)[^@\s]*@/g, '$1***@'),
+    )
+    .join(' ');
 }
 
 /** Why this machine cannot build and run the image, or null when the tools are there. */
