@@ -1,12 +1,12 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { eventsByIds, queryEvents, type EventQuery, type StoredEvent } from './db/eventlog.js';
-import { connectClient } from './db/pool.js';
+import { eventsCommand, parseSince, type EventsOptions } from './commands/events.js';
 import { ReconcileLock } from './db/lock.js';
-import { packageVersion, withDefaultCommand } from './commands/usage.js';
+import { withDefaultCommand } from './commands/usage.js';
 import { migrate } from './db/migrate.js';
 import { prepareSchemaForRun, requireCurrentSchema } from './db/schema-check.js';
 import { SourceError } from './db/source.js';
@@ -18,7 +18,7 @@ import { PrefectError } from './prefect/errors.js';
 import { runPass } from './reconcile/pass.js';
 import { planJson } from './render/plan.js';
 import { EXIT, exitCodeOf, renderRun, runJson } from './render/run.js';
-import { renderEvent, renderStatusTable, statusJson } from './render/status.js';
+import { renderStatusTable, statusJson } from './render/status.js';
 import { createRuntime, secretsOf, type Runtime } from './runtime.js';
 import type { Daemon } from './worker/daemon.js';
 
@@ -29,12 +29,17 @@ interface GlobalOptions {
   logLevel?: string;
 }
 
+// package.json sits beside dist/ in a checkout and in the image alike.
+const { version } = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
 const program = new Command()
   .name('connector-sync')
+  .version(version, '-V, --version', 'print the version and exit')
   .description(
     'Keeps Prefect deployments in step with the cai_connectors table, writing one lifecycle event per change.\nWithout a command, runs `run` (the default).',
   )
-  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .option(
     '-c, --config <file>',
     'configuration file (default: config/default.yaml; env CONNECTOR_SYNC_CONFIG)',
@@ -109,8 +114,14 @@ program
 
 program
   .command('events')
-  .description('the lifecycle event log, oldest first')
-  .option('--since <iso>', 'only events at or after this time', parseDate)
+  .description(
+    'the lifecycle event log: the newest events (oldest of them first), then with --follow every new one',
+  )
+  .option(
+    '--since <when>',
+    'only events at or after this time: an ISO date (2026-01-31, 2026-01-31T08:00:00Z) or a duration before now (45s, 30m, 2h, 7d)',
+    parseSinceOption,
+  )
   .option('--connector <id>', 'only this connector')
   .addOption(
     new Option('--action <action>', 'only this action').choices([
@@ -122,85 +133,39 @@ program
       'failed',
     ]),
   )
-  .option('--limit <n>', 'at most this many events', parsePositiveInt, 100)
-  .option('--follow', 'keep running and print new events as they are confirmed (Ctrl-C stops)')
-  .option('--json', 'one JSON object per line')
-  .action(
-    async (options: {
-      since?: Date;
-      connector?: string;
-      action?: string;
-      limit: number;
-      follow?: boolean;
-      json?: boolean;
-    }) => {
-      await withRuntime(async (rt) => {
-        await requireCurrentSchema(rt.pool, rt.config.database.schema);
-        const filters = {
-          since: options.since,
-          connectorId: options.connector,
-          action: options.action,
-        };
-        const show = (event: StoredEvent): void =>
-          print(options.json ? JSON.stringify(event) : renderEvent(event));
-        const shown = new Set<string>();
-        const showOnce = (event: StoredEvent): void => {
-          if (shown.has(event.id)) return; // confirmed between LISTEN and the first read
-          shown.add(event.id);
-          show(event);
-        };
-        // Listening before the first read, so nothing slips between the two.
-        const following = options.follow ? await followEvents(rt, filters, showOnce) : null;
-        const events = await queryEvents(rt.pool, rt.config.database.schema, {
-          ...filters,
-          limit: options.limit,
-        });
-        events.forEach(showOnce);
-        if (!following && !options.json && events.length === 0) print('No events.');
-        await following?.done;
-        return EXIT.ok;
-      });
-    },
-  );
+  .option(
+    '--limit <n>',
+    'show the newest N matching events (with --since too); a note says when more match',
+    parsePositiveInt,
+    100,
+  )
+  .option(
+    '--follow',
+    'then keep running and print each new event once, in commit order, reconnecting after a lost Postgres connection (Ctrl-C stops)',
+  )
+  .option('--json', 'one JSON object per line (the "more match" note goes to stderr)')
+  .addHelpText(
+    'after',
+    `
+--since takes a whole number with s, m, h, d or w, combinable (1h30m), or an ISO
+date (a date alone is UTC midnight; a date-time without an offset is local time).
+It narrows the window; --limit still keeps the newest of it.
 
-/**
- * LISTENs on connector_sync_events and prints each event as it is confirmed.
- * The notification carries the event id and arrives only after commit, in
- * commit order, so nothing is skipped or printed twice. Resolves on SIGINT/SIGTERM.
- */
-async function followEvents(
-  rt: Runtime,
-  filters: Omit<EventQuery, 'limit' | 'after'>,
-  show: (event: StoredEvent) => void,
-): Promise<{ done: Promise<void> }> {
-  const schema = rt.config.database.schema;
-  const client = await connectClient(rt.config.database.url, rt.logger);
-  await client.query('LISTEN connector_sync_events');
-  let waiting: string[] = [];
-  let printing = Promise.resolve();
-  client.on('notification', (message) => {
-    if (message.payload) waiting.push(message.payload);
-    if (waiting.length > 1) return; // a read is already queued for this burst
-    printing = printing
-      .then(async () => {
-        const ids = waiting;
-        waiting = [];
-        const events = await eventsByIds(rt.pool, schema, ids, filters);
-        events.forEach(show);
-      })
-      .catch((error: unknown) =>
-        rt.logger.warn({ err: coerceError(error).message }, 'could not read new events'),
-      );
+Examples:
+  connector-sync events                      the newest 100 events
+  connector-sync events --since 2h           the last two hours (at most the newest 100)
+  connector-sync events --follow --json      then each new event, one JSON object per line`,
+  )
+  .action(async (options: EventsOptions) => {
+    await withRuntime(async (rt) => {
+      await requireCurrentSchema(rt.pool, rt.config.database.schema);
+      await eventsCommand(rt, options, {
+        print,
+        printError: (line) => process.stderr.write(`${line}\n`),
+      });
+      return EXIT.ok;
+    });
   });
-  const done = new Promise<void>((resolve) => {
-    const finish = (): void => {
-      void printing.finally(() => client.end().finally(resolve));
-    };
-    process.once('SIGINT', finish);
-    process.once('SIGTERM', finish);
-  });
-  return { done };
-}
 
 program
   .command('migrate')
@@ -352,11 +317,10 @@ function logWarnings(logger: Logger): void {
   );
 }
 
-function parseDate(value: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new InvalidArgumentError('expected an ISO date such as 2026-01-31T00:00:00Z');
-  return date;
+function parseSinceOption(value: string): Date {
+  const since = parseSince(value, new Date());
+  if (typeof since === 'string') throw new InvalidArgumentError(since);
+  return since;
 }
 
 function parsePositiveInt(value: string): number {

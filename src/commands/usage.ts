@@ -1,11 +1,4 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-
-/** The version in the package's own package.json (shipped in the image beside dist/). */
-export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
 
 /**
  * argv with `fallback` put in front when no command is named. commander's own

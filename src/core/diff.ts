@@ -1,74 +1,81 @@
 import { normalizeCron } from './cron.js';
 import { SCHEDULE_SLUG } from './desired.js';
 import { isEmptyish, jsonEqual } from './json.js';
-import type {
-  Deployment,
-  DeploymentSchedule,
-  DeploymentSpec,
-  FieldChanges,
-  ManagedField,
-  ScheduleSpec,
+import {
+  MANAGED_FIELDS,
+  type Deployment,
+  type DeploymentSchedule,
+  type DeploymentSpec,
+  type FieldChanges,
+  type ManagedField,
+  type ScheduleSpec,
 } from './types.js';
 
 /**
- * The fields where Prefect differs from what the connector wants, with from/to
- * values in API shape. Only real differences count (SPEC §5): tags as a set,
- * crons with whitespace normalised, null/{}/[] alike for the JSON-ish fields.
+ * How each managed field is read from Prefect (`from`, as shown in plans and
+ * events) and when Prefect's value already is the wanted one. Only real
+ * differences count: tags as a set, crons with whitespace normalised,
+ * null/{}/[] alike for the JSON-ish fields.
  */
+interface FieldRule {
+  from(actual: Deployment): unknown;
+  same(actual: Deployment, wanted: unknown): boolean;
+}
+
+const plain = <K extends ManagedField & keyof Deployment>(field: K): FieldRule => ({
+  from: (actual) => actual[field],
+  same: (actual, wanted) => actual[field] === wanted,
+});
+
+const jsonish = <K extends ManagedField & keyof Deployment>(field: K): FieldRule => ({
+  from: (actual) => actual[field],
+  same: (actual, wanted) => sameJsonish(actual[field], wanted),
+});
+
+const FIELD_RULES: Record<ManagedField, FieldRule> = {
+  description: {
+    from: (actual) => actual.description,
+    same: (actual, wanted) => (actual.description ?? '') === wanted,
+  },
+  parameters: jsonish('parameters'),
+  schedules: {
+    from: (actual) => actual.schedules.map(scheduleView),
+    same: (actual, wanted) => sameSchedules(actual.schedules, wanted as ScheduleSpec[]),
+  },
+  paused: plain('paused'),
+  tags: {
+    from: (actual) => [...actual.tags].sort(),
+    same: (actual, wanted) => sameSet(actual.tags, wanted as string[]),
+  },
+  work_pool_name: plain('work_pool_name'),
+  work_queue_name: plain('work_queue_name'),
+  entrypoint: plain('entrypoint'),
+  path: jsonish('path'),
+  pull_steps: jsonish('pull_steps'),
+  job_variables: jsonish('job_variables'),
+};
+
+/** The fields where Prefect differs from what the connector wants, with from/to values in API shape. */
 export function diffDeployment(spec: DeploymentSpec, actual: Deployment): FieldChanges {
   const changes: FieldChanges = {};
-  const note = (field: ManagedField, from: unknown, to: unknown, same: boolean): void => {
-    if (!same) changes[field] = { from, to };
-  };
-
-  note(
-    'description',
-    actual.description,
-    spec.description,
-    (actual.description ?? '') === spec.description,
-  );
-  note(
-    'parameters',
-    actual.parameters,
-    spec.parameters,
-    sameJsonish(actual.parameters, spec.parameters),
-  );
-  const actualSchedules = actual.schedules.map(scheduleView);
-  note(
-    'schedules',
-    actualSchedules,
-    spec.schedules,
-    sameSchedules(actual.schedules, spec.schedules),
-  );
-  note('paused', actual.paused, spec.paused, actual.paused === spec.paused);
-  note('tags', [...actual.tags].sort(), spec.tags, sameSet(actual.tags, spec.tags));
-  note(
-    'work_pool_name',
-    actual.work_pool_name,
-    spec.work_pool_name,
-    actual.work_pool_name === spec.work_pool_name,
-  );
-  note(
-    'work_queue_name',
-    actual.work_queue_name,
-    spec.work_queue_name,
-    actual.work_queue_name === spec.work_queue_name,
-  );
-  note('entrypoint', actual.entrypoint, spec.entrypoint, actual.entrypoint === spec.entrypoint);
-  note('path', actual.path, spec.path, sameJsonish(actual.path, spec.path));
-  note(
-    'pull_steps',
-    actual.pull_steps,
-    spec.pull_steps,
-    sameJsonish(actual.pull_steps, spec.pull_steps),
-  );
-  note(
-    'job_variables',
-    actual.job_variables,
-    spec.job_variables,
-    sameJsonish(actual.job_variables, spec.job_variables),
-  );
+  for (const field of MANAGED_FIELDS) {
+    const rule = FIELD_RULES[field];
+    if (!rule.same(actual, spec[field]))
+      changes[field] = { from: rule.from(actual), to: spec[field] };
+  }
   return changes;
+}
+
+/** The planned field changes that Prefect does not hold yet (settling an intent reads this). */
+export function unappliedFields(fields: FieldChanges, actual: Deployment): FieldChanges {
+  const left: FieldChanges = {};
+  for (const [field, values] of Object.entries(fields) as [
+    ManagedField,
+    FieldChanges[ManagedField],
+  ][]) {
+    if (values && !FIELD_RULES[field].same(actual, values.to)) left[field] = values;
+  }
+  return left;
 }
 
 /** A schedule as shown in plans and event payloads: what it does, not its ids. */

@@ -104,7 +104,7 @@ export function createdEvent(
 export function updatedEvent(
   deployment: Deployment,
   fields: FieldChanges,
-  connector: { id: string; name: string },
+  connector: { id: string; name: string | null },
   context: RelatedContext,
 ): EventDraft {
   const action = updateAction(fields);
@@ -169,7 +169,7 @@ export function eventForChange(
       return updatedEvent(
         result ?? change.deployment,
         change.fields,
-        { id: change.connectorId, name: change.spec.connectorName },
+        { id: change.connectorId, name: change.connectorName },
         context,
       );
     case 'delete':

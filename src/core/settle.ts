@@ -1,5 +1,5 @@
-import { diffDeployment, updateAction } from './diff.js';
-import type { Change, Deployment, FieldChanges } from './types.js';
+import { unappliedFields, updateAction } from './diff.js';
+import type { Change, Deployment, DeploymentSpec, FieldChanges, UpdateChange } from './types.js';
 
 // An intent is recorded before a Prefect call and confirmed after it. One left
 // open by a crash or an unknown outcome (timeout) is settled here by reading
@@ -44,7 +44,7 @@ export function settleIntent(
     case 'resume': {
       const found = prefect.byId.get(change.deployment.id);
       if (!found) return { outcome: 'did-not-take-effect' };
-      const remaining = diffDeployment(change.spec, found);
+      const remaining = unappliedFields(change.fields, found);
       const applied: FieldChanges = {};
       for (const [field, values] of Object.entries(change.fields) as [
         keyof FieldChanges,
@@ -121,4 +121,17 @@ export function ripeIntents<T extends { createdAt: Date }>(
 /** What the operator reads about a connector whose earlier call may still land. */
 export function waitingMessage(action: Change['action'], passId: string, settlesAt: Date): string {
   return `waiting for an earlier ${action} call (intent from pass ${passId}) to finish; settles after ${settlesAt.toISOString()}`;
+}
+
+/**
+ * A change as stored in an intent, in today's shape. Intents written by the
+ * release before this one carried the connector's whole spec on updates,
+ * pauses and resumes, and no `connectorName`; one may still be open when the
+ * new release starts, and must settle all the same.
+ */
+export function storedChange(raw: Change): Change {
+  if (raw.action === 'create' || raw.action === 'delete' || 'connectorName' in raw) return raw;
+  const legacy = raw as Omit<UpdateChange, 'connectorName'> & { spec?: DeploymentSpec };
+  const { spec, ...rest } = legacy;
+  return { ...rest, connectorName: spec?.connectorName ?? null };
 }

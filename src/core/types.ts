@@ -104,16 +104,34 @@ export type FieldChanges = Partial<Record<ManagedField, { from: unknown; to: unk
 export type ChangeAction = 'create' | 'update' | 'pause' | 'resume' | 'delete';
 
 export type DeleteReason =
-  'row deleted' | 'soft-deleted' | 'inactive' | 'orphan' | 'renamed' | 'moved to another flow';
+  | 'row deleted'
+  | 'soft-deleted'
+  | 'inactive'
+  /** onInactive: delete, for a row that is also invalid: its runs stop, its problem stands. */
+  | 'inactive, row invalid'
+  | 'orphan'
+  | 'renamed'
+  | 'moved to another flow';
+
+/**
+ * Why a deployment that is not the connector's own desired one is paused:
+ * the row is inactive but invalid (its runs stop whatever else is wrong), or
+ * its delete is held back by the mass-delete guard (it must not run beside
+ * the connector's live deployment meanwhile).
+ */
+export type PauseReason = 'row invalid' | 'delete held back';
 
 export type Change =
   | { action: 'create'; connectorId: string; spec: DeploymentSpec }
   | {
       action: 'update' | 'pause' | 'resume';
       connectorId: string;
-      spec: DeploymentSpec;
+      connectorName: string | null;
       deployment: Deployment;
+      /** From/to of each field to change; `to` is exactly what is sent. */
       fields: FieldChanges;
+      /** Only on a pause that stops runs without syncing the connector (see PauseReason). */
+      reason?: PauseReason;
     }
   | {
       action: 'delete';
@@ -122,6 +140,9 @@ export type Change =
       deployment: Deployment;
       reason: DeleteReason;
     };
+
+export type UpdateChange = Extract<Change, { action: 'update' | 'pause' | 'resume' }>;
+export type DeleteChange = Extract<Change, { action: 'delete' }>;
 
 export type ProblemStatus = 'invalid' | 'conflict' | 'failed';
 
@@ -139,6 +160,24 @@ export interface Notice {
   message: string;
 }
 
+/** A connector whose deployment's delete the mass-delete guard held back, and what that means for it. */
+export interface HeldConnector {
+  connectorId: string;
+  connectorName: string | null;
+  message: string;
+  /** The deployment a renamed connector gets once its old one is deleted; not created meanwhile. */
+  notCreated: string | null;
+}
+
+export interface HeldDeletes {
+  /** Deletes this pass would have made. */
+  count: number;
+  limit: number;
+  deletes: DeleteChange[];
+  /** The connectors those deletes belong to (orphans have none). */
+  connectors: HeldConnector[];
+}
+
 export interface Plan {
   changes: Change[];
   problems: Problem[];
@@ -146,5 +185,5 @@ export interface Plan {
   /** Connectors whose deployment already matches. */
   unchanged: string[];
   /** Set when the mass-delete guard held deletes back. */
-  heldDeletes: { count: number; limit: number; deletes: Change[] } | null;
+  heldDeletes: HeldDeletes | null;
 }

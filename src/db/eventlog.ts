@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EventRow } from '../core/events.js';
 import type { RelatedContext } from '../core/events.js';
+import { storedChange } from '../core/settle.js';
 import type { Change } from '../core/types.js';
 import { quoteIdent, withTransaction, type Queryable } from './pool.js';
 import { saveStates, type ConnectorState } from './state.js';
@@ -53,7 +54,7 @@ export async function openIntents(db: Queryable, schema: string): Promise<Intent
   return result.rows.map((r) => ({
     id: r.id,
     passId: r.pass_id,
-    change: r.change,
+    change: storedChange(r.change),
     flowId: r.flow_id,
     context: r.context,
     createdAt: r.created_at,
@@ -158,54 +159,114 @@ export interface StoredEvent {
   pass_id: string;
 }
 
+const EVENT_COLUMNS =
+  'id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id';
+
+export type EventFilters = Omit<EventQuery, 'limit' | 'after'>;
+
+/** Where-clauses for the filters; their values are appended to `params`. */
+function filterClauses(filters: EventFilters, params: unknown[]): string[] {
+  const where: string[] = [];
+  const add = (sql: string, value: unknown): void => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filters.since) add('occurred >= ?', filters.since);
+  if (filters.connectorId) add('connector_id = ?', filters.connectorId);
+  if (filters.action) add('action = ?', filters.action);
+  return where;
+}
+
+function whereSql(where: string[]): string {
+  return where.length ? `WHERE ${where.join(' AND ')}` : '';
+}
+
 export async function queryEvents(
   db: Queryable,
   schema: string,
   query: EventQuery,
 ): Promise<StoredEvent[]> {
-  const where: string[] = [];
   const params: unknown[] = [];
-  const add = (sql: string, value: unknown): void => {
-    params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
-  };
-  if (query.since) add('occurred >= ?', query.since);
-  if (query.connectorId) add('connector_id = ?', query.connectorId);
-  if (query.action) add('action = ?', query.action);
+  const where = filterClauses(query, params);
   if (query.after) {
     const cursor = await db.query(`SELECT 1 FROM ${quoteIdent(schema)}.events WHERE id = $1`, [
       query.after,
     ]);
     if (cursor.rowCount === 0) throw new UnknownCursorError(query.after);
-    add(`seq > (SELECT seq FROM ${quoteIdent(schema)}.events WHERE id = ?)`, query.after);
+    params.push(query.after);
+    where.push(`seq > (SELECT seq FROM ${quoteIdent(schema)}.events WHERE id = $${params.length})`);
   }
   params.push(query.limit);
   const result = await db.query<StoredEvent>(
-    `SELECT id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id
-       FROM ${quoteIdent(schema)}.events
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    `SELECT ${EVENT_COLUMNS} FROM ${quoteIdent(schema)}.events
+      ${whereSql(where)}
       ORDER BY seq LIMIT $${params.length}`,
     params,
   );
   return result.rows;
 }
 
-/** Events with these ids that match the filters, in commit order. */
-export async function eventsByIds(
+/** An event with its place in commit order (`events.seq`, a bigint, as text). */
+export interface SequencedEvent {
+  seq: string;
+  event: StoredEvent;
+}
+
+function sequenced(rows: (StoredEvent & { seq: string })[]): SequencedEvent[] {
+  return rows.map(({ seq, ...event }) => ({ seq, event }));
+}
+
+/**
+ * The newest `limit` events matching the filters, oldest first, and how many
+ * match in all up to the newest of them (so the count agrees with the page
+ * even while events keep coming). Counted only when the page is full.
+ */
+export async function newestEvents(
   db: Queryable,
   schema: string,
-  ids: string[],
-  filters: Omit<EventQuery, 'limit' | 'after'>,
-): Promise<StoredEvent[]> {
-  const all = await db.query<StoredEvent>(
-    `SELECT id, occurred, event, action, connector_id, deployment_id, resource, related, payload, pass_id
-       FROM ${quoteIdent(schema)}.events WHERE id = ANY($1::uuid[]) ORDER BY seq`,
-    [ids],
+  filters: EventFilters,
+  limit: number,
+): Promise<{ events: SequencedEvent[]; total: number }> {
+  const params: unknown[] = [];
+  const where = filterClauses(filters, params);
+  const table = `${quoteIdent(schema)}.events`;
+  const page = await db.query<StoredEvent & { seq: string }>(
+    `SELECT seq, ${EVENT_COLUMNS} FROM ${table} ${whereSql(where)}
+      ORDER BY seq DESC LIMIT $${params.length + 1}`,
+    [...params, limit],
   );
-  return all.rows.filter(
-    (e) =>
-      (!filters.since || e.occurred >= filters.since) &&
-      (!filters.connectorId || e.connector_id === filters.connectorId) &&
-      (!filters.action || e.action === filters.action),
+  const events = sequenced(page.rows.reverse());
+  if (events.length < limit) return { events, total: events.length };
+  const counted = await db.query<{ total: string }>(
+    `SELECT count(*) AS total FROM ${table}
+      ${whereSql([...where, `seq <= $${params.length + 1}`])}`,
+    [...params, events.at(-1)!.seq],
   );
+  return { events, total: Number(counted.rows[0]!.total) };
+}
+
+/**
+ * Events matching the filters committed after the event at `afterSeq`, in
+ * commit order. `seq` is taken under a lock held until commit, so once an
+ * event is visible every event with a smaller seq is too: reading on from the
+ * last seq seen skips nothing, whenever and however often it is read.
+ */
+export async function eventsAfterSeq(
+  db: Queryable,
+  schema: string,
+  filters: EventFilters,
+  afterSeq: string,
+  limit: number,
+): Promise<SequencedEvent[]> {
+  const params: unknown[] = [];
+  const where = filterClauses(filters, params);
+  params.push(afterSeq);
+  where.push(`seq > $${params.length}`);
+  params.push(limit);
+  const result = await db.query<StoredEvent & { seq: string }>(
+    `SELECT seq, ${EVENT_COLUMNS} FROM ${quoteIdent(schema)}.events ${whereSql(where)}
+      ORDER BY seq LIMIT $${params.length}`,
+    params,
+  );
+  return sequenced(result.rows);
 }

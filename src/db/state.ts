@@ -1,6 +1,16 @@
 import { quoteIdent, type Queryable } from './pool.js';
 
-export type ConnectorStatus = 'synced' | 'pending' | 'failed' | 'invalid' | 'conflict' | 'deleted';
+/** Every status a connector can have (README "Per-connector state"; the table's CHECK lists the same). */
+export const CONNECTOR_STATUSES = [
+  'synced',
+  'pending',
+  'failed',
+  'invalid',
+  'conflict',
+  'held',
+  'deleted',
+] as const;
+export type ConnectorStatus = (typeof CONNECTOR_STATUSES)[number];
 
 /** One row of <schema>.connector_state (SPEC §8). */
 export interface ConnectorState {

@@ -1,4 +1,10 @@
-import type { Deployment, DeploymentSpec, FieldChanges } from '../core/types.js';
+import type {
+  Deployment,
+  DeploymentSpec,
+  FieldChanges,
+  ManagedField,
+  ScheduleSpec,
+} from '../core/types.js';
 import { describePrefectBody, PrefectError } from './errors.js';
 import type { PrefectHttp } from './http.js';
 
@@ -148,24 +154,24 @@ export class PrefectClient {
   }
 
   /**
-   * Applies changed fields: one PATCH carrying only them. Schedules are matched
-   * by slug, so other schedules (and ours when it must go) are deleted by id.
+   * Applies changed fields: one PATCH carrying only them, each with its `to`
+   * value. Schedules are matched by slug, so other schedules (and ours when
+   * it must go) are deleted by id.
    */
   async updateDeployment(
     deployment: Deployment,
-    spec: DeploymentSpec,
     fields: FieldChanges,
     sendBefore?: number,
   ): Promise<void> {
     const body: Record<string, unknown> = {};
-    for (const field of Object.keys(fields) as (keyof FieldChanges)[]) {
-      if (field === 'schedules') continue;
-      body[field] = spec[field];
+    for (const [field, values] of Object.entries(fields) as [ManagedField, { to: unknown }][]) {
+      if (field !== 'schedules') body[field] = values.to;
     }
+    const schedules = (fields.schedules?.to ?? []) as ScheduleSpec[];
     let removeSchedules = deployment.schedules;
-    if (fields.schedules && spec.schedules.length > 0) {
-      body.schedules = spec.schedules.map(scheduleBody);
-      const wanted = new Set(spec.schedules.map((s) => s.slug));
+    if (fields.schedules && schedules.length > 0) {
+      body.schedules = schedules.map(scheduleBody);
+      const wanted = new Set(schedules.map((s) => s.slug));
       // With every schedule slugged, Prefect updates ours in place and keeps the
       // rest; with any unslugged one, the list we send replaces them all.
       const allSlugged = deployment.schedules.every((s) => s.slug);

@@ -7,6 +7,7 @@ import { confirmIntent, dropIntent, recordIntent } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
 import { coerceError } from '../errors.js';
 import { PrefectError } from '../prefect/errors.js';
+import { changesConnectorState } from '../core/plan.js';
 import type { PassDeps } from './context.js';
 import { synced } from './states.js';
 
@@ -43,6 +44,10 @@ export interface ApplyInput {
 /**
  * Applies changes with bounded concurrency. Each change: intent recorded,
  * Prefect called, then event + state confirmed in one transaction.
+ *
+ * A connector's changes are one unit, applied in order (`unitsOf`) and
+ * stopped at the first that fails: a recreate's create never goes out while
+ * the old deployment's delete failed.
  */
 export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<ApplyOutcome> {
   const limit = pLimit(deps.config.reconcile.concurrency);
@@ -51,42 +56,71 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
   // Written from the tasks below; a holder, so the check after them is not narrowed away.
   const fatal: { error: Error | null } = { error: null };
 
+  /** Applies one change; false when the rest of its unit must not go ahead. */
+  const applyInTurn = async (change: Change): Promise<boolean> => {
+    if (outcome.aborted || fatal.error !== null) return false;
+    if (input.shouldStop?.()) {
+      outcome.aborted ??= 'shutting down';
+      return false;
+    }
+    const log = deps.logger.child({ connector: change.connectorId, action: change.action });
+    try {
+      outcome.applied.push(await applyOne(deps, input, change, log));
+      consecutiveUnavailable = 0;
+      return true;
+    } catch (error) {
+      if (!(error instanceof PrefectError)) {
+        // Lost lock, Postgres down: stop starting changes; the pass fails.
+        fatal.error ??= coerceError(error);
+        return false;
+      }
+      outcome.failures.push(failureOf(change, error));
+      // Not a warning: the connector's new problem is (once, in record.ts), not each attempt.
+      log.info({ err: error, status: error.status }, 'change failed');
+      if (error.retryable && ++consecutiveUnavailable >= CIRCUIT_THRESHOLD && !outcome.aborted) {
+        outcome.aborted = `Prefect kept failing (${consecutiveUnavailable} changes in a row): ${error.message}`;
+      }
+      return false;
+    }
+  };
+
   // Queued tasks are never cleared (p-limit's clearQueue would leave their
   // promises pending forever): each one looks at the pass's state first and
   // returns at once once the pass stops, aborts or fails.
   await Promise.all(
-    input.changes.map((change) =>
+    unitsOf(input.changes).map((unit) =>
       limit(async () => {
-        if (outcome.aborted || fatal.error !== null) return;
-        if (input.shouldStop?.()) {
-          outcome.aborted ??= 'shutting down';
-          return;
-        }
-        const log = deps.logger.child({ connector: change.connectorId, action: change.action });
-        try {
-          outcome.applied.push(await applyOne(deps, input, change, log));
-          consecutiveUnavailable = 0;
-        } catch (error) {
-          if (!(error instanceof PrefectError)) {
-            // Lost lock, Postgres down: stop starting changes; the pass fails.
-            fatal.error ??= coerceError(error);
-            return;
-          }
-          outcome.failures.push(failureOf(change, error));
-          log.warn({ err: error.message, status: error.status }, 'change failed');
-          if (
-            error.retryable &&
-            ++consecutiveUnavailable >= CIRCUIT_THRESHOLD &&
-            !outcome.aborted
-          ) {
-            outcome.aborted = `Prefect kept failing (${consecutiveUnavailable} changes in a row): ${error.message}`;
-          }
-        }
+        for (const change of unit) if (!(await applyInTurn(change))) return;
       }),
     ),
   );
   if (fatal.error !== null) throw fatal.error;
   return outcome;
+}
+
+/**
+ * The changes grouped per connector, in the order they must go out: deletes
+ * first (a renamed connector's old deployment goes before its new one is
+ * created), then the rest in plan order. Changes without a connector
+ * (orphans) are units of their own.
+ */
+export function unitsOf(changes: Change[]): Change[][] {
+  const units = new Map<string, Change[]>();
+  const loose: Change[][] = [];
+  for (const change of changes) {
+    if (change.connectorId === null) {
+      loose.push([change]);
+      continue;
+    }
+    const unit = units.get(change.connectorId);
+    if (unit) unit.push(change);
+    else units.set(change.connectorId, [change]);
+  }
+  const deletesFirst = (unit: Change[]): Change[] => [
+    ...unit.filter((c) => c.action === 'delete'),
+    ...unit.filter((c) => c.action !== 'delete'),
+  ];
+  return [...[...units.values()].map(deletesFirst), ...loose];
 }
 
 async function applyOne(
@@ -120,7 +154,7 @@ async function applyOne(
       case 'update':
       case 'pause':
       case 'resume':
-        await prefect.updateDeployment(change.deployment, change.spec, change.fields, sendBefore);
+        await prefect.updateDeployment(change.deployment, change.fields, sendBefore);
         result = change.deployment;
         break;
       case 'delete':
@@ -152,13 +186,11 @@ export function stateAfter(
   states: Map<string, ConnectorState>,
   now: Date,
 ): ConnectorState[] {
-  if (change.connectorId === null) return [];
+  // A recreate's delete of the old deployment, a pause that only stops runs:
+  // the connector's own state is decided by the rest of the pass.
+  if (change.connectorId === null || !changesConnectorState(change)) return [];
   const previous = states.get(change.connectorId);
-  if (change.action === 'delete') {
-    // A recreate (renamed/moved) deletes the old deployment while the connector lives on.
-    if (change.reason === 'renamed' || change.reason === 'moved to another flow') return [];
-    return [synced(previous, change.connectorId, null, now)];
-  }
+  if (change.action === 'delete') return [synced(previous, change.connectorId, null, now)];
   const deployment = result ?? (change.action === 'create' ? null : change.deployment);
   if (!deployment) return [];
   return [synced(previous, change.connectorId, { id: deployment.id, name: deployment.name }, now)];
@@ -167,7 +199,7 @@ export function stateAfter(
 function failureOf(change: Change, error: PrefectError): Problem {
   const status = error.isRowDataProblem ? 'invalid' : 'failed';
   const connectorName =
-    change.action === 'delete' ? change.connectorName : change.spec.connectorName;
+    change.action === 'create' ? change.spec.connectorName : change.connectorName;
   return {
     connectorId:
       change.connectorId ??

@@ -1,7 +1,7 @@
 import { connectorTag, desiredDeployment, type DesiredSettings } from '../core/desired.js';
 import type { RelatedContext } from '../core/events.js';
 import { planPass, unmatchedNames, type DeleteLimit } from '../core/plan.js';
-import type { Plan, Problem } from '../core/types.js';
+import type { Plan, Problem, SourceRow } from '../core/types.js';
 import { validateRows } from '../core/validate.js';
 import type { Config } from '../config/schema.js';
 import { readSource, type SourceSnapshot } from '../db/source.js';
@@ -12,7 +12,7 @@ import type { CallCounts } from '../prefect/http.js';
 import { applyChanges, type Applied } from './apply.js';
 import type { PassDeps, PassOptions } from './context.js';
 import { recordStates } from './record.js';
-import { settleLeftovers, type Waiting } from './settle.js';
+import { readOpenIntents, settleRipe, type Waiting } from './settle.js';
 import { heldBack, rowHashes, withStatus } from './states.js';
 import { writeBack } from './writeback.js';
 
@@ -61,9 +61,16 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     workPool,
   };
 
-  const { waiting, ...settled } = options.dryRun
-    ? { tookEffect: 0, didNot: 0, waiting: [] as Waiting[] }
-    : await settleLeftovers(deps, passId, managed, flowId, states, scope);
+  const intents = await readOpenIntents(deps, scope);
+  const { waiting } = intents;
+  const settled = options.dryRun
+    ? { tookEffect: 0, didNot: 0 }
+    : await settleRipe(deps, intents.ripe, managed, flowId, states);
+  if (intents.ripe.length + waiting.length > 0)
+    log.info(
+      { open: intents.ripe.length + waiting.length, ...settled, waiting: waiting.length },
+      options.dryRun ? 'open intents (not settled: dry run)' : 'settled leftover intents',
+    );
   // A connector whose earlier call may still land is not touched until it is
   // settled: a change planned now could be overtaken by that late write.
   const waitingIds = new Set(
@@ -106,6 +113,11 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     specs,
     untouchable,
     problems: [...validated.problems, ...held.problems],
+    stopRuns: inactiveButInvalid(
+      source.rows,
+      [...validated.problems, ...held.problems],
+      waitingIds,
+    ),
     softDeleted: validated.softDeleted,
     known: new Set(states.keys()),
     managed: plannable,
@@ -119,6 +131,20 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
   });
   for (const w of waiting)
     plan.notices.push({ connectorId: w.connectorId, message: waitingNotice(w) });
+  if (options.dryRun && intents.ripe.length > 0)
+    plan.notices.push({
+      connectorId: null,
+      message: `${intents.ripe.length} open intents of an earlier pass are old enough to settle: a real pass reads Prefect for each and writes the event of every change that took effect`,
+    });
+  if (plan.heldDeletes)
+    log.warn(
+      {
+        count: plan.heldDeletes.count,
+        limit: plan.heldDeletes.limit,
+        deployments: plan.heldDeletes.deletes.map((d) => d.deployment.name),
+      },
+      'mass-delete guard: deletes held back (run with --allow-mass-delete if they are intended)',
+    );
 
   const result: PassResult = {
     passId,
@@ -200,6 +226,27 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     'pass finished',
   );
   return result;
+}
+
+/**
+ * Connectors left as they are because their row is invalid, whose row is also
+ * inactive: deactivating a connector stops its runs whatever else is wrong
+ * (id → name). Every row of the id must say inactive (a view may repeat an
+ * id); one whose earlier call may still land waits all the same.
+ */
+function inactiveButInvalid(
+  rows: SourceRow[],
+  problems: Problem[],
+  waiting: Set<string>,
+): Map<string, string | null> {
+  const invalid = new Set(problems.filter((p) => p.status === 'invalid').map((p) => p.connectorId));
+  const active = new Set(rows.filter((r) => r.isActive !== false || r.deleted).map((r) => r.id));
+  const stop = new Map<string, string | null>();
+  for (const row of rows) {
+    if (!invalid.has(row.id) || active.has(row.id) || waiting.has(row.id)) continue;
+    stop.set(row.id, typeof row.name === 'string' ? row.name : null);
+  }
+  return stop;
 }
 
 function waitingNotice(w: Waiting): string {

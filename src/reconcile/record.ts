@@ -1,6 +1,6 @@
 import { backoffSeconds } from '../core/backoff.js';
 import { failedEvent, type EventRow } from '../core/events.js';
-import { connectorIdOf } from '../core/plan.js';
+import { changesConnectorState, connectorIdOf } from '../core/plan.js';
 import type { Deployment, Plan, Problem } from '../core/types.js';
 import { appendEvents } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
@@ -36,6 +36,7 @@ export async function recordStates(
   const now = deps.now();
   const next = new Map<string, ConnectorState>();
   const events: EventRow[] = [];
+  const forced = new Set<string>();
   const byConnector = new Map<string, Deployment>();
   for (const d of managed) {
     const id = connectorIdOf(d, [...deps.config.deployment.tags, deps.config.ownership.managedTag]);
@@ -58,17 +59,49 @@ export async function recordStates(
     }
     next.set(problem.connectorId, state);
     if (isNewProblem(previous, problem)) {
+      deps.logger.warn(
+        { connector: problem.connectorId, status: problem.status, problem: problem.message },
+        `connector ${problem.connectorId} is ${problem.status}`,
+      );
       events.push({ ...failedEvent(problem), id: deps.newId(), occurred: now, pass_id: passId });
     }
   }
-  for (const { change } of applied) if (change.connectorId) next.delete(change.connectorId);
+  // A confirmed change wrote its connector's state with its event.
+  const confirmed = new Set<string>();
+  for (const { change } of applied) {
+    if (change.connectorId === null) continue;
+    if (changesConnectorState(change)) {
+      next.delete(change.connectorId);
+      confirmed.add(change.connectorId);
+    } else if (change.action === 'delete') {
+      // An invalid row's deployment deleted (onInactive: delete): its problem stands, the deployment is gone.
+      const judged = next.get(change.connectorId);
+      if (judged?.deploymentId === change.deployment.id)
+        next.set(change.connectorId, { ...judged, deploymentId: null, deploymentName: null });
+    }
+  }
+  const problemIds = new Set([...plan.problems, ...failures].map((p) => p.connectorId));
+  for (const held of plan.heldDeletes?.connectors ?? []) {
+    // A row problem is what to fix first; it stands.
+    if (problemIds.has(held.connectorId)) continue;
+    next.set(
+      held.connectorId,
+      withStatus(states.get(held.connectorId), held.connectorId, 'held', {
+        lastError: held.message,
+      }),
+    );
+    // Its confirmed change wrote `synced` meanwhile: held must be written over it.
+    if (confirmed.has(held.connectorId)) forced.add(held.connectorId);
+  }
   for (const [id, message] of waiting) {
     const judged = next.get(id);
     // A row problem found meanwhile (a typo in its cron) stands; it touches no deployment.
     if (judged && judged.status !== 'synced' && judged.status !== 'deleted') continue;
     next.set(id, withStatus(states.get(id), id, 'pending', { lastError: message }));
   }
-  const changed = [...next.values()].filter((s) => stateChanged(states.get(s.connectorId), s));
+  const changed = [...next.values()].filter(
+    (s) => forced.has(s.connectorId) || stateChanged(states.get(s.connectorId), s),
+  );
   await appendEvents(deps.pool, deps.config.database.schema, events, changed);
   return events.length;
 }

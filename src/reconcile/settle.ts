@@ -7,7 +7,13 @@ import {
   waitingMessage,
 } from '../core/settle.js';
 import type { Deployment } from '../core/types.js';
-import { confirmIntent, databaseNow, dropIntent, openIntents } from '../db/eventlog.js';
+import {
+  confirmIntent,
+  databaseNow,
+  dropIntent,
+  openIntents,
+  type Intent,
+} from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
 import { stateAfter } from './apply.js';
 import type { PassDeps } from './context.js';
@@ -22,35 +28,54 @@ export interface Waiting {
   inMs: number;
 }
 
-export interface Settled {
-  tookEffect: number;
-  didNot: number;
+/** Intents left open by a crash or an unknown outcome, split by whether they may be settled now. */
+export interface OpenIntents {
+  ripe: Intent[];
   waiting: Waiting[];
 }
 
 /**
- * Intents left open by a crash or an unknown outcome: an event for what took
- * effect, nothing for the rest. An intent younger than `settleAfterMs` is left
- * open: its connector is not touched this pass (see core/settle.ts).
+ * Reads the open intents (a targeted pass: only its connectors', as its
+ * listing covers nothing else) and splits them on the database's clock: an
+ * intent younger than `settleAfterMs` is left open, and its connector is not
+ * touched this pass (see core/settle.ts). Reads only, so `plan` says the same.
  */
-export async function settleLeftovers(
+export async function readOpenIntents(
   deps: PassDeps,
-  passId: string,
-  managed: Deployment[],
-  flowId: string | null,
-  states: Map<string, ConnectorState>,
-  /** A targeted pass settles only its connectors' intents: its listing covers nothing else. */
   scope: Set<string> | null,
-): Promise<Settled> {
-  const schema = deps.config.database.schema;
-  const open = (await openIntents(deps.pool, schema)).filter(
+): Promise<OpenIntents> {
+  const open = (await openIntents(deps.pool, deps.config.database.schema)).filter(
     (intent) =>
       scope === null ||
       (intent.change.connectorId !== null && scope.has(intent.change.connectorId)),
   );
-  if (open.length === 0) return { tookEffect: 0, didNot: 0, waiting: [] };
+  if (open.length === 0) return { ripe: [], waiting: [] };
   const now = await databaseNow(deps.pool);
   const { ripe, waiting } = ripeIntents(open, now, settleAfterMs(deps.config.prefect));
+  return {
+    ripe,
+    waiting: waiting.map(({ intent, settlesAt }) => ({
+      connectorId: intent.change.connectorId,
+      deploymentId: intent.change.action === 'create' ? null : intent.change.deployment.id,
+      message: waitingMessage(intent.change.action, intent.passId, settlesAt),
+      inMs: settlesAt.getTime() - now.getTime(),
+    })),
+  };
+}
+
+/**
+ * Settles intents old enough to be settled: an event for what took effect
+ * (read from `managed`, the listing of this pass), nothing for the rest.
+ * Updates `states` with what the confirmed changes lead to.
+ */
+export async function settleRipe(
+  deps: PassDeps,
+  ripe: Intent[],
+  managed: Deployment[],
+  flowId: string | null,
+  states: Map<string, ConnectorState>,
+): Promise<{ tookEffect: number; didNot: number }> {
+  const schema = deps.config.database.schema;
   const view = viewOf(managed);
   let tookEffect = 0;
   for (const intent of ripe) {
@@ -72,15 +97,5 @@ export async function settleLeftovers(
       for (const s of next) states.set(s.connectorId, s);
     }
   }
-  const left = waiting.map(({ intent, settlesAt }) => ({
-    connectorId: intent.change.connectorId,
-    deploymentId: intent.change.action === 'create' ? null : intent.change.deployment.id,
-    message: waitingMessage(intent.change.action, intent.passId, settlesAt),
-    inMs: settlesAt.getTime() - now.getTime(),
-  }));
-  deps.logger.info(
-    { pass: passId, open: open.length, tookEffect, waiting: left.length },
-    'settled leftover intents',
-  );
-  return { tookEffect, didNot: ripe.length - tookEffect, waiting: left };
+  return { tookEffect, didNot: ripe.length - tookEffect };
 }

@@ -1,6 +1,7 @@
 import type { Deployment, Plan, SourceRow } from '../core/types.js';
 import { deploymentName } from '../core/validate.js';
 import { writeBackDeploymentId, type SourceSnapshot } from '../db/source.js';
+import { changesConnectorState } from '../core/plan.js';
 import type { Applied } from './apply.js';
 import type { PassDeps } from './context.js';
 
@@ -23,16 +24,20 @@ export async function writeBack(
     const name = deploymentName(config.deployment.nameTemplate, row.id);
     wanted.set(row.id, ours.get(name) ?? null);
   }
-  for (const { change, result } of applied) {
-    if (change.connectorId === null) continue;
-    if (change.action === 'delete') {
-      if (change.reason !== 'renamed' && change.reason !== 'moved to another flow')
-        wanted.set(change.connectorId, null);
-    } else if (result) wanted.set(change.connectorId, result.id);
-  }
   const current = new Map<string, string | null>(
     source.rows.map((r: SourceRow) => [r.id, r.prefectDeploymentId]),
   );
+  // A deleted deployment's id goes, whatever the reason; a connector's new one (a
+  // recreate's create comes after its delete) takes its place.
+  for (const { change } of applied) {
+    if (change.action !== 'delete' || change.connectorId === null) continue;
+    if (changesConnectorState(change) || current.get(change.connectorId) === change.deployment.id)
+      wanted.set(change.connectorId, null);
+  }
+  for (const { change, result } of applied) {
+    if (change.action === 'delete' || !changesConnectorState(change) || !result) continue;
+    wanted.set(change.connectorId, result.id);
+  }
   for (const [id, deploymentId] of wanted) {
     if (!current.has(id) || current.get(id) === deploymentId) continue;
     try {

@@ -1,4 +1,4 @@
-import type { Change, FieldChanges, Problem } from '../core/types.js';
+import type { Change, FieldChanges, HeldDeletes, Problem } from '../core/types.js';
 import type { PassResult } from '../reconcile/pass.js';
 
 // How a pass is shown: a diff for people, a stable JSON object for machines.
@@ -24,6 +24,18 @@ export interface PlanJson {
     fields: Record<string, { from: unknown; to: unknown }> | null;
   }[];
   problems: { connector_id: string; status: Problem['status']; message: string }[];
+  /** Set when the mass-delete guard held this pass's deletes back. */
+  held_deletes: {
+    count: number;
+    limit: number;
+    deployments: {
+      deployment_id: string;
+      deployment_name: string;
+      connector_id: string | null;
+      reason: string;
+    }[];
+    connectors: { connector_id: string; message: string; not_created: string | null }[];
+  } | null;
   summary: PlanSummary;
 }
 
@@ -63,12 +75,32 @@ export function planJson(result: PassResult): PlanJson {
       status: p.status,
       message: p.message,
     })),
+    held_deletes: heldJson(result.plan.heldDeletes),
     summary: summarize(result),
   };
 }
 
+function heldJson(held: HeldDeletes | null): PlanJson['held_deletes'] {
+  if (!held) return null;
+  return {
+    count: held.count,
+    limit: held.limit,
+    deployments: held.deletes.map((d) => ({
+      deployment_id: d.deployment.id,
+      deployment_name: d.deployment.name,
+      connector_id: d.connectorId,
+      reason: d.reason,
+    })),
+    connectors: held.connectors.map((c) => ({
+      connector_id: c.connectorId,
+      message: c.message,
+      not_created: c.notCreated,
+    })),
+  };
+}
+
 function deploymentNameOf(change: Change): string {
-  return change.action === 'delete' ? change.deployment.name : change.spec.name;
+  return change.action === 'create' ? change.spec.name : change.deployment.name;
 }
 
 const SIGN: Record<Change['action'], string> = {
@@ -90,6 +122,7 @@ export function renderChange(change: Change): string {
     case 'delete':
       return `${head} (${change.reason})`;
     case 'pause':
+      return change.reason ? `${head} (${change.reason})` : head.trimEnd();
     case 'resume':
       return head.trimEnd();
     case 'update':
@@ -119,6 +152,22 @@ function renderValue(field: string, value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** One line per delete the guard held back, saying what it holds back with it. */
+export function renderHeld(held: HeldDeletes, changes: Change[]): string[] {
+  const paused = new Set(
+    changes.flatMap((c) => (c.action === 'pause' && c.reason ? [c.deployment.id] : [])),
+  );
+  const notCreated = new Map(held.connectors.map((c) => [c.connectorId, c.notCreated]));
+  return held.deletes.map((d) => {
+    const then = paused.has(d.deployment.id)
+      ? '; paused until then'
+      : d.connectorId !== null && notCreated.get(d.connectorId)
+        ? `; "${notCreated.get(d.connectorId)}" not created until then`
+        : '';
+    return `= held    ${d.deployment.name.padEnd(14)} delete held back by the mass-delete guard (${d.reason}${then})`;
+  });
+}
+
 export function renderProblem(problem: Problem): string {
   return `! ${problem.status.padEnd(7)} ${`connector ${problem.connectorId}`.padEnd(14)} ${problem.message}`;
 }
@@ -126,6 +175,7 @@ export function renderProblem(problem: Problem): string {
 export function renderPlan(result: PassResult, verb: 'Plan' | 'Applied'): string {
   const lines = [
     ...result.plan.changes.map(renderChange),
+    ...(result.plan.heldDeletes ? renderHeld(result.plan.heldDeletes, result.plan.changes) : []),
     ...allProblems(result).map(renderProblem),
   ];
   for (const notice of result.plan.notices) lines.push(`? note    ${notice.message}`);

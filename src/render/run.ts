@@ -6,17 +6,19 @@ import { allProblems, renderPlan } from './plan.js';
 export const EXIT = { ok: 0, problems: 1, pending: 2, usage: 64, unavailable: 69 } as const;
 
 export function runJson(result: PassResult): Record<string, unknown> {
-  if (result.dryRun) return {};
+  // Connectors left alone because an earlier call of theirs may still land: plan says so too.
+  const waiting = result.waiting.map((w) => ({
+    connector_id: w.connectorId,
+    deployment_id: w.deploymentId,
+    message: w.message,
+  }));
+  if (result.dryRun) return { waiting };
   return {
     pass_id: result.passId,
     applied: result.applied.length,
     events: result.events,
     settled: result.settled,
-    waiting: result.waiting.map((w) => ({
-      connector_id: w.connectorId,
-      deployment_id: w.deploymentId,
-      message: w.message,
-    })),
+    waiting,
     aborted: result.aborted,
     prefect_calls: result.calls,
     duration_ms: result.durationMs,

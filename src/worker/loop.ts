@@ -48,6 +48,8 @@ export class Worker {
   /** Last moment the loop proved it is alive (a turn, or a Prefect answer). */
   lastProgress = Date.now();
   passesRun = 0;
+  /** When the last pass that ran to its end finished; null before the first. */
+  lastSuccessAt: Date | null = null;
   private pending: Pending = { full: true, ids: new Set(), notBefore: 0 };
   private lock: ReconcileLock | null = null;
   private wakeLoop: (() => void) | null = null;
@@ -65,6 +67,11 @@ export class Worker {
     private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
   ) {
     this.log = deps.logger.child({ component: 'worker' });
+  }
+
+  /** Passes in a row that failed or were cut short ("alive but not syncing" when it grows). */
+  get failedPassesInARow(): number {
+    return this.failures;
   }
 
   get isLeader(): boolean {
@@ -235,8 +242,12 @@ export class Worker {
     this.metrics.passes.inc({ result: outcome, kind });
     for (const applied of result.applied)
       this.metrics.changes.inc({ action: applied.change.action });
+    if (kind === 'full') this.metrics.heldDeletes.set(result.plan.heldDeletes?.count ?? 0);
     if (!result.aborted) {
       this.failures = 0;
+      this.metrics.failedInARow.set(0);
+      this.lastSuccessAt = new Date();
+      this.metrics.lastSuccess.set(this.lastSuccessAt.getTime() / 1000);
     } else if (!this.stopping) {
       // Cut short because Prefect kept failing: the same growing pause as a failed pass.
       const delay = this.backOff();
@@ -284,6 +295,7 @@ export class Worker {
   /** Counts one more failed pass and holds the next (full) pass back accordingly. */
   private backOff(): number {
     this.failures++;
+    this.metrics.failedInARow.set(this.failures);
     const delay = passRetryDelayMs(this.failures);
     this.pending.full = true;
     this.pending.notBefore = Math.max(this.pending.notBefore, Date.now() + delay);

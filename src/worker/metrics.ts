@@ -41,6 +41,21 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly heldDeletes = new Gauge({
+    name: 'connector_sync_held_deletes',
+    help: 'Deletes the mass-delete guard held back in the last full pass',
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: 'connector_sync_last_successful_pass_timestamp_seconds',
+    help: 'When the last pass that ran to its end finished (Unix time); 0 before the first',
+    registers: [this.registry],
+  });
+  readonly failedInARow = new Gauge({
+    name: 'connector_sync_failed_passes_in_a_row',
+    help: 'Passes in a row that failed or were cut short (0 after a pass that ran to its end)',
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: 'connector_sync_leader',
     help: '1 while this replica holds the reconcile lock',

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { queryEvents, UnknownCursorError } from '../db/eventlog.js';
 import { latestMigration, schemaVersion } from '../db/migrate.js';
-import { pageStates } from '../db/state.js';
+import { CONNECTOR_STATUSES, pageStates } from '../db/state.js';
 import { coerceError, ConfigurationError } from '../errors.js';
 import { statusJson } from '../render/status.js';
 import type { Metrics } from './metrics.js';
@@ -21,7 +21,7 @@ export interface OpsDeps {
 }
 
 const ACTIONS = new Set(['created', 'updated', 'paused', 'resumed', 'deleted', 'failed']);
-const STATUSES = new Set(['synced', 'pending', 'failed', 'invalid', 'conflict', 'deleted']);
+const STATUSES = new Set<string>(CONNECTOR_STATUSES);
 const MAX_PAGE = 1000;
 
 class BadRequest extends Error {}
@@ -43,6 +43,9 @@ export function createOpsServer(deps: OpsDeps): http.Server {
           state: deps.worker.state,
           leader: deps.worker.isLeader,
           lastProgressMsAgo: idleMs,
+          // Alive is not syncing: these say whether passes get through (an outage is no restart).
+          lastSuccessfulPassAt: deps.worker.lastSuccessAt?.toISOString() ?? null,
+          failedPassesInARow: deps.worker.failedPassesInARow,
         },
       ]);
     },

@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/prefect-server.ts';
+import { freePort, REPO } from '../../scripts/prefect-server.ts';
 import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 
@@ -34,6 +34,8 @@ describe('exit codes', () => {
     expect(JSON.parse(converged.stdout)).toEqual({
       changes: [],
       problems: [],
+      held_deletes: null,
+      waiting: [],
       summary: {
         create: 0,
         update: 0,
@@ -163,5 +165,16 @@ describe('recreating deployments', () => {
     } finally {
       await local.cleanup();
     }
+  });
+});
+
+describe('--version', () => {
+  it("prints package.json's version and exits 0, with no configuration at all", async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    expect(await runCli(['--version'], {})).toEqual({
+      code: 0,
+      stdout: `${pkg.version}\n`,
+      stderr: '',
+    });
   });
 });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,95 +6,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/prefect-server.ts';
 import { startWorker } from '../support/daemon.js';
-import {
-  CLI,
-  cliEnv,
-  createTestEnv,
-  insertConnectors,
-  type CliResult,
-  type TestEnv,
-} from '../support/env.js';
+import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
+import { follow, ids, stop, type Follower } from '../support/follower.js';
 
 // `events --follow` against passes run by other processes, and the promise
 // that no secret (database password, API key, auth string, or its Basic
 // encoding) ever reaches any output of any command.
-
-interface Follower {
-  child: ChildProcess;
-  events: () => Record<string, any>[];
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Waits until at least `n` events were printed. */
-  waitFor(n: number, timeoutMs?: number): Promise<void>;
-}
-
-/** Runs `connector-sync events --follow --json [args]` as a real process, like env.cli does. */
-function follow(
-  env: TestEnv,
-  args: string[] = [],
-  extraEnv: Record<string, string> = {},
-): Follower {
-  const child = spawn(process.execPath, [CLI, 'events', '--follow', '--json', ...args], {
-    env: cliEnv(env, { LOG_LEVEL: 'warn', ...extraEnv }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const events: Record<string, any>[] = [];
-  let partial = '';
-  const listeners = new Set<() => void>();
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    partial += chunk.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line));
-    for (const listener of listeners) listener();
-  });
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    events: () => events,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitFor: (n, timeoutMs = 10_000) =>
-      new Promise<void>((resolve, reject) => {
-        const check = (): void => {
-          if (events.length < n) return;
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(
-            new Error(
-              `only ${events.length} of ${n} events in ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`,
-            ),
-          );
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      }),
-  };
-}
-
-async function stop(follower: Follower): Promise<{ code: number | null; signal: string | null }> {
-  follower.child.kill('SIGINT');
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error('events --follow did not end on SIGINT')), 10_000),
-  );
-  return Promise.race([follower.exited, timeout]);
-}
-
-function ids(events: Record<string, any>[]): string[] {
-  return events.map((e) => e.id as string);
-}
 
 describe('events --follow', () => {
   let env: TestEnv;
@@ -152,11 +68,10 @@ describe('events --follow', () => {
     await new Promise((r) => setTimeout(r, 1_500));
 
     const stored = await env.sql(
-      `SELECT id, connector_id, action FROM connector_sync.events ORDER BY id`,
+      `SELECT id, connector_id, action FROM connector_sync.events ORDER BY seq`,
     );
-    // Printed in commit (NOTIFY) order, which need not be id order: compare as sets, once each.
-    const sorted = (events: Record<string, any>[]): string[] => ids(events).sort();
-    expect(sorted(all.events())).toEqual(stored.map((r) => r.id));
+    // Printed in commit order (seq), which need not be id order; once each.
+    expect(ids(all.events())).toEqual(stored.map((r) => r.id));
     expect(all.events().map((e) => e.action)).toEqual([
       'created',
       'created',
@@ -165,11 +80,11 @@ describe('events --follow', () => {
       'updated',
       'failed',
     ]);
-    expect(sorted(one.events())).toEqual(
+    expect(ids(one.events())).toEqual(
       stored.filter((r) => r.connector_id === cids[1]).map((r) => r.id),
     );
     expect(one.events().every((e) => e.connector_id === cids[1])).toBe(true);
-    expect(sorted(updates.events())).toEqual(
+    expect(ids(updates.events())).toEqual(
       stored.filter((r) => r.action === 'updated').map((r) => r.id),
     );
     const failed = all.events().at(-1)!;
@@ -195,7 +110,7 @@ describe('events --follow', () => {
       followers.push(follow(env));
     }
     expect((await running).code).toBe(0);
-    const stored = (await env.sql(`SELECT id FROM connector_sync.events ORDER BY id`)).map(
+    const stored = (await env.sql(`SELECT id FROM connector_sync.events ORDER BY seq`)).map(
       (r) => r.id,
     );
     expect(stored).toHaveLength(30);
@@ -204,7 +119,7 @@ describe('events --follow', () => {
     for (const [i, f] of followers.entries()) {
       const seen = ids(f.events());
       expect(new Set(seen).size, `follower ${i}: an event printed twice`).toBe(seen.length);
-      expect([...seen].sort(), `follower ${i}`).toEqual(stored);
+      expect(seen, `follower ${i}`).toEqual(stored);
       expect(await stop(f)).toEqual({ code: 0, signal: null });
     }
   }, 90_000);

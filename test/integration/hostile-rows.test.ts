@@ -370,7 +370,16 @@ async function runWorld(
 
   const p = await proxyFor(env);
   const first = await env.cli(['run', '--once', '--json'], { PREFECT_API_URL: p.url });
-  expect(first.stderr, `${title}: stderr`).toBe('');
+  // Nothing on stderr but the one WARN line of each connector that became invalid.
+  const logged = first.stderr
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as { level: number; msg: string; connector?: string });
+  expect(
+    logged.map((l) => `${l.level} ${l.msg}`),
+    `${title}: stderr`,
+  ).toEqual(logged.map((l) => `40 connector ${l.connector} is invalid`));
+
   expect(first.code, `${title}: exit 1 when a row is invalid, else 0`).toBe(
     invalid.length > 0 ? 1 : 0,
   );
@@ -379,6 +388,12 @@ async function runWorld(
     summary: Record<string, number>;
     prefect_calls: { writes: number };
   };
+  expect(logged.map((l) => l.connector).sort(), `${title}: one WARN per invalid connector`).toEqual(
+    out.problems
+      .filter((p) => p.status === 'invalid')
+      .map((p) => p.connector_id)
+      .sort(),
+  );
   expect(out.summary).toMatchObject({
     create: valid.length,
     invalid: new Set(invalid.map((r) => r.id)).size,

@@ -298,7 +298,7 @@ describe('eventForChange', () => {
     const change: Change = {
       action: 'pause',
       connectorId: '42',
-      spec,
+      connectorName: spec.connectorName,
       deployment: { ...deployment, paused: false },
       fields: { paused: { from: false, to: true } },
     };
@@ -316,7 +316,7 @@ describe('eventForChange', () => {
     const change: Change = {
       action: 'update',
       connectorId: '42',
-      spec,
+      connectorName: spec.connectorName,
       deployment: before,
       fields: { description: { from: 'x', to: 'Orders' } },
     };

@@ -104,9 +104,37 @@ describe('config/kubernetes', () => {
 
   it('the Dockerfile runs as a non-root user under tini, from production dependencies only', () => {
     const dockerfile = readFileSync(join(import.meta.dirname, '../../Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/^FROM node:24-alpine AS build$/m);
+    // The official Debian-based Node 24 image by default; every stage takes the one argument
+    // the container test changes (test/integration/container.test.ts).
+    expect(dockerfile).toMatch(/^ARG BASE_IMAGE=docker\.io\/library\/node:24-bookworm-slim$/m);
+    expect(dockerfile.match(/^FROM .*/gm)).toEqual([
+      'FROM ${BASE_IMAGE} AS build',
+      'FROM ${BASE_IMAGE} AS production-deps',
+      'FROM ${BASE_IMAGE}',
+    ]);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/sbin\/tini", "--", "node", "dist\/cli.js"\]$/m);
+    expect(dockerfile).toMatch(
+      /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "dist\/cli.js"\]$/m,
+    );
+    // The registry proxy's CA belongs to the test-only base, never to the shipped image.
+    expect(dockerfile).not.toMatch(/NODE_EXTRA_CA_CERTS|ca-certificates|\.crt\b/);
+  });
+
+  it('the manifests run the image as built: its entrypoint, its user, read-only with /tmp an emptyDir', () => {
+    const dockerfile = readFileSync(join(import.meta.dirname, '../../Dockerfile'), 'utf8');
+    const [uid, gid] = /^USER (\d+):(\d+)$/m.exec(dockerfile)!.slice(1).map(Number);
+    const pods = [
+      manifests['deployment.yaml']![0]!.spec.template.spec,
+      manifests['cronjob.yaml']![0]!.spec.jobTemplate.spec.template.spec,
+    ];
+    for (const pod of pods) {
+      const [container] = pod.containers;
+      // `command` would replace the entrypoint, and with it tini as PID 1.
+      expect(container.command).toBeUndefined();
+      expect(pod.securityContext).toMatchObject({ runAsUser: uid, runAsGroup: gid });
+      const tmp = container.volumeMounts.find((m: any) => m.mountPath === '/tmp');
+      expect(pod.volumes.find((v: any) => v.name === tmp?.name)?.emptyDir).toBeDefined();
+    }
   });
 });

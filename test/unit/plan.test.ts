@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  changesConnectorState,
   connectorIdOf,
   deleteLimit,
   planPass,
@@ -22,6 +23,7 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
     specs: [],
     untouchable: new Set(),
     problems: [],
+    stopRuns: new Map(),
     softDeleted: new Map(),
     known: new Set(),
     managed: [],
@@ -80,7 +82,7 @@ describe('planPass: one connector', () => {
       {
         action: 'update',
         connectorId: '1',
-        spec,
+        connectorName: 'Connector 1',
         deployment: actual,
         fields: { description: { from: 'Old name', to: 'Connector 1' } },
       },
@@ -523,8 +525,15 @@ describe('planPass: mass-delete guard', () => {
       'renamed',
       'soft-deleted',
     ]);
-    // the creates of the renamed and moved connectors still go ahead
-    expect(plan.changes.map((c) => c.action)).toEqual(Array(6).fill('create'));
+    // A recreate is one unit: the renamed and moved connectors' creates wait for their deletes,
+    // their old deployments go on running meanwhile; the inactive ones are paused already.
+    expect(plan.changes).toEqual([]);
+    expect(plan.heldDeletes?.connectors.map((c) => c.connectorId).sort()).toEqual(
+      ['1', '2', '3', '11', '12', '13', '21', '22', '23', '31'].sort(),
+    );
+    expect(
+      plan.heldDeletes?.connectors.filter((c) => c.notCreated !== null).map((c) => c.notCreated),
+    ).toEqual(['sync-11', 'sync-12', 'sync-13', 'connector-21', 'connector-22', 'connector-23']);
   });
 });
 
@@ -580,5 +589,200 @@ describe('connectorIdOf', () => {
   it('keeps the rest of the tag, dashes included', () => {
     const id = '6b1f1b9e-3a57-4c0e-9d7a-1c2b3d4e5f60';
     expect(connectorIdOf(managedOnly('x', { tags: [`connector-${id}`] }), [])).toBe(id);
+  });
+});
+
+describe('planPass: a recreate is one unit (rename, flow change)', () => {
+  /** Connectors 1..n renamed from connector-{id} to cs-{id}: specs with the new name, the old deployments. */
+  function renamed(n: number, overrides: Partial<Deployment> = {}) {
+    const specs = Array.from({ length: n }, (_, i) =>
+      specFor(String(i + 1), {}, { nameTemplate: 'cs-{id}' }),
+    );
+    const old = specs.map((s) => managedOnly(s.connectorId, overrides));
+    return { specs, old };
+  }
+
+  it('within the guard: the old deployment is deleted and the new one created', () => {
+    const { specs, old } = renamed(1);
+    const plan = planPass(input({ specs, managed: old, known: new Set(['1']) }));
+    expect(summary(plan.changes)).toEqual(['create 1', 'delete 1 dep-1 (renamed)']);
+    expect(plan.heldDeletes).toBeNull();
+  });
+
+  it('guard holds the deletes: the creates wait too, and the old deployments go on running alone', () => {
+    const { specs, old } = renamed(15);
+    const plan = planPass(
+      input({ specs, managed: old, known: new Set(specs.map((s) => s.connectorId)) }),
+    );
+    expect(plan.changes).toEqual([]); // no create beside a running old deployment
+    expect(plan.heldDeletes).toMatchObject({ count: 15, limit: 10 });
+    const held = plan.heldDeletes!.connectors.find((c) => c.connectorId === '7')!;
+    expect(held.notCreated).toBe('cs-7');
+    expect(held.message).toBe(
+      'deployment "connector-7" (renamed) not deleted: the mass-delete guard held back all 15 deletes of this pass (limit 10); run with --allow-mass-delete if they are intended; "cs-7" is created once it is deleted',
+    );
+    const allowed = planPass(
+      input({ specs, managed: old, known: new Set(), allowMassDelete: true }),
+    );
+    expect(allowed.changes.filter((c) => c.action === 'create')).toHaveLength(15);
+    expect(allowed.changes.filter((c) => c.action === 'delete')).toHaveLength(15);
+  });
+
+  it('guard holds the delete of a leftover beside the live deployment: the leftover is paused', () => {
+    // Two live deployments for one connector (an earlier release, a copy by hand): the right one
+    // stays, the leftover's delete is held with 10 orphans, so it is paused until it may go.
+    const spec = specFor('1');
+    const right = deploymentFor(spec);
+    const leftover = deploymentFor(specFor('1'), { id: 'old', name: 'old-name-1' });
+    const orphans = Array.from({ length: 10 }, (_, i) => managedOnly(String(100 + i)));
+    const plan = planPass(input({ specs: [spec], managed: [right, leftover, ...orphans] }));
+    expect(plan.changes).toEqual([
+      {
+        action: 'pause',
+        connectorId: '1',
+        connectorName: 'Connector 1',
+        deployment: leftover,
+        fields: { paused: { from: false, to: true } },
+        reason: 'delete held back',
+      },
+    ]);
+    expect(plan.unchanged).toEqual(['1']);
+    expect(plan.heldDeletes?.connectors.find((c) => c.connectorId === '1')?.message).toMatch(
+      /not deleted: .*; it is paused until then$/,
+    );
+  });
+
+  it('an inactive connector waiting for its recreate: its old deployment is paused meanwhile', () => {
+    const { specs, old } = renamed(12);
+    const inactive = specs.map((s) => (s.connectorId === '3' ? { ...s, paused: true } : s));
+    const plan = planPass(input({ specs: inactive, managed: old }));
+    expect(summary(plan.changes)).toEqual(['pause 3']);
+    expect(plan.changes[0]).toMatchObject({ reason: 'delete held back' });
+  });
+
+  it('a held delete of an inactive connector (onInactive: delete) pauses it instead', () => {
+    const specs = Array.from({ length: 11 }, (_, i) => specFor(String(i + 1), { isActive: false }));
+    const running = specs.map((s) => deploymentFor(s, { paused: false }));
+    const plan = planPass(input({ specs, managed: running, onInactive: 'delete' }));
+    expect(plan.heldDeletes?.count).toBe(11);
+    expect(plan.changes.map((c) => [c.action, c.connectorId])).toEqual(
+      specs.map((s) => ['pause', s.connectorId]),
+    );
+  });
+
+  it('deleted rows held by the guard keep their deployments as they are', () => {
+    const gone = Array.from({ length: 11 }, (_, i) => managedOnly(String(i + 1)));
+    const plan = planPass(
+      input({ managed: gone, known: new Set(gone.map((_, i) => String(i + 1))) }),
+    );
+    expect(plan.changes).toEqual([]);
+    expect(plan.heldDeletes?.connectors).toHaveLength(11);
+    expect(plan.heldDeletes?.connectors[0]?.message).toMatch(
+      /^deployment "connector-1" \(row deleted\) not deleted/,
+    );
+  });
+
+  it('orphans held by the guard name no connector', () => {
+    const orphans = Array.from({ length: 11 }, (_, i) => managedOnly(String(100 + i)));
+    const plan = planPass(input({ managed: orphans }));
+    expect(plan.heldDeletes?.connectors).toEqual([]);
+  });
+});
+
+describe('planPass: is_active = false wins over an invalid row', () => {
+  it('pauses the deployment of an inactive connector whose row is invalid, and still reports it', () => {
+    const running = managedOnly('1');
+    const problem = invalidProblem('1', 'cron "bad" has 1 fields; use 5');
+    const plan = planPass(
+      input({ managed: [running], problems: [problem], stopRuns: new Map([['1', 'Connector 1']]) }),
+    );
+    expect(plan.changes).toEqual([
+      {
+        action: 'pause',
+        connectorId: '1',
+        connectorName: 'Connector 1',
+        deployment: running,
+        fields: { paused: { from: false, to: true } },
+        reason: 'row invalid',
+      },
+    ]);
+    expect(plan.problems).toEqual([problem]);
+  });
+
+  it('an already paused one is left as it is', () => {
+    const paused = managedOnly('1', { paused: true });
+    const plan = planPass(
+      input({
+        managed: [paused],
+        problems: [invalidProblem('1')],
+        stopRuns: new Map([['1', null]]),
+      }),
+    );
+    expect(plan.changes).toEqual([]);
+  });
+
+  it('with onInactive: delete, deletes every deployment of it', () => {
+    const a = managedOnly('1');
+    const b = managedOnly('1', { id: 'second', name: 'old-1' });
+    const plan = planPass(
+      input({
+        managed: [a, b],
+        problems: [invalidProblem('1')],
+        stopRuns: new Map([['1', 'Connector 1']]),
+        onInactive: 'delete',
+      }),
+    );
+    expect(summary(plan.changes)).toEqual([
+      'delete 1 dep-1 (inactive, row invalid)',
+      'delete 1 second (inactive, row invalid)',
+    ]);
+  });
+
+  it('a Prefect-judged invalid connector held back (untouchable) is paused all the same', () => {
+    const spec = specFor('1', { isActive: false });
+    const running = deploymentFor(spec, { paused: false });
+    const plan = planPass(
+      input({
+        specs: [spec],
+        managed: [running],
+        untouchable: new Set(['1']),
+        problems: [invalidProblem('1')],
+        stopRuns: new Map([['1', 'Connector 1']]),
+      }),
+    );
+    expect(summary(plan.changes)).toEqual(['pause 1']);
+  });
+});
+
+describe('changesConnectorState', () => {
+  it("is false for a recreate's delete and a pause that only stops runs", () => {
+    const d = managedOnly('1');
+    expect(
+      changesConnectorState({
+        action: 'delete',
+        connectorId: '1',
+        connectorName: null,
+        deployment: d,
+        reason: 'renamed',
+      }),
+    ).toBe(false);
+    expect(
+      changesConnectorState({
+        action: 'delete',
+        connectorId: '1',
+        connectorName: null,
+        deployment: d,
+        reason: 'row deleted',
+      }),
+    ).toBe(true);
+    const pause = {
+      action: 'pause' as const,
+      connectorId: '1',
+      connectorName: null,
+      deployment: d,
+      fields: { paused: { from: false, to: true } },
+    };
+    expect(changesConnectorState(pause)).toBe(true);
+    expect(changesConnectorState({ ...pause, reason: 'row invalid' })).toBe(false);
   });
 });

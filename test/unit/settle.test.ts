@@ -4,6 +4,7 @@ import {
   ripeIntents,
   settleAfterMs,
   settleIntent,
+  storedChange,
   viewOf,
   waitingMessage,
   writeWindowMs,
@@ -17,7 +18,7 @@ function updateChange(spec: DeploymentSpec, before: Deployment): Change {
   return {
     action: updateAction(fields),
     connectorId: spec.connectorId,
-    spec,
+    connectorName: spec.connectorName,
     deployment: before,
     fields,
   };
@@ -246,5 +247,35 @@ describe('an open intent is settled only once no call of ours can still land', (
     expect(waitingMessage('pause', 'p-1', new Date('2026-01-01T12:00:06Z'))).toBe(
       'waiting for an earlier pause call (intent from pass p-1) to finish; settles after 2026-01-01T12:00:06.000Z',
     );
+  });
+});
+
+describe('storedChange: intents written by the release before', () => {
+  it('an update stored with the whole spec and no connectorName settles as today', () => {
+    const spec = specFor('1');
+    const before = deploymentFor(spec, { description: 'old' });
+    const legacy = {
+      action: 'update',
+      connectorId: '1',
+      spec,
+      deployment: before,
+      fields: { description: { from: 'old', to: spec.description } },
+    } as unknown as Change;
+    const change = storedChange(legacy);
+    expect(change).toEqual({
+      action: 'update',
+      connectorId: '1',
+      connectorName: 'Connector 1',
+      deployment: before,
+      fields: { description: { from: 'old', to: spec.description } },
+    });
+    expect(settleIntent(change, FLOW_ID, viewOf([deploymentFor(spec)]))).toMatchObject({
+      outcome: 'took-effect',
+    });
+  });
+
+  it("creates, deletes and today's updates pass unchanged", () => {
+    const created: Change = { action: 'create', connectorId: '1', spec: specFor('1') };
+    expect(storedChange(created)).toBe(created);
   });
 });

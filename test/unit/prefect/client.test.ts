@@ -4,6 +4,7 @@ import type {
   DeploymentSchedule,
   DeploymentSpec,
   FieldChanges,
+  ManagedField,
 } from '../../../src/core/types.js';
 import { PAGE_SIZE, PrefectClient } from '../../../src/prefect/client.js';
 import { PrefectError } from '../../../src/prefect/errors.js';
@@ -306,7 +307,10 @@ describe('PrefectClient.createDeployment', () => {
 });
 
 describe('PrefectClient.updateDeployment', () => {
-  const scheduleChange: FieldChanges = { schedules: { from: [], to: [] } };
+  /** Field changes towards `desired`: what a plan hands the client (`to` is what is sent). */
+  function changing(desired: DeploymentSpec, ...fields: ManagedField[]): FieldChanges {
+    return Object.fromEntries(fields.map((f) => [f, { from: null, to: desired[f] }]));
+  }
   const oursBody = {
     schedule: { cron: '0 1 * * *', timezone: 'Europe/Paris', day_or: true },
     active: true,
@@ -324,10 +328,7 @@ describe('PrefectClient.updateDeployment', () => {
     const seen: Seen[] = [];
     const scope = prefect().patch(DEPLOYMENT_PATH).reply(recordAndReply(seen, 204));
     const desired = spec({ paused: true, description: 'Renamed', tags: ['a', 'b'] });
-    await makeClient().updateDeployment(deployment(), desired, {
-      paused: { from: false, to: true },
-      description: { from: 'Stripe to warehouse', to: 'Renamed' },
-    });
+    await makeClient().updateDeployment(deployment(), changing(desired, 'paused', 'description'));
     expect(scope.isDone()).toBe(true);
     expect(seen).toHaveLength(1);
     expect(seen[0]!.body).toEqual({ paused: true, description: 'Renamed' });
@@ -335,7 +336,7 @@ describe('PrefectClient.updateDeployment', () => {
 
   it('sends nothing when nothing changed', async () => {
     const client = makeClient();
-    await client.updateDeployment(deployment(), spec(), {});
+    await client.updateDeployment(deployment(), {});
     expect(client.http.counts.reads + client.http.counts.writes).toBe(0);
   });
 
@@ -351,10 +352,10 @@ describe('PrefectClient.updateDeployment', () => {
         schedule(OTHER_B_ID, 'another', '0 6 * * *'),
       ],
     });
-    await makeClient().updateDeployment(existing, spec({ paused: true }), {
-      ...scheduleChange,
-      paused: { from: false, to: true },
-    });
+    await makeClient().updateDeployment(
+      existing,
+      changing(spec({ paused: true }), 'schedules', 'paused'),
+    );
     expect(scope.isDone()).toBe(true);
     for (const d of deletes) expect(d.isDone()).toBe(true);
     expect(oursDeleted.isDone()).toBe(false);
@@ -375,7 +376,7 @@ describe('PrefectClient.updateDeployment', () => {
       schedules: [schedule(OTHER_A_ID, null, '0 5 * * *'), schedule(OURS_ID, 'connector-sync')],
     });
     const client = makeClient();
-    await client.updateDeployment(existing, spec(), scheduleChange);
+    await client.updateDeployment(existing, changing(spec(), 'schedules'));
     expect(scope.isDone()).toBe(true);
     for (const d of deletes) expect(d.isDone()).toBe(false);
     expect(seen).toHaveLength(1);
@@ -392,10 +393,10 @@ describe('PrefectClient.updateDeployment', () => {
     const existing = deployment({
       schedules: [schedule(OURS_ID, 'connector-sync'), schedule(OTHER_A_ID, null, '0 5 * * *')],
     });
-    await makeClient().updateDeployment(existing, spec({ schedules: [], paused: true }), {
-      ...scheduleChange,
-      paused: { from: false, to: true },
-    });
+    await makeClient().updateDeployment(
+      existing,
+      changing(spec({ schedules: [], paused: true }), 'schedules', 'paused'),
+    );
     expect(scope.isDone()).toBe(true);
     for (const d of deletes) expect(d.isDone()).toBe(true);
     const patches = seen.filter((s) => s.method === 'PATCH');
@@ -412,7 +413,7 @@ describe('PrefectClient.updateDeployment', () => {
       schedules: [schedule(OURS_ID, 'connector-sync'), schedule(OTHER_A_ID, 'other')],
     });
     const client = makeClient();
-    await client.updateDeployment(existing, spec({ schedules: [] }), scheduleChange);
+    await client.updateDeployment(existing, changing(spec({ schedules: [] }), 'schedules'));
     expect(patch.isDone()).toBe(false);
     for (const d of deletes) expect(d.isDone()).toBe(true);
     expect(seen.map((s) => s.method)).toEqual(['DELETE', 'DELETE']);
@@ -425,7 +426,7 @@ describe('PrefectClient.updateDeployment', () => {
     const existing = deployment({
       schedules: [schedule(OURS_ID, 'connector-sync'), schedule(OTHER_A_ID, 'other')],
     });
-    await makeClient().updateDeployment(existing, spec({ schedules: [] }), scheduleChange);
+    await makeClient().updateDeployment(existing, changing(spec({ schedules: [] }), 'schedules'));
     for (const d of deletes) expect(d.isDone()).toBe(true);
     expect(seen).toHaveLength(2);
   });

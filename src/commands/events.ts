@@ -1,0 +1,268 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { backoffSeconds } from '../core/backoff.js';
+import {
+  eventsAfterSeq,
+  newestEvents,
+  type EventFilters,
+  type StoredEvent,
+} from '../db/eventlog.js';
+import { coerceError } from '../errors.js';
+import { renderEvent } from '../render/status.js';
+import type { Runtime } from '../runtime.js';
+
+// `connector-sync events`: the newest events, then (with --follow) every new
+// one, across lost Postgres connections.
+
+export interface EventsOptions {
+  since?: Date;
+  connector?: string;
+  action?: string;
+  limit: number;
+  follow?: boolean;
+  json?: boolean;
+}
+
+/** Where the command writes: results to stdout, notes to `note` (stderr under --json). */
+export interface EventsOutput {
+  print: (line: string) => void;
+  printError: (line: string) => void;
+}
+
+const CHANNEL = 'connector_sync_events';
+/** Events read per query while catching up, so a long outage is not read in one go. */
+const PAGE = 1_000;
+/** A read on a timer too: a lost notification, or a connection that died silently, shows within this. */
+const POLL_MS = 30_000;
+const QUERY_TIMEOUT_MS = 10_000;
+const RECONNECT = { baseSeconds: 0.25, maxSeconds: 10 };
+
+export async function eventsCommand(
+  rt: Runtime,
+  options: EventsOptions,
+  output: EventsOutput,
+): Promise<void> {
+  const filters: EventFilters = {
+    since: options.since,
+    connectorId: options.connector,
+    action: options.action,
+  };
+  // Before anything is printed: a reader that saw output may send SIGINT at once.
+  const stop = options.follow ? untilSignal() : null;
+  const show = (event: StoredEvent): void =>
+    output.print(options.json ? JSON.stringify(event) : renderEvent(event));
+  const { events, total } = await newestEvents(
+    rt.pool,
+    rt.config.database.schema,
+    filters,
+    options.limit,
+  );
+  events.forEach((e) => show(e.event));
+  const note = options.json ? output.printError : output.print;
+  if (total > events.length) note(moreNote(events.length, total));
+  else if (!options.follow && !options.json && total === 0) output.print('No events.');
+  if (!stop) return;
+  // Nothing newer than what was shown was printed; with nothing shown, nothing matched.
+  const cursor = { seq: events.at(-1)?.seq ?? '0' };
+  await followEvents(rt, filters, cursor, show, stop);
+}
+
+export function moreNote(shown: number, total: number): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  return `Showing the newest ${n(shown)} of ${n(total)} events; use --limit to see more or --since to narrow.`;
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 };
+
+/**
+ * `--since`: an ISO date or date-time, or a duration before `now` such as
+ * `45s`, `30m`, `2h`, `7d`, `2w` or `1h30m`. Returns an error message for
+ * anything else, including a bare number (its unit would be a guess).
+ */
+export function parseSince(value: string, now: Date): Date | string {
+  const text = value.trim();
+  if (/^(\d+[smhdw])+$/.test(text)) {
+    let seconds = 0;
+    for (const [, amount, unit] of text.matchAll(/(\d+)([smhdw])/g))
+      seconds += Number(amount) * UNIT_SECONDS[unit!]!;
+    const since = new Date(now.getTime() - seconds * 1_000);
+    if (!Number.isNaN(since.getTime())) return since;
+  } else if (/^\d{4}-\d{2}-\d{2}([T ]\S.*)?$/.test(text)) {
+    const date = new Date(text);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  return 'expected an ISO date such as 2026-01-31 or 2026-01-31T08:00:00Z, or a duration such as 45s, 30m, 2h or 7d';
+}
+
+/** Resolves (aborts) on the first SIGINT or SIGTERM: --follow then stops cleanly. */
+function untilSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return controller.signal;
+}
+
+/**
+ * Prints every event committed after `cursor.seq`, until `stop`. A
+ * notification only means "read on from the last seq printed", so a burst of
+ * them, one lost with its connection, or one that arrives before the first
+ * read changes nothing: every read starts where the last one ended. When the
+ * connection is lost it reconnects with a growing pause (0.25 s doubling up
+ * to 10 s, jittered), then reads on from the same seq: no gap, no duplicate.
+ */
+async function followEvents(
+  rt: Runtime,
+  filters: EventFilters,
+  cursor: { seq: string },
+  show: (event: StoredEvent) => void,
+  stop: AbortSignal,
+): Promise<void> {
+  const readNew = async (client: pg.Client): Promise<void> => {
+    while (!stop.aborted) {
+      const page = await eventsAfterSeq(
+        client,
+        rt.config.database.schema,
+        filters,
+        cursor.seq,
+        PAGE,
+      );
+      for (const { seq, event } of page) {
+        if (BigInt(seq) <= BigInt(cursor.seq)) continue; // cannot happen: reads never overlap
+        cursor.seq = seq;
+        show(event);
+      }
+      if (page.length < PAGE) return;
+    }
+  };
+  let failures = 0;
+  let lostAt: number | null = null;
+  while (!stop.aborted) {
+    const client = listenerClient(rt.config.database.url);
+    try {
+      if (!(await unlessStopped(client.connect(), stop))) break;
+      if (!(await unlessStopped(client.query(`LISTEN ${CHANNEL}`), stop))) break;
+      rt.logger.debug({ afterSeq: cursor.seq }, 'events --follow: listening');
+      const printedBefore = cursor.seq;
+      let caughtUp = false;
+      // Back only once a read worked: a connection that takes LISTEN but fails
+      // every read must not reset the pause to its shortest.
+      const readAndMark = async (c: pg.Client): Promise<void> => {
+        await readNew(c);
+        if (caughtUp) return;
+        caughtUp = true;
+        failures = 0;
+        if (lostAt === null) return;
+        rt.logger.warn(
+          { downMs: Date.now() - lostAt, afterSeq: printedBefore, caughtUpToSeq: cursor.seq },
+          'events --follow: Postgres connection back; caught up from the last event printed',
+        );
+        lostAt = null;
+      };
+      await listenUntilLost(client, readAndMark, stop);
+    } catch (raw) {
+      if (stop.aborted) break;
+      failures += 1;
+      const retryInMs = Math.round(backoffSeconds(failures, RECONNECT, Math.random()) * 1_000);
+      const err = coerceError(raw).message;
+      if (lostAt === null) {
+        lostAt = Date.now();
+        rt.logger.warn(
+          { err, retryInMs },
+          'events --follow: lost the Postgres connection; reconnecting',
+        );
+      } else rt.logger.debug({ err, retryInMs, failures }, 'events --follow: still reconnecting');
+      await sleep(retryInMs, undefined, { signal: stop }).catch(() => undefined);
+    } finally {
+      await close(client);
+    }
+  }
+}
+
+/** The follower's own connection: LISTEN and every read after the first. */
+function listenerClient(url: string): pg.Client {
+  const client = new pg.Client({
+    connectionString: url,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    connectionTimeoutMillis: QUERY_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    application_name: 'connector-sync events --follow',
+  });
+  // Without a listener a killed connection would end the process; the loss is
+  // seen (and logged once) by listenUntilLost or the failed connect/query.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Awaits `work` unless `stop` comes first (then false; a late failure of `work` is ignored). */
+async function unlessStopped<T>(work: Promise<T>, stop: AbortSignal): Promise<boolean> {
+  work.catch(() => undefined);
+  if (stop.aborted) return false;
+  let onAbort: () => void = () => undefined;
+  const stopped = new Promise<false>((resolve) => {
+    onAbort = () => resolve(false);
+    stop.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), stopped]);
+  } finally {
+    stop.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Reads on at once (catching up), then after every notification and every
+ * POLL_MS, one read at a time. Returns when `stop` aborts (after the read in
+ * progress has printed); throws when the connection is lost.
+ */
+async function listenUntilLost(
+  client: pg.Client,
+  readNew: (client: pg.Client) => Promise<void>,
+  stop: AbortSignal,
+): Promise<void> {
+  // Set by the listeners below; an object so the loop reads their writes.
+  const seen: { pending: boolean; lost: Error | null } = { pending: true, lost: null };
+  let wake: () => void = () => undefined;
+  const onNotification = (): void => {
+    seen.pending = true;
+    wake();
+  };
+  const onError = (error: Error): void => {
+    seen.lost ??= error;
+    wake();
+  };
+  const onEnd = (): void => onError(new Error('the connection was closed'));
+  const onAbort = (): void => wake();
+  client.on('notification', onNotification);
+  client.on('error', onError);
+  client.on('end', onEnd);
+  stop.addEventListener('abort', onAbort);
+  const poll = setInterval(onNotification, POLL_MS);
+  try {
+    for (;;) {
+      if (seen.lost) throw seen.lost;
+      if (stop.aborted) return;
+      if (seen.pending) {
+        seen.pending = false;
+        await readNew(client);
+        continue;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    clearInterval(poll);
+    stop.removeEventListener('abort', onAbort);
+    client.off('notification', onNotification);
+    client.off('error', onError);
+    client.off('end', onEnd);
+  }
+}
+
+async function close(client: pg.Client): Promise<void> {
+  // end() on a connection that died mid-query may never settle; do not wait for it long.
+  await Promise.race([
+    client.end().catch(() => undefined),
+    sleep(1_000, undefined, { ref: false }),
+  ]);
+}
