@@ -1,0 +1,108 @@
+import type { EventRow } from '../../src/core/events.js';
+import type { IdKind, SourceRow } from '../../src/core/types.js';
+import type { Intent } from '../../src/db/eventlog.js';
+import type { SourceSnapshot } from '../../src/db/source.js';
+import type { ConnectorState } from '../../src/db/state.js';
+import type { PassStore } from '../../src/reconcile/ports.js';
+import { Crasher } from './crash.js';
+
+// An in-memory store for unit tests of the pass: the source rows, connector
+// states, open intents and the event log, with the transactions the real one
+// has (a confirm deletes the intent, writes the states and the event at once,
+// or does nothing when the intent is gone). Intents and events are kept as
+// JSON, as Postgres keeps them. Never used by production code.
+
+export class FakeStore implements PassStore {
+  rows: SourceRow[] = [];
+  idKind: IdKind = 'number';
+  readonly states = new Map<string, ConnectorState>();
+  readonly intents = new Map<string, Intent>();
+  readonly events: EventRow[] = [];
+  readonly writeBacks = new Map<string, string | null>();
+
+  constructor(
+    /** The database's clock. */
+    readonly clock: { now(): Date },
+    readonly crasher: Crasher = new Crasher(),
+  ) {}
+
+  async readSource(onlyIds?: string[]): Promise<SourceSnapshot> {
+    await this.step('readSource');
+    const rows = onlyIds ? this.rows.filter((r) => onlyIds.includes(r.id)) : this.rows;
+    return {
+      rows: structuredClone(rows).map((r) => ({
+        ...r,
+        prefectDeploymentId: this.writeBacks.get(r.id) ?? r.prefectDeploymentId,
+      })),
+      idKind: this.idKind,
+      hasDeploymentIdColumn: true,
+    };
+  }
+
+  async loadStates(): Promise<Map<string, ConnectorState>> {
+    await this.step('loadStates');
+    return new Map([...this.states].map(([id, s]) => [id, structuredClone(s)]));
+  }
+
+  async saveStates(states: ConnectorState[]): Promise<void> {
+    await this.step('saveStates');
+    this.putStates(states);
+  }
+
+  async openIntents(): Promise<Intent[]> {
+    await this.step('openIntents');
+    return [...this.intents.values()]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((i) => ({ ...roundTrip(i), createdAt: i.createdAt }));
+  }
+
+  async now(): Promise<Date> {
+    await this.step('now');
+    return this.clock.now();
+  }
+
+  async recordIntent(intent: Omit<Intent, 'createdAt'>): Promise<void> {
+    await this.step(`recordIntent ${intent.change.action} ${intent.change.connectorId ?? '-'}`);
+    this.intents.set(intent.id, { ...roundTrip(intent), createdAt: this.clock.now() });
+  }
+
+  async dropIntent(id: string): Promise<void> {
+    await this.step('dropIntent');
+    this.intents.delete(id);
+  }
+
+  async confirmIntent(id: string, event: EventRow, states: ConnectorState[]): Promise<boolean> {
+    await this.step(`confirmIntent ${event.action} ${event.connector_id ?? '-'}`);
+    if (!this.intents.delete(id)) return false;
+    this.putStates(states);
+    this.events.push(roundTrip(event));
+    return true;
+  }
+
+  async appendEvents(events: EventRow[], states: ConnectorState[]): Promise<void> {
+    await this.step('appendEvents');
+    this.putStates(states);
+    this.events.push(...events.map(roundTrip));
+  }
+
+  async writeBackDeploymentId(connectorId: string, deploymentId: string | null): Promise<void> {
+    await this.step('writeBack');
+    this.writeBacks.set(connectorId, deploymentId);
+  }
+
+  private putStates(states: ConnectorState[]): void {
+    for (const s of states) this.states.set(s.connectorId, structuredClone(s));
+  }
+
+  private async step(label: string): Promise<void> {
+    await Promise.resolve();
+    this.crasher.step(`store ${label}`);
+  }
+}
+
+/** A value as it comes back from a jsonb column (dates become strings and back). */
+function roundTrip<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value), (key, v: unknown) =>
+    key === 'occurred' && typeof v === 'string' ? new Date(v) : v,
+  ) as T;
+}
