@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config/schema.js';
 import { prefectCredentialTexts } from './core/redact.js';
 import { createPool } from './db/pool.js';
+import { PostgresStore } from './db/store.js';
 import { createLogger } from './logger.js';
 import { PrefectClient } from './prefect/client.js';
 import { PrefectHttp, type PrefectHttpOptions } from './prefect/http.js';
@@ -22,7 +23,10 @@ export function secretsOf(config: Config): string[] {
   return secrets;
 }
 
+/** A process's real edges: what a pass needs, plus the pool the CLI and the worker query. */
 export interface Runtime extends PassDeps {
+  pool: pg.Pool;
+  prefect: PrefectClient;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,7 @@ export function createRuntime(
   return {
     pool,
     prefect: new PrefectClient(http),
+    store: new PostgresStore(pool, config.database.schema, config.source.table),
     config,
     logger: log,
     now: () => new Date(),

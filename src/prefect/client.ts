@@ -6,7 +6,7 @@ import type {
   ScheduleSpec,
 } from '../core/types.js';
 import { describePrefectBody, PrefectError } from './errors.js';
-import type { PrefectHttp } from './http.js';
+import type { CallCounts, PrefectHttp } from './http.js';
 
 export const PAGE_SIZE = 200; // Prefect's maximum `limit`
 /** Connector tags per query: leaves room in a page for a connector's old deployments too. */
@@ -15,6 +15,10 @@ const TAGS_PER_QUERY = 100;
 /** The Prefect calls connector-sync makes, typed. */
 export class PrefectClient {
   constructor(readonly http: PrefectHttp) {}
+
+  callCounts(): CallCounts {
+    return { ...this.http.counts, byRoute: { ...this.http.counts.byRoute } };
+  }
 
   /** The work pool's id, or null when it does not exist. Also proves the credentials work. */
   async readWorkPool(name: string): Promise<{ id: string; name: string } | null> {

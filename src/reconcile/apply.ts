@@ -3,13 +3,11 @@ import type { Logger } from 'pino';
 import { eventForChange, type EventRow, type RelatedContext } from '../core/events.js';
 import { writeWindowMs } from '../core/settle.js';
 import type { Change, Deployment, Problem } from '../core/types.js';
-import { confirmIntent, dropIntent, recordIntent } from '../db/eventlog.js';
 import type { ConnectorState } from '../db/state.js';
 import { coerceError } from '../errors.js';
 import { PrefectError } from '../prefect/errors.js';
-import { changesConnectorState } from '../core/plan.js';
 import type { PassDeps } from './context.js';
-import { synced } from './states.js';
+import { stateAfter } from './states.js';
 
 export interface Applied {
   change: Change;
@@ -51,51 +49,62 @@ export interface ApplyInput {
  */
 export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<ApplyOutcome> {
   const limit = pLimit(deps.config.reconcile.concurrency);
-  const outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
-  let consecutiveUnavailable = 0;
-  // Written from the tasks below; a holder, so the check after them is not narrowed away.
-  const fatal: { error: Error | null } = { error: null };
-
-  /** Applies one change; false when the rest of its unit must not go ahead. */
-  const applyInTurn = async (change: Change): Promise<boolean> => {
-    if (outcome.aborted || fatal.error !== null) return false;
-    if (input.shouldStop?.()) {
-      outcome.aborted ??= 'shutting down';
-      return false;
-    }
-    const log = deps.logger.child({ connector: change.connectorId, action: change.action });
-    try {
-      outcome.applied.push(await applyOne(deps, input, change, log));
-      consecutiveUnavailable = 0;
-      return true;
-    } catch (error) {
-      if (!(error instanceof PrefectError)) {
-        // Lost lock, Postgres down: stop starting changes; the pass fails.
-        fatal.error ??= coerceError(error);
-        return false;
-      }
-      outcome.failures.push(failureOf(change, error));
-      // Not a warning: the connector's new problem is (once, in record.ts), not each attempt.
-      log.info({ err: error, status: error.status }, 'change failed');
-      if (error.retryable && ++consecutiveUnavailable >= CIRCUIT_THRESHOLD && !outcome.aborted) {
-        outcome.aborted = `Prefect kept failing (${consecutiveUnavailable} changes in a row): ${error.message}`;
-      }
-      return false;
-    }
-  };
-
+  const run = new ApplyRun(deps, input);
   // Queued tasks are never cleared (p-limit's clearQueue would leave their
   // promises pending forever): each one looks at the pass's state first and
   // returns at once once the pass stops, aborts or fails.
   await Promise.all(
     unitsOf(input.changes).map((unit) =>
       limit(async () => {
-        for (const change of unit) if (!(await applyInTurn(change))) return;
+        for (const change of unit) if (!(await run.applyInTurn(change))) return;
       }),
     ),
   );
-  if (fatal.error !== null) throw fatal.error;
-  return outcome;
+  return run.finish();
+}
+
+/** One pass's applying: the outcome so far, the circuit, the first fatal error. */
+class ApplyRun {
+  private readonly outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
+  private consecutiveUnavailable = 0;
+  private fatal: Error | null = null;
+
+  constructor(
+    private readonly deps: PassDeps,
+    private readonly input: ApplyInput,
+  ) {}
+
+  /** Applies one change; false when the rest of its unit must not go ahead. */
+  async applyInTurn(change: Change): Promise<boolean> {
+    if (this.outcome.aborted || this.fatal !== null) return false;
+    if (this.input.shouldStop?.()) {
+      this.outcome.aborted ??= 'shutting down';
+      return false;
+    }
+    const log = this.deps.logger.child({ connector: change.connectorId, action: change.action });
+    try {
+      this.outcome.applied.push(await applyOne(this.deps, this.input, change, log));
+      this.consecutiveUnavailable = 0;
+      return true;
+    } catch (error) {
+      if (!(error instanceof PrefectError)) {
+        // Lost lock, Postgres down: stop starting changes; the pass fails.
+        this.fatal ??= coerceError(error);
+        return false;
+      }
+      this.outcome.failures.push(failureOf(change, error));
+      // Not a warning: the connector's new problem is (once, in record.ts), not each attempt.
+      log.info({ err: error, status: error.status }, 'change failed');
+      if (error.retryable && ++this.consecutiveUnavailable >= CIRCUIT_THRESHOLD)
+        this.outcome.aborted ??= `Prefect kept failing (${this.consecutiveUnavailable} changes in a row): ${error.message}`;
+      return false;
+    }
+  }
+
+  finish(): ApplyOutcome {
+    if (this.fatal !== null) throw this.fatal;
+    return this.outcome;
+  }
 }
 
 /**
@@ -123,77 +132,65 @@ export function unitsOf(changes: Change[]): Change[][] {
   return [...[...units.values()].map(deletesFirst), ...loose];
 }
 
+/** Intent, Prefect call, confirm: one change, exactly one event if it took effect. */
 async function applyOne(
   deps: PassDeps,
   input: ApplyInput,
   change: Change,
   log: Logger,
 ): Promise<Applied> {
-  const { config, prefect, pool } = deps;
-  const schema = config.database.schema;
+  const { config, store } = deps;
   const flowId = change.action === 'create' ? await input.ensureFlow() : null;
+  const context: RelatedContext =
+    flowId === null
+      ? input.context
+      : { ...input.context, flow: { id: flowId, name: config.deployment.flowName } };
   const intentId = deps.newId();
   await input.guard?.();
   // Taken before the intent is written: every attempt of this change goes out
   // within the window after the intent's created_at (settled only after that).
   const sendBefore = Date.now() + writeWindowMs(config.prefect);
-  await recordIntent(pool, schema, {
-    id: intentId,
-    passId: input.passId,
-    change,
-    flowId,
-    context: input.context,
-  });
+  await store.recordIntent({ id: intentId, passId: input.passId, change, flowId, context });
 
-  let result: Deployment | null = null;
+  let result: Deployment | null;
   try {
-    switch (change.action) {
-      case 'create':
-        result = await prefect.createDeployment(flowId!, change.spec, sendBefore);
-        break;
-      case 'update':
-      case 'pause':
-      case 'resume':
-        await prefect.updateDeployment(change.deployment, change.fields, sendBefore);
-        result = change.deployment;
-        break;
-      case 'delete':
-        await prefect.deleteDeployment(change.deployment.id, sendBefore);
-        break;
-    }
+    result = await callPrefect(deps, change, flowId, sendBefore);
   } catch (error) {
     // A definite refusal means nothing changed: the intent goes. An unknown
     // outcome (timeout, 5xx) stays open and is settled by reading Prefect.
-    if (error instanceof PrefectError && !error.retryable) await dropIntent(pool, schema, intentId);
+    if (error instanceof PrefectError && !error.retryable) await store.dropIntent(intentId);
     throw error;
   }
 
-  const draft = eventForChange(change, result, input.context);
+  const draft = eventForChange(change, result, context);
   // The event's id is made at confirm time, so ids follow commit order closely
   // and readers paging by id (the API's cursor) do not skip a slow call's event.
   const eventId = deps.newId();
   const event: EventRow = { ...draft, id: eventId, occurred: deps.now(), pass_id: input.passId };
-  const states = stateAfter(change, result, input.states, deps.now());
-  await confirmIntent(pool, schema, intentId, event, states);
+  await store.confirmIntent(intentId, event, stateAfter(change, result, input.states, deps.now()));
   log.info({ deployment: event.deployment_id, event: event.event }, `${change.action} applied`);
   return { change, result, eventId };
 }
 
-/** The connector state a successful change leads to. */
-export function stateAfter(
+/** The Prefect call of a change; the deployment after it (null for a delete). */
+async function callPrefect(
+  deps: PassDeps,
   change: Change,
-  result: Deployment | null,
-  states: Map<string, ConnectorState>,
-  now: Date,
-): ConnectorState[] {
-  // A recreate's delete of the old deployment, a pause that only stops runs:
-  // the connector's own state is decided by the rest of the pass.
-  if (change.connectorId === null || !changesConnectorState(change)) return [];
-  const previous = states.get(change.connectorId);
-  if (change.action === 'delete') return [synced(previous, change.connectorId, null, now)];
-  const deployment = result ?? (change.action === 'create' ? null : change.deployment);
-  if (!deployment) return [];
-  return [synced(previous, change.connectorId, { id: deployment.id, name: deployment.name }, now)];
+  flowId: string | null,
+  sendBefore: number,
+): Promise<Deployment | null> {
+  switch (change.action) {
+    case 'create':
+      return deps.prefect.createDeployment(flowId!, change.spec, sendBefore);
+    case 'update':
+    case 'pause':
+    case 'resume':
+      await deps.prefect.updateDeployment(change.deployment, change.fields, sendBefore);
+      return change.deployment;
+    case 'delete':
+      await deps.prefect.deleteDeployment(change.deployment.id, sendBefore);
+      return null;
+  }
 }
 
 function failureOf(change: Change, error: PrefectError): Problem {

@@ -1,16 +1,17 @@
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { PrefectClient } from '../prefect/client.js';
+import type { PassStore, PrefectPort } from './ports.js';
 
 /** Everything a pass needs from outside, injected so tests can supply their own. */
 export interface PassDeps {
-  pool: pg.Pool;
-  prefect: PrefectClient;
+  prefect: PrefectPort;
+  store: PassStore;
   config: Config;
   logger: Logger;
   now: () => Date;
   newId: () => string;
+  /** Jitter of a failed connector's backoff, in [0, 1); Math.random when not given. */
+  random?: () => number;
 }
 
 export interface PassOptions {

@@ -13,6 +13,8 @@ import type { CallCounts } from '../prefect/http.js';
 export interface PrefectPort {
   /** The work pool's id, or null when it does not exist (also proves the credentials work). */
   readWorkPool(name: string): Promise<{ id: string; name: string } | null>;
+  /** Throws a clear error when the URL does not answer as a Prefect API root (asked when something seems missing). */
+  assertApiRoot(): Promise<void>;
   readFlowId(name: string): Promise<string | null>;
   /** Get-or-create a flow by name. */
   ensureFlow(name: string): Promise<string>;

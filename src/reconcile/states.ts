@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ConnectorRow, Problem, SourceRow } from '../core/types.js';
+import { changesConnectorState } from '../core/plan.js';
+import type { Change, ConnectorRow, Deployment, Problem, SourceRow } from '../core/types.js';
 import type { ConnectorState, ConnectorStatus } from '../db/state.js';
 
 // Pure transitions of <schema>.connector_state.
@@ -167,4 +168,21 @@ export function heldBack(
     });
   }
   return held;
+}
+
+/** The connector state a successful change leads to (none for a change that only clears the way). */
+export function stateAfter(
+  change: Change,
+  result: Deployment | null,
+  states: Map<string, ConnectorState>,
+  now: Date,
+): ConnectorState[] {
+  // A recreate's delete of the old deployment, a pause that only stops runs:
+  // the connector's own state is decided by the rest of the pass.
+  if (change.connectorId === null || !changesConnectorState(change)) return [];
+  const previous = states.get(change.connectorId);
+  if (change.action === 'delete') return [synced(previous, change.connectorId, null, now)];
+  const deployment = result ?? (change.action === 'create' ? null : change.deployment);
+  if (!deployment) return [];
+  return [synced(previous, change.connectorId, { id: deployment.id, name: deployment.name }, now)];
 }

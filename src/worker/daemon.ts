@@ -1,7 +1,10 @@
 import cron from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { ReconcileLock } from '../db/lock.js';
 import { prepareSchemaForRun } from '../db/schema-check.js';
+import { countByStatus } from '../db/state.js';
+import { runPass } from '../reconcile/pass.js';
 import { createRuntime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from './metrics.js';
@@ -30,7 +33,17 @@ export async function startDaemon(
     worker?.beat(); // an answer from Prefect is progress, even in a long pass
   });
   await prepareSchemaForRun(runtime.pool, config.database.schema, logger);
-  worker = new Worker(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
+  const { url, schema } = config.database;
+  worker = new Worker(
+    {
+      runPass: (passOptions) => runPass(runtime, passOptions),
+      tryLock: () => ReconcileLock.tryAcquire(url, schema, logger),
+      countStatuses: () => countByStatus(runtime.pool, schema),
+      metrics,
+      logger,
+    },
+    { ...DEFAULT_WORKER_OPTIONS, ...options },
+  );
   const w = worker;
 
   const server = createOpsServer({

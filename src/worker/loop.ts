@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { passRetryDelayMs } from '../core/backoff.js';
-import { LeadershipLostError, ReconcileLock } from '../db/lock.js';
-import { countByStatus } from '../db/state.js';
 import { coerceError } from '../errors.js';
-import type { PassDeps } from '../reconcile/context.js';
-import { runPass, type PassResult } from '../reconcile/pass.js';
+import type { PassOptions } from '../reconcile/context.js';
+import type { PassResult } from '../reconcile/pass.js';
+import { ComeBack } from './come-back.js';
 import type { Metrics } from './metrics.js';
+import { nextStep, type NextStep, type PassOutcome } from './next-step.js';
 import type { Wakeup } from './wakeups.js';
+import { realClock, WorkQueue, type Clock } from './work-queue.js';
 
 /**
  * The long-running worker as a small state machine:
@@ -17,7 +17,8 @@ import type { Wakeup } from './wakeups.js';
  *
  * Work comes from the schedule (a full pass), from wake-ups (just the
  * connectors they name, or a full pass) and from becoming leader (a full
- * pass). One pass at a time; requests arriving meanwhile are merged.
+ * pass). One pass at a time; requests arriving meanwhile are merged. What
+ * follows a pass is decided by `nextStep` (next-step.ts).
  */
 export type WorkerState = 'following' | 'idle' | 'reconciling' | 'stopping' | 'stopped';
 
@@ -36,37 +37,55 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   heartbeatMs: 5_000,
 };
 
-interface Pending {
-  full: boolean;
-  ids: Set<string>;
-  /** Targeted work waits for the debounce window; a failed pass waits for its retry delay. */
-  notBefore: number;
+/** The reconcile lock as the worker holds it (db/lock.ts ReconcileLock). */
+export interface Lock {
+  readonly lost: boolean;
+  assertHeld(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** What the worker works with, injected: the pass, the lock, the status counts, the clock. */
+export interface WorkerDeps {
+  runPass(options: PassOptions): Promise<PassResult>;
+  /** Takes the reconcile lock if it is free; null when another process holds it. */
+  tryLock(): Promise<Lock | null>;
+  /** Connectors by status, for the gauge after a full pass. */
+  countStatuses(): Promise<Record<string, number>>;
+  metrics: Metrics;
+  logger: Logger;
+  clock?: Clock;
 }
 
 export class Worker {
   state: WorkerState = 'following';
   /** Last moment the loop proved it is alive (a turn, or a Prefect answer). */
-  lastProgress = Date.now();
+  lastProgress: number;
   passesRun = 0;
   /** When the last pass that ran to its end finished; null before the first. */
   lastSuccessAt: Date | null = null;
-  private pending: Pending = { full: true, ids: new Set(), notBefore: 0 };
-  private lock: ReconcileLock | null = null;
+  private readonly clock: Clock;
+  private readonly work: WorkQueue;
+  private readonly comeBack: ComeBack;
+  private lock: Lock | null = null;
   private wakeLoop: (() => void) | null = null;
   private stopping = false;
   private failures = 0;
   private loopDone: Promise<void> | null = null;
-  /** A pass to come back for connectors whose open intents were too young to settle. */
-  private comeBack: { at: number; timer: NodeJS.Timeout; ids: Set<string>; full: boolean } | null =
-    null;
   private readonly log: Logger;
 
   constructor(
-    private readonly deps: PassDeps,
-    private readonly metrics: Metrics,
+    private readonly deps: WorkerDeps,
     private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
   ) {
+    this.clock = deps.clock ?? realClock;
+    this.lastProgress = this.clock.now();
     this.log = deps.logger.child({ component: 'worker' });
+    this.work = new WorkQueue(this.clock, options.debounceMs);
+    this.comeBack = new ComeBack(this.clock, this.log, (due) => {
+      if (this.stopping) return;
+      if (due.full) this.requestFullPass();
+      else this.requestWakeup([...due.connectors]);
+    });
   }
 
   /** Passes in a row that failed or were cut short ("alive but not syncing" when it grows). */
@@ -79,25 +98,19 @@ export class Worker {
   }
 
   beat(): void {
-    this.lastProgress = Date.now();
+    this.lastProgress = this.clock.now();
   }
 
   /** The schedule fired: a full pass (drift, orphans, everything). */
   requestFullPass(): void {
-    this.pending.full = true;
+    this.work.requestFull();
     this.wake();
   }
 
   /** A NOTIFY arrived: just these connectors (after the debounce window), or a full pass. */
   requestWakeup(wakeup: Wakeup): void {
     if (wakeup === null) return this.requestFullPass();
-    const fresh = this.pending.ids.size === 0 && !this.pending.full;
-    for (const id of wakeup) this.pending.ids.add(id);
-    if (fresh)
-      this.pending.notBefore = Math.max(
-        this.pending.notBefore,
-        Date.now() + this.options.debounceMs,
-      );
+    this.work.requestConnectors(wakeup);
     this.wake();
   }
 
@@ -112,8 +125,7 @@ export class Worker {
    */
   async stop(timeoutMs: number): Promise<'drained' | 'timed out'> {
     this.stopping = true;
-    if (this.comeBack) clearTimeout(this.comeBack.timer);
-    this.comeBack = null;
+    this.comeBack.cancel();
     if (this.state !== 'stopped') this.state = 'stopping';
     this.wake();
     const done = this.loopDone ?? Promise.resolve();
@@ -138,14 +150,14 @@ export class Worker {
         await this.sleep(this.options.leaderPollMs);
         continue;
       }
-      const work = this.takeWork();
+      const work = this.work.take();
       if (!work) {
         this.state = 'idle';
-        await this.sleep(this.waitMs());
+        await this.sleep(this.work.waitMs(this.options.heartbeatMs));
         continue;
       }
       this.state = 'reconciling';
-      await this.runOnePass(work);
+      await this.runOnePass(work.scope);
     }
     this.state = 'stopping';
   }
@@ -156,157 +168,73 @@ export class Worker {
       await this.releaseLock();
     }
     try {
-      this.lock = await ReconcileLock.tryAcquire(
-        this.deps.config.database.url,
-        this.deps.config.database.schema,
-        this.deps.logger,
-      );
+      this.lock = await this.deps.tryLock();
     } catch (error) {
       this.log.warn(
-        { err: coerceError(error).message },
+        { err: coerceError(error) },
         'cannot reach Postgres to take the reconcile lock',
       );
       this.lock = null;
     }
     if (!this.lock) return false;
-    this.metrics.leader.set(1);
+    this.deps.metrics.leader.set(1);
     this.log.info('took the reconcile lock: leading');
-    this.pending.full = true; // a new leader trusts nothing: full pass first
+    this.work.requestFull(); // a new leader trusts nothing: full pass first
     return true;
   }
 
-  private takeWork(): { scope: string[] | undefined } | null {
-    const now = Date.now();
-    if (now < this.pending.notBefore) return null;
-    if (this.pending.full) {
-      this.pending = { full: false, ids: new Set(), notBefore: 0 };
-      return { scope: undefined };
-    }
-    if (this.pending.ids.size > 0) {
-      const scope = [...this.pending.ids];
-      this.pending.ids = new Set();
-      return { scope };
-    }
-    return null;
-  }
-
-  private waitMs(): number {
-    const untilReady = this.pending.notBefore - Date.now();
-    return untilReady > 0
-      ? Math.min(untilReady, this.options.heartbeatMs)
-      : this.options.heartbeatMs;
-  }
-
-  private async runOnePass(work: { scope: string[] | undefined }): Promise<void> {
-    const kind = work.scope ? 'targeted' : 'full';
+  private async runOnePass(scope: string[] | undefined): Promise<void> {
+    const kind = scope ? 'targeted' : 'full';
     const started = performance.now();
     const lock = this.lock!;
-    try {
-      const result = await runPass(this.deps, {
+    const outcome: PassOutcome = await this.deps
+      .runPass({
         dryRun: false,
         allowMassDelete: false,
-        scope: work.scope,
+        scope,
         honourBackoff: true,
         guard: () => lock.assertHeld(),
         shouldStop: () => this.stopping,
-      });
-      this.recordPass(result, kind);
-      this.comeBackFor(result);
-      if (kind === 'full') await this.refreshStatusGauge();
-    } catch (error) {
-      const err = coerceError(error);
-      this.metrics.passes.inc({ result: 'error', kind });
-      if (err instanceof LeadershipLostError) {
-        this.metrics.leader.set(0);
-        this.log.warn({ err: err.message }, 'pass stopped: this replica lost the reconcile lock');
-      } else {
-        // Postgres or Prefect down: try again with a growing pause, as a full pass.
-        const delay = this.backOff();
-        this.log.error({ err: err.message, retryInMs: delay }, 'pass failed');
-      }
-      if (work.scope && !(err instanceof LeadershipLostError))
-        for (const id of work.scope) this.pending.ids.add(id);
-    } finally {
-      this.passesRun++;
-      this.metrics.passDuration.observe({ kind }, (performance.now() - started) / 1000);
-    }
+      })
+      .then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error: coerceError(error) }),
+      );
+    const next = nextStep(outcome, { failures: this.failures, stopping: this.stopping, scope });
+    this.follow(next, outcome, kind);
+    if ('result' in outcome && kind === 'full') await this.refreshStatusGauge();
+    this.passesRun++;
+    this.deps.metrics.passDuration.observe({ kind }, (performance.now() - started) / 1000);
   }
 
-  private recordPass(result: PassResult, kind: 'full' | 'targeted'): void {
-    const problems = result.plan.problems.length + result.failures.length;
-    const outcome = result.aborted
-      ? 'aborted'
-      : problems > 0 || result.plan.heldDeletes
-        ? 'problems'
-        : 'ok';
-    this.metrics.passes.inc({ result: outcome, kind });
-    for (const applied of result.applied)
-      this.metrics.changes.inc({ action: applied.change.action });
-    if (kind === 'full') this.metrics.heldDeletes.set(result.plan.heldDeletes?.count ?? 0);
-    if (!result.aborted) {
-      this.failures = 0;
-      this.metrics.failedInARow.set(0);
-      this.lastSuccessAt = new Date();
-      this.metrics.lastSuccess.set(this.lastSuccessAt.getTime() / 1000);
-    } else if (!this.stopping) {
-      // Cut short because Prefect kept failing: the same growing pause as a failed pass.
-      const delay = this.backOff();
-      this.log.warn({ reason: result.aborted, retryInMs: delay }, 'pass aborted');
+  /** Does what `nextStep` decided: metrics, logs, the retry pause, requeues, the come-back. */
+  private follow(next: NextStep, outcome: PassOutcome, kind: 'full' | 'targeted'): void {
+    const { metrics } = this.deps;
+    metrics.passes.inc({ result: next.verdict, kind });
+    if ('result' in outcome) {
+      for (const applied of outcome.result.applied)
+        metrics.changes.inc({ action: applied.change.action });
+      if (kind === 'full') metrics.heldDeletes.set(outcome.result.plan.heldDeletes?.count ?? 0);
     }
-  }
-
-  /**
-   * Intents too young to settle: come back with a targeted pass (a full one
-   * for a deployment without a connector) as soon as the first is old enough,
-   * rather than after the next scheduled pass, which may be an hour away. That
-   * pass reschedules for the ones still too young.
-   */
-  private comeBackFor(result: PassResult): void {
-    if (result.waiting.length === 0) return;
-    // A little past the bound: the database's clock decides, and timers may fire early.
-    const at = Date.now() + Math.min(...result.waiting.map((w) => w.inMs)) + 250;
-    const previous = this.comeBack;
-    const ids = previous?.ids ?? new Set<string>();
-    let full = previous?.full ?? false;
-    for (const w of result.waiting) {
-      if (w.connectorId === null) full = true;
-      else ids.add(w.connectorId);
+    this.failures = next.failures;
+    metrics.failedInARow.set(next.failures);
+    if (next.succeeded) {
+      this.lastSuccessAt = new Date(this.clock.now());
+      metrics.lastSuccess.set(this.lastSuccessAt.getTime() / 1000);
     }
-    if (previous && previous.at <= at) {
-      previous.full = full;
-      return;
-    }
-    if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(() => {
-      const due = this.comeBack;
-      this.comeBack = null;
-      if (!due || this.stopping) return;
-      if (due.full) this.requestFullPass();
-      else this.requestWakeup([...due.ids]);
-    }, at - Date.now());
-    timer.unref();
-    this.comeBack = { at, timer, ids, full };
-    this.log.info(
-      { connectors: [...ids], inMs: at - Date.now() },
-      'open intents too recent to settle; coming back for them',
-    );
-  }
-
-  /** Counts one more failed pass and holds the next (full) pass back accordingly. */
-  private backOff(): number {
-    this.failures++;
-    this.metrics.failedInARow.set(this.failures);
-    const delay = passRetryDelayMs(this.failures);
-    this.pending.full = true;
-    this.pending.notBefore = Math.max(this.pending.notBefore, Date.now() + delay);
-    return delay;
+    if (next.lostLeadership) metrics.leader.set(0);
+    if (next.retryFullInMs !== null) this.work.holdFullFor(next.retryFullInMs);
+    this.work.requeue(next.requeue);
+    if (next.comeBack) this.comeBack.schedule(next.comeBack);
+    if (next.log) this.log[next.log.level](next.log.fields, next.log.msg);
   }
 
   private async refreshStatusGauge(): Promise<void> {
     try {
-      const counts = await countByStatus(this.deps.pool, this.deps.config.database.schema);
-      this.metrics.connectors.reset();
-      for (const [status, n] of Object.entries(counts)) this.metrics.connectors.set({ status }, n);
+      const counts = await this.deps.countStatuses();
+      this.deps.metrics.connectors.reset();
+      for (const [status, n] of Object.entries(counts))
+        this.deps.metrics.connectors.set({ status }, n);
     } catch {
       /* a metric is not worth failing a pass for */
     }
@@ -315,7 +243,7 @@ export class Worker {
   private async releaseLock(): Promise<void> {
     const lock = this.lock;
     this.lock = null;
-    this.metrics.leader.set(0);
+    this.deps.metrics.leader.set(0);
     await lock?.release();
   }
 

@@ -59,6 +59,8 @@ export class FakePrefect implements PrefectPort {
   readonly workPools = new Map<string, { id: string; name: string }>();
   /** Every call, in order: method and the deployment name or id it was about. */
   readonly log: { method: Method; about: string }[] = [];
+  /** Every write that took effect, with the deployment it changed: what Prefect's own events would show. */
+  readonly applied: { method: Method; deploymentId: string }[] = [];
   private faults: FakeFault[] = [];
   private late: (() => void)[] = [];
   private counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
@@ -94,6 +96,11 @@ export class FakePrefect implements PrefectPort {
 
   async readWorkPool(name: string): Promise<{ id: string; name: string } | null> {
     return this.call('readWorkPool', name, () => this.workPools.get(name) ?? null);
+  }
+
+  /** The fake always answers as an API root. */
+  async assertApiRoot(): Promise<void> {
+    return this.call('readWorkPool', '/health', () => undefined);
   }
 
   async readFlowId(name: string): Promise<string | null> {
@@ -134,6 +141,7 @@ export class FakePrefect implements PrefectPort {
       );
       const deployment = deploymentOf(spec, flowId, existing?.id ?? randomUUID());
       this.deployments.set(deployment.id, deployment);
+      this.applied.push({ method: 'createDeployment', deploymentId: deployment.id });
       return structuredClone(deployment);
     });
   }
@@ -149,11 +157,16 @@ export class FakePrefect implements PrefectPort {
             ? schedulesOf(values.to as ScheduleSpec[], current.schedules)
             : structuredClone(values.to);
       this.deployments.set(current.id, next as unknown as Deployment);
+      this.applied.push({ method: 'updateDeployment', deploymentId: current.id });
     });
   }
 
   async deleteDeployment(id: string): Promise<boolean> {
-    return this.call('deleteDeployment', id, () => this.deployments.delete(id));
+    return this.call('deleteDeployment', id, () => {
+      const existed = this.deployments.delete(id);
+      if (existed) this.applied.push({ method: 'deleteDeployment', deploymentId: id });
+      return existed;
+    });
   }
 
   /** One call: counted, logged, faulted or crashed as set up, then done. */

@@ -1,28 +1,30 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type * as LockModule from '../../src/db/lock.js';
-import type { PassDeps } from '../../src/reconcile/context.js';
+import type { PassOptions } from '../../src/reconcile/context.js';
 import type { PassResult } from '../../src/reconcile/pass.js';
-import { Worker } from '../../src/worker/loop.js';
+import { Worker, type WorkerDeps } from '../../src/worker/loop.js';
 import { Metrics } from '../../src/worker/metrics.js';
 
 // The worker's pacing after passes Prefect cut short, with the pass and the
-// lock replaced: when does the next pass start?
+// lock given to it: when does the next pass start?
 
-const runPass = vi.hoisted(() => vi.fn());
-vi.mock('../../src/reconcile/pass.js', () => ({ runPass }));
-vi.mock('../../src/db/state.js', () => ({ countByStatus: () => Promise.resolve({}) }));
-vi.mock('../../src/db/lock.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof LockModule>()),
-  ReconcileLock: {
-    tryAcquire: () =>
+const runPass = vi.fn<(options: PassOptions) => Promise<PassResult>>();
+
+/** The worker's collaborators: the pass under test's control, a lock always free. */
+function collaborators(): WorkerDeps {
+  return {
+    runPass,
+    tryLock: () =>
       Promise.resolve({
         lost: false,
         assertHeld: () => Promise.resolve(),
         release: () => Promise.resolve(),
       }),
-  },
-}));
+    countStatuses: () => Promise.resolve({}),
+    metrics: new Metrics(),
+    logger: pino({ level: 'silent' }),
+  };
+}
 
 function passResult(aborted: string | null): PassResult {
   return {
@@ -39,11 +41,6 @@ function passResult(aborted: string | null): PassResult {
     durationMs: 0,
   };
 }
-
-const deps = {
-  config: { database: { url: 'postgres://x', schema: 'connector_sync' } },
-  logger: pino({ level: 'silent' }),
-} as unknown as PassDeps;
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 0 });
@@ -63,7 +60,7 @@ async function passStarts(
     const next = outcomes[starts.length - 1] ?? null;
     return next instanceof Error ? Promise.reject(next) : Promise.resolve(passResult(next));
   });
-  const worker = new Worker(deps, new Metrics(), {
+  const worker = new Worker(collaborators(), {
     leaderPollMs: 1_000,
     debounceMs: 0,
     heartbeatMs: 5_000,
@@ -103,7 +100,7 @@ describe('the worker after passes that Prefect cut short', () => {
 describe('the worker after a pass that left intents too recent to settle', () => {
   it('comes back for their connectors (a targeted pass) once the first is old enough', async () => {
     const calls: { at: number; scope: string[] | undefined }[] = [];
-    runPass.mockImplementation((_deps: unknown, options: { scope?: string[] }) => {
+    runPass.mockImplementation((options) => {
       calls.push({ at: Date.now(), scope: options.scope });
       const result = passResult(null);
       if (calls.length === 1)
@@ -113,7 +110,7 @@ describe('the worker after a pass that left intents too recent to settle', () =>
         ];
       return Promise.resolve(result);
     });
-    const worker = new Worker(deps, new Metrics(), {
+    const worker = new Worker(collaborators(), {
       leaderPollMs: 1_000,
       debounceMs: 0,
       heartbeatMs: 5_000,
@@ -129,7 +126,7 @@ describe('the worker after a pass that left intents too recent to settle', () =>
 
   it('a waiting delete of a deployment without a connector brings a full pass', async () => {
     const calls: (string[] | undefined)[] = [];
-    runPass.mockImplementation((_deps: unknown, options: { scope?: string[] }) => {
+    runPass.mockImplementation((options) => {
       calls.push(options.scope);
       const result = passResult(null);
       if (calls.length === 1)
@@ -138,7 +135,7 @@ describe('the worker after a pass that left intents too recent to settle', () =>
         ];
       return Promise.resolve(result);
     });
-    const worker = new Worker(deps, new Metrics(), {
+    const worker = new Worker(collaborators(), {
       leaderPollMs: 1_000,
       debounceMs: 0,
       heartbeatMs: 5_000,
