@@ -397,11 +397,14 @@ describe('two replicas, one leader', () => {
     const w = await worker({ PREFECT_API_URL: p.url, CONNECTOR_SYNC_SCHEDULE: '0 0 1 1 *' });
     await w.waitForLog(msg('create applied'));
     // Postgres ends the session holding the advisory lock (a failover, an idle-session kill).
+    // Only the leader lock's: a confirm in flight holds the event-order transaction lock too.
     const mark = w.logs.length;
     const killed = await env!.sql(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_locks
-        WHERE locktype = 'advisory' AND granted
-          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND objid = (hashtext($1)::bigint & 4294967295)::oid`,
+      [`connector-sync:leader:${env!.config.database.schema}`],
     );
     expect(killed).toEqual([{ ok: true }]);
 
