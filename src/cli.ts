@@ -2,27 +2,24 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import { eventsCommand, type EventsOptions } from './commands/events.js';
+import { describeFailure } from './commands/failure.js';
+import { migrateCommand } from './commands/migrate.js';
+import type { Output } from './commands/output.js';
+import { reconcileCommand } from './commands/reconcile.js';
+import { parseSince } from './commands/since.js';
+import { statusCommand } from './commands/status.js';
+import { withDefaultCommand } from './commands/usage.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { eventsCommand, parseSince, type EventsOptions } from './commands/events.js';
-import { ReconcileLock } from './db/lock.js';
-import { withDefaultCommand } from './commands/usage.js';
-import { migrate } from './db/migrate.js';
-import { prepareSchemaForRun, requireCurrentSchema } from './db/schema-check.js';
-import { SourceError } from './db/source.js';
-import { loadStates } from './db/state.js';
-import { ConfigurationError, UnavailableError, coerceError } from './errors.js';
-import { describePostgresFailure } from './db/errors.js';
+import { EVENT_ACTIONS } from './core/vocabulary.js';
 import { createLogger, redactText } from './logger.js';
-import { PrefectError } from './prefect/errors.js';
-import { runPass } from './reconcile/pass.js';
-import { planJson } from './render/plan.js';
-import { EXIT, exitCodeOf, renderRun, runJson } from './render/run.js';
-import { renderStatusTable, statusJson } from './render/status.js';
+import { EXIT } from './render/run.js';
 import { createRuntime, secretsOf, type Runtime } from './runtime.js';
 import type { Daemon } from './worker/daemon.js';
 
-// The only module that parses argv, prints and exits.
+// The only module that parses argv, prints and exits. Each command's body
+// lives in src/commands/.
 
 interface GlobalOptions {
   config?: string;
@@ -33,6 +30,11 @@ interface GlobalOptions {
 const { version } = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
 ) as { version: string };
+
+const output: Output = {
+  print: (text) => process.stdout.write(`${text}\n`),
+  printError: (text) => process.stderr.write(`${text}\n`),
+};
 
 const program = new Command()
   .name('connector-sync')
@@ -78,11 +80,12 @@ program
       json?: boolean;
     }) => {
       if (!options.once && !options.dryRun) return runDaemon();
-      await reconcileCommand({
+      const reconcile = {
         dryRun: options.dryRun === true,
         allowMassDelete: options.allowMassDelete === true,
         json: options.json === true,
-      });
+      };
+      await withRuntime((rt) => reconcileCommand(rt, reconcile, output));
     },
   );
 
@@ -92,11 +95,12 @@ program
   .option('--json', 'print one machine-stable JSON object')
   .option('--allow-mass-delete', 'plan as if the mass-delete guard were lifted')
   .action(async (options: { json?: boolean; allowMassDelete?: boolean }) => {
-    await reconcileCommand({
+    const reconcile = {
       dryRun: true,
       allowMassDelete: options.allowMassDelete === true,
       json: options.json === true,
-    });
+    };
+    await withRuntime((rt) => reconcileCommand(rt, reconcile, output));
   });
 
 program
@@ -104,12 +108,7 @@ program
   .description('per-connector sync state')
   .option('--json', 'print JSON')
   .action(async (options: { json?: boolean }) => {
-    await withRuntime(async (rt) => {
-      await requireCurrentSchema(rt.pool, rt.config.database.schema);
-      const states = [...(await loadStates(rt.pool, rt.config.database.schema)).values()];
-      print(options.json ? JSON.stringify(statusJson(states), null, 2) : renderStatusTable(states));
-      return EXIT.ok;
-    });
+    await withRuntime((rt) => statusCommand(rt, options, output));
   });
 
 program
@@ -123,16 +122,7 @@ program
     parseSinceOption,
   )
   .option('--connector <id>', 'only this connector')
-  .addOption(
-    new Option('--action <action>', 'only this action').choices([
-      'created',
-      'updated',
-      'paused',
-      'resumed',
-      'deleted',
-      'failed',
-    ]),
-  )
+  .addOption(new Option('--action <action>', 'only this action').choices(EVENT_ACTIONS))
   .option(
     '--limit <n>',
     'show the newest N matching events (with --since too); a note says when more match',
@@ -157,32 +147,24 @@ Examples:
   connector-sync events --follow --json      then each new event, one JSON object per line`,
   )
   .action(async (options: EventsOptions) => {
-    await withRuntime(async (rt) => {
-      await requireCurrentSchema(rt.pool, rt.config.database.schema);
-      await eventsCommand(rt, options, {
-        print,
-        printError: (line) => process.stderr.write(`${line}\n`),
-      });
-      return EXIT.ok;
-    });
+    await withRuntime((rt) => eventsCommand(rt, options, output));
   });
 
 program
   .command('migrate')
   .description("apply the worker's own schema (database.schema), then exit")
   .action(async () => {
-    await withRuntime(async (rt) => {
-      const applied = await migrate(rt.pool, rt.config.database.schema);
-      print(applied.length ? `Applied: ${applied.join(', ')}` : 'Schema is current.');
-      return EXIT.ok;
-    });
+    await withRuntime((rt) => migrateCommand(rt, output));
   });
 
 /** The long-running worker: runs until SIGTERM/SIGINT; a second signal exits at once. */
 async function runDaemon(): Promise<void> {
   const config = readConfigOrExit();
-  const secrets = secretsOf(config);
-  const logger = createLogger({ level: config.log.level, format: config.log.format, secrets });
+  const logger = createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    secrets: secretsOf(config),
+  });
   logWarnings(logger);
   let daemon: Daemon;
   try {
@@ -210,38 +192,7 @@ async function runDaemon(): Promise<void> {
   process.on('SIGINT', onSignal);
 }
 
-async function reconcileCommand(options: {
-  dryRun: boolean;
-  allowMassDelete: boolean;
-  json: boolean;
-}): Promise<void> {
-  await withRuntime(async (rt) => {
-    const schema = rt.config.database.schema;
-    // Checked before the lock: a mistyped schema must not take a leader lock of its own.
-    if (options.dryRun) await requireCurrentSchema(rt.pool, schema);
-    else await prepareSchemaForRun(rt.pool, schema, rt.logger);
-    const lock = options.dryRun
-      ? null
-      : await ReconcileLock.acquire(
-          rt.config.database.url,
-          rt.config.database.schema,
-          rt.config.reconcile.lockWaitSeconds,
-          rt.logger,
-        );
-    try {
-      const result = await runPass(rt, {
-        dryRun: options.dryRun,
-        allowMassDelete: options.allowMassDelete,
-      });
-      if (options.json) print(JSON.stringify({ ...planJson(result), ...runJson(result) }, null, 2));
-      else print(renderRun(result));
-      return exitCodeOf(result);
-    } finally {
-      await lock?.release();
-    }
-  });
-}
-
+/** Runs a one-shot command with the process's real edges; its exit code becomes the process's. */
 async function withRuntime(work: (rt: Runtime) => Promise<number>): Promise<void> {
   const config = readConfigOrExit();
   const rt = createRuntime(config);
@@ -276,34 +227,11 @@ function readConfigOrExit(): Config {
   return result.config;
 }
 
+/** One line on stderr, never a secret; the documented exit code (commands/failure.ts). */
 function reportFailure(raw: unknown, config: Config): number {
-  const error = coerceError(raw);
-  const say = (message: string): void => {
-    process.stderr.write(`connector-sync: ${redactText(message, secretsOf(config))}\n`);
-  };
-  if (error instanceof ConfigurationError || error instanceof SourceError) {
-    say(error.message);
-    return EXIT.usage;
-  }
-  if (error instanceof UnavailableError) {
-    say(error.message);
-    return EXIT.unavailable;
-  }
-  if (error instanceof PrefectError && error.kind === 'not-an-api') {
-    say(error.message);
-    return EXIT.usage;
-  }
-  if (error instanceof PrefectError) {
-    say(`Prefect is unavailable: ${error.message}`);
-    return error.retryable ? EXIT.unavailable : EXIT.usage;
-  }
-  const postgres = describePostgresFailure(error, config.database.url);
-  if (postgres) {
-    say(postgres.message);
-    return postgres.exit;
-  }
-  say(`unexpected error: ${error.stack ?? error.message}`);
-  return EXIT.problems;
+  const { message, exitCode } = describeFailure(raw, config.database.url);
+  process.stderr.write(`connector-sync: ${redactText(message, secretsOf(config))}\n`);
+  return exitCode;
 }
 
 /**
@@ -328,10 +256,6 @@ function parsePositiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError('expected a positive whole number');
   return n;
-}
-
-function print(text: string): void {
-  process.stdout.write(`${text}\n`);
 }
 
 await program.parseAsync(withDefaultCommand(process.argv, program, 'run'));

@@ -8,8 +8,11 @@ import {
   type StoredEvent,
 } from '../db/eventlog.js';
 import { coerceError } from '../errors.js';
+import { requireCurrentSchema } from '../db/schema-check.js';
+import { EXIT } from '../render/run.js';
 import { renderEvent } from '../render/status.js';
 import type { Runtime } from '../runtime.js';
+import type { Output } from './output.js';
 
 // `connector-sync events`: the newest events, then (with --follow) every new
 // one, across lost Postgres connections.
@@ -23,12 +26,6 @@ export interface EventsOptions {
   json?: boolean;
 }
 
-/** Where the command writes: results to stdout, notes to `note` (stderr under --json). */
-export interface EventsOutput {
-  print: (line: string) => void;
-  printError: (line: string) => void;
-}
-
 const CHANNEL = 'connector_sync_events';
 /** Events read per query while catching up, so a long outage is not read in one go. */
 const PAGE = 1_000;
@@ -37,11 +34,13 @@ const POLL_MS = 30_000;
 const QUERY_TIMEOUT_MS = 10_000;
 const RECONNECT = { baseSeconds: 0.25, maxSeconds: 10 };
 
+/** `connector-sync events`: reads only; notes go to stderr under --json, so stdout stays JSON lines. */
 export async function eventsCommand(
   rt: Runtime,
   options: EventsOptions,
-  output: EventsOutput,
-): Promise<void> {
+  output: Output,
+): Promise<number> {
+  await requireCurrentSchema(rt.pool, rt.config.database.schema);
   const filters: EventFilters = {
     since: options.since,
     connectorId: options.connector,
@@ -61,37 +60,16 @@ export async function eventsCommand(
   const note = options.json ? output.printError : output.print;
   if (total > events.length) note(moreNote(events.length, total));
   else if (!options.follow && !options.json && total === 0) output.print('No events.');
-  if (!stop) return;
+  if (!stop) return EXIT.ok;
   // Nothing newer than what was shown was printed; with nothing shown, nothing matched.
   const cursor = { seq: events.at(-1)?.seq ?? '0' };
   await followEvents(rt, filters, cursor, show, stop);
+  return EXIT.ok;
 }
 
 export function moreNote(shown: number, total: number): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   return `Showing the newest ${n(shown)} of ${n(total)} events; use --limit to see more or --since to narrow.`;
-}
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 };
-
-/**
- * `--since`: an ISO date or date-time, or a duration before `now` such as
- * `45s`, `30m`, `2h`, `7d`, `2w` or `1h30m`. Returns an error message for
- * anything else, including a bare number (its unit would be a guess).
- */
-export function parseSince(value: string, now: Date): Date | string {
-  const text = value.trim();
-  if (/^(\d+[smhdw])+$/.test(text)) {
-    let seconds = 0;
-    for (const [, amount, unit] of text.matchAll(/(\d+)([smhdw])/g))
-      seconds += Number(amount) * UNIT_SECONDS[unit!]!;
-    const since = new Date(now.getTime() - seconds * 1_000);
-    if (!Number.isNaN(since.getTime())) return since;
-  } else if (/^\d{4}-\d{2}-\d{2}([T ]\S.*)?$/.test(text)) {
-    const date = new Date(text);
-    if (!Number.isNaN(date.getTime())) return date;
-  }
-  return 'expected an ISO date such as 2026-01-31 or 2026-01-31T08:00:00Z, or a duration such as 45s, 30m, 2h or 7d';
 }
 
 /** Resolves (aborts) on the first SIGINT or SIGTERM: --follow then stops cleanly. */
@@ -118,63 +96,96 @@ async function followEvents(
   show: (event: StoredEvent) => void,
   stop: AbortSignal,
 ): Promise<void> {
-  const readNew = async (client: pg.Client): Promise<void> => {
-    while (!stop.aborted) {
-      const page = await eventsAfterSeq(
-        client,
-        rt.config.database.schema,
-        filters,
-        cursor.seq,
-        PAGE,
-      );
-      for (const { seq, event } of page) {
-        if (BigInt(seq) <= BigInt(cursor.seq)) continue; // cannot happen: reads never overlap
-        cursor.seq = seq;
-        show(event);
-      }
-      if (page.length < PAGE) return;
-    }
-  };
-  let failures = 0;
-  let lostAt: number | null = null;
+  const follower = new Follower(rt, filters, cursor, show, stop);
   while (!stop.aborted) {
     const client = listenerClient(rt.config.database.url);
     try {
       if (!(await unlessStopped(client.connect(), stop))) break;
       if (!(await unlessStopped(client.query(`LISTEN ${CHANNEL}`), stop))) break;
       rt.logger.debug({ afterSeq: cursor.seq }, 'events --follow: listening');
-      const printedBefore = cursor.seq;
-      let caughtUp = false;
-      // Back only once a read worked: a connection that takes LISTEN but fails
-      // every read must not reset the pause to its shortest.
-      const readAndMark = async (c: pg.Client): Promise<void> => {
-        await readNew(c);
-        if (caughtUp) return;
-        caughtUp = true;
-        failures = 0;
-        if (lostAt === null) return;
-        rt.logger.warn(
-          { downMs: Date.now() - lostAt, afterSeq: printedBefore, caughtUpToSeq: cursor.seq },
-          'events --follow: Postgres connection back; caught up from the last event printed',
-        );
-        lostAt = null;
-      };
-      await listenUntilLost(client, readAndMark, stop);
+      await listenUntilLost(client, follower.reader(), stop);
     } catch (raw) {
       if (stop.aborted) break;
-      failures += 1;
-      const retryInMs = Math.round(backoffSeconds(failures, RECONNECT, Math.random()) * 1_000);
-      const err = coerceError(raw).message;
-      if (lostAt === null) {
-        lostAt = Date.now();
-        rt.logger.warn(
-          { err, retryInMs },
-          'events --follow: lost the Postgres connection; reconnecting',
-        );
-      } else rt.logger.debug({ err, retryInMs, failures }, 'events --follow: still reconnecting');
-      await sleep(retryInMs, undefined, { signal: stop }).catch(() => undefined);
+      await follower.lost(raw);
     } finally {
       await close(client);
+    }
+  }
+}
+
+/** One follow's reading and reconnecting: the cursor, the failures in a row, when it was lost. */
+class Follower {
+  private failures = 0;
+  private lostAt: number | null = null;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly filters: EventFilters,
+    private readonly cursor: { seq: string },
+    private readonly show: (event: StoredEvent) => void,
+    private readonly stop: AbortSignal,
+  ) {}
+
+  /**
+   * The read of one connection: on from the cursor. It counts as back only
+   * once a read worked: a connection that takes LISTEN but fails every read
+   * must not reset the pause to its shortest.
+   */
+  reader(): (client: pg.Client) => Promise<void> {
+    const printedBefore = this.cursor.seq;
+    let caughtUp = false;
+    return async (client) => {
+      await this.readNew(client);
+      if (caughtUp) return;
+      caughtUp = true;
+      this.failures = 0;
+      if (this.lostAt === null) return;
+      this.rt.logger.warn(
+        {
+          downMs: Date.now() - this.lostAt,
+          afterSeq: printedBefore,
+          caughtUpToSeq: this.cursor.seq,
+        },
+        'events --follow: Postgres connection back; caught up from the last event printed',
+      );
+      this.lostAt = null;
+    };
+  }
+
+  /** The connection failed: say so once, then wait a growing pause before the next try. */
+  async lost(raw: unknown): Promise<void> {
+    this.failures += 1;
+    const retryInMs = Math.round(backoffSeconds(this.failures, RECONNECT, Math.random()) * 1_000);
+    const err = coerceError(raw).message;
+    if (this.lostAt === null) {
+      this.lostAt = Date.now();
+      this.rt.logger.warn(
+        { err, retryInMs },
+        'events --follow: lost the Postgres connection; reconnecting',
+      );
+    } else
+      this.rt.logger.debug(
+        { err, retryInMs, failures: this.failures },
+        'events --follow: still reconnecting',
+      );
+    await sleep(retryInMs, undefined, { signal: this.stop }).catch(() => undefined);
+  }
+
+  private async readNew(client: pg.Client): Promise<void> {
+    while (!this.stop.aborted) {
+      const page = await eventsAfterSeq(
+        client,
+        this.rt.config.database.schema,
+        this.filters,
+        this.cursor.seq,
+        PAGE,
+      );
+      for (const { seq, event } of page) {
+        if (BigInt(seq) <= BigInt(this.cursor.seq)) continue; // cannot happen: reads never overlap
+        this.cursor.seq = seq;
+        this.show(event);
+      }
+      if (page.length < PAGE) return;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { deploymentName } from './validate.js';
+import { connectorTag } from './vocabulary.js';
 import type { ConnectorRow, DeploymentSpec, IdKind } from './types.js';
 
 export const SCHEDULE_SLUG = 'connector-sync';
@@ -14,10 +15,6 @@ export interface DesiredSettings {
   path: string | null;
   pullSteps: Record<string, unknown>[] | null;
   jobVariables: Record<string, unknown>;
-}
-
-export function connectorTag(connectorId: string): string {
-  return `connector-${connectorId}`;
 }
 
 /** The deployment a valid connector row should have (SPEC §5). */

@@ -1,9 +1,11 @@
-import type { Change, Deployment, FieldChanges, Problem } from './types.js';
 import { updateAction } from './diff.js';
+import type { Change, Deployment, FieldChanges, Problem } from './types.js';
+import type { EventAction } from './vocabulary.js';
 
-// Lifecycle events in the shape Prefect itself emits (OSS 3.6.23+), SPEC §7.
+// Lifecycle events in the shape Prefect itself emits (OSS 3.6.23+; README,
+// "The event log").
 
-export type EventAction = 'created' | 'updated' | 'paused' | 'resumed' | 'deleted' | 'failed';
+export type { EventAction } from './vocabulary.js';
 
 export const EVENT_NAMES: Record<EventAction, string> = {
   created: 'prefect.deployment.created',

@@ -1,17 +1,8 @@
+import { deleteChange, pauseChange } from './changes.js';
 import { diffDeployment, updateAction } from './diff.js';
-import type {
-  Change,
-  DeleteChange,
-  DeleteReason,
-  Deployment,
-  DeploymentSpec,
-  HeldConnector,
-  Notice,
-  PauseReason,
-  Plan,
-  Problem,
-  UpdateChange,
-} from './types.js';
+import { guardDeletes, type GuardDraft } from './guard.js';
+import { connectorIdOfTags } from './vocabulary.js';
+import type { DeleteReason, Deployment, DeploymentSpec, Plan, Problem } from './types.js';
 
 export type DeleteLimit = { percent: number } | { count: number };
 
@@ -56,33 +47,11 @@ export function unmatchedNames(
 
 /** The connector a managed deployment belongs to, read from its `connector-<id>` tag. */
 export function connectorIdOf(deployment: Deployment, configTags: string[]): string | null {
-  const tag = deployment.tags.find((t) => t.startsWith('connector-') && !configTags.includes(t));
-  return tag === undefined ? null : tag.slice('connector-'.length);
-}
-
-/**
- * Whether a change moves its connector's own state. A delete of a renamed or
- * moved deployment clears the way for the connector's new one, and a pause
- * with a reason only stops runs: neither syncs the connector.
- */
-export function changesConnectorState(change: Change): boolean {
-  if (change.action === 'delete')
-    return !isLeftover(change) && change.reason !== 'inactive, row invalid';
-  if (change.action === 'create') return true;
-  return change.reason === undefined;
-}
-
-/** A deployment of a live connector that is not its desired one any more (renamed, other flow). */
-export function isLeftover(change: DeleteChange): boolean {
-  return change.reason === 'renamed' || change.reason === 'moved to another flow';
+  return connectorIdOfTags(deployment.tags, configTags);
 }
 
 /** What one pass builds up before the mass-delete guard has its say. */
-interface Draft {
-  changes: Change[];
-  deletes: DeleteChange[];
-  problems: Problem[];
-  unchanged: string[];
+interface Draft extends GuardDraft {
   /** Deployments a connector keeps (its own, or left alone): never deleted as leftovers. */
   claimed: Set<string>;
 }
@@ -112,7 +81,11 @@ export function planPass(input: PlanInput): Plan {
   for (const spec of input.specs) planSpec(spec, input, ours, foreign, draft);
   planStoppedRuns(input, draft);
   planLeftovers(input, draft);
-  return guardDeletes(input, draft);
+  return guardDeletes(
+    draft,
+    deleteLimit(input.deleteLimit, input.managed.length),
+    input.allowMassDelete,
+  );
 }
 
 function planSpec(
@@ -212,134 +185,6 @@ function deleteReason(
     return deployment.flow_id === input.flowId ? 'renamed' : 'moved to another flow';
   }
   return input.known.has(connectorId) ? 'row deleted' : 'orphan';
-}
-
-/**
- * The mass-delete guard: a pass that would delete more than the limit deletes
- * nothing. What it holds back holds back what depends on it: a renamed
- * connector's new deployment is not created while its old one stays; a
- * deployment that must not run meanwhile (a leftover beside the connector's
- * live deployment, an inactive connector's) is paused instead.
- */
-function guardDeletes(input: PlanInput, draft: Draft): Plan {
-  const limit = deleteLimit(input.deleteLimit, input.managed.length);
-  const plan = { problems: draft.problems, unchanged: draft.unchanged };
-  if (draft.deletes.length <= limit || input.allowMassDelete) {
-    return {
-      ...plan,
-      changes: [...draft.changes, ...draft.deletes],
-      notices: [],
-      heldDeletes: null,
-    };
-  }
-  const why = `the mass-delete guard held back all ${draft.deletes.length} deletes of this pass (limit ${limit}); run with --allow-mass-delete if they are intended`;
-  const waitingToRecreate = new Set(draft.deletes.filter(isLeftover).map((d) => d.connectorId));
-  const recreates = new Map<string, DeploymentSpec>();
-  const changes: Change[] = [];
-  for (const change of draft.changes) {
-    if (change.action === 'create' && waitingToRecreate.has(change.connectorId))
-      recreates.set(change.connectorId, change.spec);
-    else changes.push(change);
-  }
-  const pauses = pausesWhileHeld(draft.deletes, recreates);
-  const notices: Notice[] = [
-    {
-      connectorId: null,
-      message: `mass-delete guard: this pass would delete ${draft.deletes.length} deployments, more than the limit of ${limit}; nothing was deleted (use --allow-mass-delete if this is intended)`,
-    },
-  ];
-  return {
-    ...plan,
-    changes: [...changes, ...pauses],
-    notices,
-    heldDeletes: {
-      count: draft.deletes.length,
-      limit,
-      deletes: draft.deletes,
-      connectors: heldConnectors(draft.deletes, recreates, pauses, why),
-    },
-  };
-}
-
-/**
- * The held deletes whose deployment must not go on running: inactive
- * connectors' deployments, and every leftover of a rename but one — the one
- * an active connector waiting for its recreate goes on running on.
- */
-function pausesWhileHeld(
-  deletes: DeleteChange[],
-  recreates: Map<string, DeploymentSpec>,
-): UpdateChange[] {
-  const runsOn = new Set<string>();
-  const pauses: UpdateChange[] = [];
-  for (const d of deletes) {
-    if (d.connectorId === null || d.deployment.paused) continue;
-    const inactive = d.reason === 'inactive' || d.reason === 'inactive, row invalid';
-    if (!inactive && !isLeftover(d)) continue; // a deleted row's: left as it is
-    const recreate = recreates.get(d.connectorId);
-    if (isLeftover(d) && recreate && !recreate.paused && !runsOn.has(d.connectorId)) {
-      runsOn.add(d.connectorId);
-      continue;
-    }
-    pauses.push(pauseChange(d.deployment, d.connectorId, d.connectorName, 'delete held back'));
-  }
-  return pauses;
-}
-
-function heldConnectors(
-  deletes: DeleteChange[],
-  recreates: Map<string, DeploymentSpec>,
-  pauses: UpdateChange[],
-  why: string,
-): HeldConnector[] {
-  const paused = new Set(pauses.map((p) => p.deployment.id));
-  const byConnector = new Map<string, HeldConnector>();
-  for (const d of deletes) {
-    if (d.connectorId === null || d.reason === 'orphan') continue;
-    const then = paused.has(d.deployment.id) ? '; it is paused until then' : '';
-    const line = `deployment "${d.deployment.name}" (${d.reason}) not deleted: ${why}${then}`;
-    const held = byConnector.get(d.connectorId);
-    if (held) held.message = `${held.message}. ${line}`;
-    else
-      byConnector.set(d.connectorId, {
-        connectorId: d.connectorId,
-        connectorName: d.connectorName,
-        message: line,
-        notCreated: null,
-      });
-  }
-  for (const [connectorId, spec] of recreates) {
-    const held = byConnector.get(connectorId);
-    if (!held) continue;
-    held.message = `${held.message}; "${spec.name}" is created once it is deleted`;
-    held.notCreated = spec.name;
-  }
-  return [...byConnector.values()];
-}
-
-function deleteChange(
-  deployment: Deployment,
-  connectorId: string | null,
-  connectorName: string | null,
-  reason: DeleteReason,
-): DeleteChange {
-  return { action: 'delete', connectorId, connectorName, deployment, reason };
-}
-
-function pauseChange(
-  deployment: Deployment,
-  connectorId: string,
-  connectorName: string | null,
-  reason: PauseReason,
-): UpdateChange {
-  return {
-    action: 'pause',
-    connectorId,
-    connectorName,
-    deployment,
-    fields: { paused: { from: deployment.paused, to: true } },
-    reason,
-  };
 }
 
 /** maxDeletesPerPass: a share of the managed deployments listed this pass, never fewer than 10. */

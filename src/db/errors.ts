@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { parse } from 'pg-connection-string';
+import { CERTIFICATE, classifyError } from '../errors.js';
 
 // What went wrong talking to Postgres, as one line that names what was tried
 // (host, port, database, user — never the password) and what to check.
@@ -26,26 +27,6 @@ export function postgresTarget(url: string): string {
   return `host ${host}, port ${port}, database "${database}", user "${user}"`;
 }
 
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  '57P01', // admin_shutdown
-  '57P03', // cannot_connect_now (starting up, shutting down)
-  '53300', // too_many_connections
-]);
-
-/** Node's TLS verification failures: a certificate the client refuses. */
-const CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
-
-/** Clauses that pg's own messages carry when the connection itself failed. */
-const CONNECTION_LOST = /timeout expired|Connection terminated|connection timeout/i;
-
 /** null when the error is not one of Postgres's (or of the way to it). */
 export function describePostgresFailure(error: Error, url: string): PostgresFailure | null {
   const code = (error as { code?: unknown }).code;
@@ -65,7 +46,8 @@ export function describePostgresFailure(error: Error, url: string): PostgresFail
     case '42501':
       return usage(said, 'grant the role what README "Security" lists for this command');
   }
-  if (/does not support SSL/i.test(said))
+  const kind = classifyError(error);
+  if (kind === 'configuration' && /does not support SSL/i.test(said))
     return usage(
       said,
       'drop sslmode from DATABASE_URL (or set sslmode=disable), or enable SSL on the server',
@@ -75,10 +57,7 @@ export function describePostgresFailure(error: Error, url: string): PostgresFail
       `the server's TLS certificate was refused (${code})`,
       'check sslmode and sslrootcert in DATABASE_URL',
     );
-  if (
-    (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08'))) ||
-    CONNECTION_LOST.test(said)
-  )
+  if (kind === 'unreachable')
     return {
       exit: 69,
       message: `Postgres is unavailable (${postgresTarget(url)}): ${said}; check the host and port in DATABASE_URL and that Postgres is running`,

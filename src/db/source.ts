@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { IdKind, SourceRow } from '../core/types.js';
+import { ConfigurationError } from '../errors.js';
 import { quoteIdent, quoteQualified, type Queryable } from './pool.js';
 
 // Reads connectors by column name from source.table (a table or a view).
@@ -15,7 +16,46 @@ export interface SourceSnapshot {
   hasDeploymentIdColumn: boolean;
 }
 
-export class SourceError extends Error {}
+/** The source table is not there or lacks a required column: a configuration problem. */
+export class SourceError extends ConfigurationError {
+  constructor(message: string) {
+    super([message]);
+    this.name = 'SourceError';
+  }
+}
+
+/**
+ * The columns a pass reads, by name: how each is selected when the table has
+ * it, and what stands in for it when it does not (only id and name are required).
+ */
+const SOURCE_COLUMNS: { column: OptionalColumn; present: string; absent: string }[] = [
+  { column: 'schedule', present: 'schedule', absent: 'NULL AS schedule' },
+  { column: 'timezone', present: 'timezone', absent: 'NULL AS timezone' },
+  { column: 'is_active', present: 'is_active', absent: 'NULL AS is_active' },
+  // As text, so size, NUL bytes and non-object values are judged exactly as stored.
+  { column: 'parameters', present: 'parameters::text AS parameters', absent: 'NULL AS parameters' },
+  {
+    column: 'deleted_at',
+    present: 'deleted_at IS NOT NULL AS deleted',
+    absent: 'false AS deleted',
+  },
+  {
+    column: 'prefect_deployment_id',
+    present: 'prefect_deployment_id::text AS prefect_deployment_id',
+    absent: 'NULL AS prefect_deployment_id',
+  },
+];
+
+interface SourceRecord {
+  id: string | null;
+  name: unknown;
+  schedule: unknown;
+  timezone: unknown;
+  is_active: unknown;
+  parameters: unknown;
+  deleted: boolean | null;
+  prefect_deployment_id: string | null;
+}
 
 /** Reads every connector, or only those whose id (as text) is in `onlyIds`. */
 export async function readSource(
@@ -23,10 +63,28 @@ export async function readSource(
   table: string,
   onlyIds?: string[],
 ): Promise<SourceSnapshot> {
-  const name = quoteQualified(table);
+  const columns = await sourceColumns(db, table);
+  const select = [
+    'id::text AS id',
+    'name',
+    ...SOURCE_COLUMNS.map((c) => (columns.has(c.column) ? c.present : c.absent)),
+  ];
+  const result = await db.query<SourceRecord>(
+    `SELECT ${select.join(', ')} FROM ${quoteQualified(table)}${onlyIds ? ' WHERE id::text = ANY($1::text[])' : ''} ORDER BY 1`,
+    onlyIds ? [onlyIds] : [],
+  );
+  return {
+    rows: result.rows.filter((r) => r.id !== null).map(sourceRow),
+    idKind: INTEGER_TYPES.has(columns.get('id') ?? 0) ? 'number' : 'string',
+    hasDeploymentIdColumn: columns.has('prefect_deployment_id'),
+  };
+}
+
+/** The source's columns (name → type oid); a missing table or required column is a SourceError. */
+async function sourceColumns(db: Queryable, table: string): Promise<Map<string, number>> {
   let fields: pg.FieldDef[];
   try {
-    fields = (await db.query(`SELECT * FROM ${name} LIMIT 0`)).fields;
+    fields = (await db.query(`SELECT * FROM ${quoteQualified(table)} LIMIT 0`)).fields;
   } catch (error) {
     if (isPgError(error) && error.code === '42P01') {
       throw new SourceError(`source table "${table}" does not exist (source.table)`);
@@ -40,49 +98,19 @@ export async function readSource(
       `source table "${table}" lacks required column(s): ${missing.join(', ')}; expose them through a view`,
     );
   }
-  const has = (column: OptionalColumn): boolean => columns.has(column);
-  const select = [
-    'id::text AS id',
-    'name',
-    has('schedule') ? 'schedule' : 'NULL AS schedule',
-    has('timezone') ? 'timezone' : 'NULL AS timezone',
-    has('is_active') ? 'is_active' : 'NULL AS is_active',
-    // As text, so size, NUL bytes and non-object values are judged exactly as stored.
-    has('parameters') ? 'parameters::text AS parameters' : 'NULL AS parameters',
-    has('deleted_at') ? 'deleted_at IS NOT NULL AS deleted' : 'false AS deleted',
-    has('prefect_deployment_id')
-      ? 'prefect_deployment_id::text AS prefect_deployment_id'
-      : 'NULL AS prefect_deployment_id',
-  ];
-  const result = await db.query<{
-    id: string | null;
-    name: unknown;
-    schedule: unknown;
-    timezone: unknown;
-    is_active: unknown;
-    parameters: unknown;
-    deleted: boolean | null;
-    prefect_deployment_id: string | null;
-  }>(
-    `SELECT ${select.join(', ')} FROM ${name}${onlyIds ? ' WHERE id::text = ANY($1::text[])' : ''} ORDER BY 1`,
-    onlyIds ? [onlyIds] : [],
-  );
-  const rows: SourceRow[] = result.rows
-    .filter((r) => r.id !== null)
-    .map((r) => ({
-      id: r.id ?? '',
-      name: r.name,
-      schedule: r.schedule,
-      timezone: r.timezone,
-      isActive: r.is_active,
-      parameters: r.parameters,
-      deleted: r.deleted === true,
-      prefectDeploymentId: r.prefect_deployment_id,
-    }));
+  return columns;
+}
+
+function sourceRow(r: SourceRecord): SourceRow {
   return {
-    rows,
-    idKind: INTEGER_TYPES.has(columns.get('id') ?? 0) ? 'number' : 'string',
-    hasDeploymentIdColumn: has('prefect_deployment_id'),
+    id: r.id ?? '',
+    name: r.name,
+    schedule: r.schedule,
+    timezone: r.timezone,
+    isActive: r.is_active,
+    parameters: r.parameters,
+    deleted: r.deleted === true,
+    prefectDeploymentId: r.prefect_deployment_id,
   };
 }
 

@@ -1,16 +1,7 @@
+import type { ConnectorStatus } from '../core/vocabulary.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
-/** Every status a connector can have (README "Per-connector state"; the table's CHECK lists the same). */
-export const CONNECTOR_STATUSES = [
-  'synced',
-  'pending',
-  'failed',
-  'invalid',
-  'conflict',
-  'held',
-  'deleted',
-] as const;
-export type ConnectorStatus = (typeof CONNECTOR_STATUSES)[number];
+export type { ConnectorStatus } from '../core/vocabulary.js';
 
 /** One row of <schema>.connector_state (SPEC §8). */
 export interface ConnectorState {

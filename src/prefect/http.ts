@@ -2,9 +2,21 @@ import { randomUUID } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
-import { prefectCredentialTexts, redactText, redactValue } from '../core/redact.js';
+import { prefectCredentialTexts, redactValue } from '../core/redact.js';
 import { describePrefectBody, kindOfStatus, parseRetryAfter, PrefectError } from './errors.js';
+import {
+  contentTypeOf,
+  isJsonAnswer,
+  networkError,
+  notAnApi,
+  routeOf,
+  tlsMistake,
+  WriteWindowClosed,
+} from './answers.js';
+import { CsrfToken } from './csrf.js';
 import { realClock, RequestRateLimiter, type Clock } from './rate-limit.js';
+
+export { routeOf, WriteWindowClosed } from './answers.js';
 
 export interface PrefectHttpOptions {
   /** e.g. http://127.0.0.1:4200/api */
@@ -50,14 +62,7 @@ export interface CallCounts {
 export class PrefectHttp {
   private readonly http: AxiosInstance;
   private readonly clientId = `connector-sync-${randomUUID()}`;
-  /**
-   * Learned from the first write the server refuses for want of a token:
-   * until then writes go without one, so a server with CSRF protection off
-   * (the default) is never asked for a token.
-   */
-  private csrfRequired = false;
-  /** The token in use, or its fetch in flight: one fetch shared by every request. */
-  private csrfToken: Promise<string> | null = null;
+  private readonly csrf = new CsrfToken(() => this.fetchCsrfToken());
   /** Set by a Retry-After (clock time): no request of this client goes out before then. */
   private pausedUntil = Number.NEGATIVE_INFINITY;
   private readonly clock: Clock;
@@ -147,8 +152,8 @@ export class PrefectHttp {
     // The token this request carries, by identity: a refusal drops it only if
     // no other request has replaced it meanwhile.
     let sentToken: Promise<string> | null = null;
-    if (method !== 'GET' && this.csrfRequired) {
-      sentToken = this.currentCsrfToken();
+    if (method !== 'GET' && this.csrf.required) {
+      sentToken = this.csrf.current();
       headers['Prefect-Csrf-Token'] = await sentToken;
       headers['Prefect-Csrf-Client'] = this.clientId;
     }
@@ -170,8 +175,7 @@ export class PrefectHttp {
     // either way fetch a token (once for all concurrent refusals) and retry
     // this request once; a second refusal is an auth error.
     if (method !== 'GET' && response.status === 403 && /csrf/i.test(text) && mayRefreshCsrf) {
-      this.csrfRequired = true;
-      if (sentToken !== null && this.csrfToken === sentToken) this.csrfToken = null;
+      this.csrf.refused(sentToken);
       return this.once<T>(method, path, body, false, sendBefore);
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
@@ -195,27 +199,7 @@ export class PrefectHttp {
    * mistake (exit 64), named by the URL asked and what came back.
    */
   notAnApi(method: Method, path: string, answered: string): PrefectError {
-    const base = this.safeBaseUrl();
-    const hint = /\/api$/.test(base)
-      ? "check that it is the Prefect server's API, not its UI or a proxy in front of it"
-      : `Prefect's API is under /api, e.g. ${base}/api`;
-    return new PrefectError(
-      redactText(
-        `PREFECT_API_URL ${base} is not a Prefect API: ${method} ${base}${path.split('?')[0]} answered ${answered}; ${hint}`,
-        this.credentials,
-      ),
-      'not-an-api',
-      null,
-      null,
-    );
-  }
-
-  /** The base URL without any user:password in it. */
-  private safeBaseUrl(): string {
-    const url = new URL(this.options.apiUrl);
-    url.username = '';
-    url.password = '';
-    return url.toString().replace(/\/+$/, '');
+    return notAnApi(this.options.apiUrl, method, path, answered, this.credentials);
   }
 
   /** One HTTP exchange: waits its turn, is counted and observed; no answer is a network error. */
@@ -250,32 +234,10 @@ export class PrefectHttp {
     } catch (error) {
       observe(null);
       throw (
-        this.tlsMistake(error, method, path) ?? networkError(error, method, route, this.credentials)
+        tlsMistake(error, this.options.apiUrl, method, path, this.credentials) ??
+        networkError(error, method, route, this.credentials)
       );
     }
-  }
-
-  /**
-   * A TLS failure no retry can fix: https:// to a server that speaks plain
-   * HTTP (OpenSSL's "wrong version number", EPROTO), or a certificate refused.
-   */
-  private tlsMistake(error: unknown, method: Method, path: string): PrefectError | null {
-    const code = (error as { code?: unknown }).code;
-    const message = error instanceof Error ? error.message : '';
-    const base = this.safeBaseUrl();
-    const url = `${base}${path.split('?')[0]}`;
-    let why: string | null = null;
-    if (base.startsWith('https:') && (code === 'EPROTO' || /wrong version number/i.test(message)))
-      why = `the server does not speak TLS (EPROTO); if it serves plain HTTP, use ${base.replace(/^https:/, 'http:')}`;
-    else if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code))
-      why = `the server's TLS certificate was refused (${code}); check the URL's host name and the certificate`;
-    if (why === null) return null;
-    return new PrefectError(
-      redactText(`PREFECT_API_URL ${base}: ${method} ${url} failed: ${why}`, this.credentials),
-      'not-an-api',
-      null,
-      null,
-    );
   }
 
   /**
@@ -303,18 +265,6 @@ export class PrefectHttp {
     this.counts.byRoute[key] = (this.counts.byRoute[key] ?? 0) + 1;
   }
 
-  /** The cached token, or a fetch of a new one that every caller until it settles shares. */
-  private currentCsrfToken(): Promise<string> {
-    if (this.csrfToken) return this.csrfToken;
-    const fetching = this.fetchCsrfToken();
-    this.csrfToken = fetching;
-    // A failed fetch is not cached: the next request (or retry) asks again.
-    fetching.catch(() => {
-      if (this.csrfToken === fetching) this.csrfToken = null;
-    });
-    return fetching;
-  }
-
   private async fetchCsrfToken(): Promise<string> {
     const path = `/csrf-token?client=${encodeURIComponent(this.clientId)}`;
     const response = await this.send('GET', path, '/csrf-token', undefined, {});
@@ -336,55 +286,4 @@ export class PrefectHttp {
       data,
     );
   }
-}
-
-/**
- * A write attempt not sent because its change's write window closed. Its
- * outcome is unknown (earlier attempts may have landed), so it is retryable
- * for the pass (the intent stays open) but never retried by the client.
- */
-export class WriteWindowClosed extends PrefectError {
-  constructor(message: string) {
-    super(message, 'network', null, null);
-    this.name = 'WriteWindowClosed';
-  }
-}
-
-/** The path with ids replaced, for logs and metrics: /deployments/{id}. */
-export function routeOf(path: string): string {
-  return path
-    .split('?')[0]!
-    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
-    .replace(/\/(flows\/name|work_pools)\/[^/]+/, '/$1/{name}');
-}
-
-function networkError(
-  error: unknown,
-  method: Method,
-  route: string,
-  credentials: readonly string[],
-): PrefectError {
-  const code = (error as { code?: unknown }).code;
-  const reason =
-    typeof code === 'string' ? code : error instanceof Error ? error.message : 'unknown error';
-  // axios error messages may embed the URL; ours names only the route.
-  return new PrefectError(
-    `Prefect ${method} ${route} failed: ${redactText(reason, credentials)}`,
-    'network',
-    null,
-    null,
-  );
-}
-
-/** JSON, or no body at all (a 204): what Prefect's API answers. */
-function isJsonAnswer(response: AxiosResponse): boolean {
-  if (response.status === 204) return true;
-  const body: unknown = response.data;
-  if (body === '' || body === undefined || body === null) return true;
-  return /\bjson\b/i.test(contentTypeOf(response));
-}
-
-function contentTypeOf(response: AxiosResponse): string {
-  const type: unknown = response.headers['content-type'];
-  return typeof type === 'string' && type !== '' ? type : 'without a content type';
 }

@@ -1,4 +1,4 @@
-import { connectorTag } from '../core/desired.js';
+import { connectorTag } from '../core/vocabulary.js';
 import type { Deployment } from '../core/types.js';
 import type { Intent } from '../db/eventlog.js';
 import type { SourceSnapshot } from '../db/source.js';

@@ -1,5 +1,6 @@
 import { backoffSeconds } from '../core/backoff.js';
-import { changesConnectorState, connectorIdOf } from '../core/plan.js';
+import { changesConnectorState } from '../core/changes.js';
+import { connectorIdOf } from '../core/plan.js';
 import type { Deployment, Plan, Problem } from '../core/types.js';
 import type { ConnectorState } from '../db/state.js';
 import type { Applied } from './apply.js';

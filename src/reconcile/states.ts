@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { changesConnectorState } from '../core/plan.js';
+import { changesConnectorState } from '../core/changes.js';
 import type { Change, ConnectorRow, Deployment, Problem, SourceRow } from '../core/types.js';
 import type { ConnectorState, ConnectorStatus } from '../db/state.js';
 

@@ -1,4 +1,4 @@
-import { changesConnectorState } from '../core/plan.js';
+import { changesConnectorState } from '../core/changes.js';
 import type { Deployment, Plan } from '../core/types.js';
 import { deploymentName } from '../core/validate.js';
 import type { SourceSnapshot } from '../db/source.js';

@@ -5,7 +5,7 @@ import { ReconcileLock } from '../db/lock.js';
 import { prepareSchemaForRun } from '../db/schema-check.js';
 import { countByStatus } from '../db/state.js';
 import { runPass } from '../reconcile/pass.js';
-import { createRuntime } from '../runtime.js';
+import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from './metrics.js';
 import { createOpsServer, listen } from './ops-server.js';
@@ -33,17 +33,7 @@ export async function startDaemon(
     worker?.beat(); // an answer from Prefect is progress, even in a long pass
   });
   await prepareSchemaForRun(runtime.pool, config.database.schema, logger);
-  const { url, schema } = config.database;
-  worker = new Worker(
-    {
-      runPass: (passOptions) => runPass(runtime, passOptions),
-      tryLock: () => ReconcileLock.tryAcquire(url, schema, logger),
-      countStatuses: () => countByStatus(runtime.pool, schema),
-      metrics,
-      logger,
-    },
-    { ...DEFAULT_WORKER_OPTIONS, ...options },
-  );
+  worker = workerOf(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
   const w = worker;
 
   const server = createOpsServer({
@@ -84,4 +74,19 @@ export async function startDaemon(
       return outcome;
     },
   };
+}
+
+/** The worker with its real collaborators: passes over this runtime, the Postgres advisory lock. */
+function workerOf(runtime: Runtime, metrics: Metrics, options: WorkerOptions): Worker {
+  const { url, schema } = runtime.config.database;
+  return new Worker(
+    {
+      runPass: (passOptions) => runPass(runtime, passOptions),
+      tryLock: () => ReconcileLock.tryAcquire(url, schema, runtime.logger),
+      countStatuses: () => countByStatus(runtime.pool, schema),
+      metrics,
+      logger: runtime.logger,
+    },
+    options,
+  );
 }

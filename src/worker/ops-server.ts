@@ -4,11 +4,12 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { queryEvents, UnknownCursorError } from '../db/eventlog.js';
 import { latestMigration, schemaVersion } from '../db/migrate.js';
-import { CONNECTOR_STATUSES, pageStates } from '../db/state.js';
+import { pageStates } from '../db/state.js';
 import { coerceError, ConfigurationError } from '../errors.js';
 import { statusJson } from '../render/status.js';
 import type { Metrics } from './metrics.js';
 import type { Worker } from './loop.js';
+import { BadRequest, connectorsQueryOf, eventsQueryOf } from './ops-queries.js';
 
 export interface OpsDeps {
   pool: pg.Pool;
@@ -20,130 +21,87 @@ export interface OpsDeps {
   stallMs: number;
 }
 
-const ACTIONS = new Set(['created', 'updated', 'paused', 'resumed', 'deleted', 'failed']);
-const STATUSES = new Set<string>(CONNECTOR_STATUSES);
-const MAX_PAGE = 1000;
-
-class BadRequest extends Error {}
+type Answer = [status: number, body: unknown, contentType?: string];
+type Handler = (deps: OpsDeps, params: URLSearchParams) => Promise<Answer>;
 
 /**
  * The worker's ops endpoints. /healthz says whether the loop makes progress —
  * not whether Postgres or Prefect are up, so an outage never becomes a
  * restart storm; /readyz says whether this replica can work right now.
  */
-export function createOpsServer(deps: OpsDeps): http.Server {
-  const routes: Record<string, (url: URL) => Promise<[number, unknown, string?]>> = {
-    '/healthz': () => {
-      const idleMs = Date.now() - deps.worker.lastProgress;
-      const healthy = idleMs < deps.stallMs;
-      return Promise.resolve<[number, unknown]>([
-        healthy ? 200 : 503,
-        {
-          status: healthy ? 'ok' : 'stalled',
-          state: deps.worker.state,
-          leader: deps.worker.isLeader,
-          lastProgressMsAgo: idleMs,
-          // Alive is not syncing: these say whether passes get through (an outage is no restart).
-          lastSuccessfulPassAt: deps.worker.lastSuccessAt?.toISOString() ?? null,
-          failedPassesInARow: deps.worker.failedPassesInARow,
-        },
-      ]);
-    },
-    '/readyz': async () => {
-      try {
-        const version = await schemaVersion(deps.pool, deps.schema);
-        const latest = latestMigration();
-        const ready = version === latest;
-        return [
-          ready ? 200 : 503,
-          {
-            status: ready ? 'ready' : 'schema not current',
-            schemaVersion: version,
-            expected: latest,
-          },
-        ];
-      } catch (error) {
-        return [503, { status: 'postgres unreachable', error: coerceError(error).message }];
-      }
-    },
-    '/metrics': async () => [
-      200,
-      await deps.metrics.registry.metrics(),
-      deps.metrics.registry.contentType,
-    ],
-    '/api/events': async (url) => {
-      const limit = pageSize(url);
-      const action = url.searchParams.get('action') ?? undefined;
-      if (action !== undefined && !ACTIONS.has(action))
-        throw new BadRequest(`action must be one of ${[...ACTIONS].join(', ')}`);
-      const sinceText = url.searchParams.get('since');
-      const since = sinceText ? new Date(sinceText) : undefined;
-      if (since && Number.isNaN(since.getTime())) throw new BadRequest('since must be an ISO date');
-      const after = url.searchParams.get('after') ?? undefined;
-      if (
-        after !== undefined &&
-        !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(after)
-      )
-        throw new BadRequest('after must be an event id');
-      const events = await queryEvents(deps.pool, deps.schema, {
-        since,
-        connectorId: url.searchParams.get('connector') ?? undefined,
-        action,
-        after,
-        limit,
-      }).catch((error: unknown) => {
-        if (error instanceof UnknownCursorError) throw new BadRequest(error.message);
-        throw error;
-      });
-      return [200, { events, next_cursor: events.length === limit ? events.at(-1)!.id : null }];
-    },
-    '/api/connectors': async (url) => {
-      const limit = pageSize(url);
-      const status = url.searchParams.get('status') ?? undefined;
-      if (status !== undefined && !STATUSES.has(status))
-        throw new BadRequest(`status must be one of ${[...STATUSES].join(', ')}`);
-      const states = await pageStates(deps.pool, deps.schema, {
-        status,
-        after: url.searchParams.get('after') ?? undefined,
-        limit,
-      });
-      return [
-        200,
-        {
-          ...(statusJson(states) as object),
-          next_cursor: states.length === limit ? states.at(-1)!.connectorId : null,
-        },
-      ];
-    },
-  };
+const ROUTES: Record<string, Handler> = {
+  '/healthz': healthz,
+  '/readyz': readyz,
+  '/metrics': metrics,
+  '/api/events': apiEvents,
+  '/api/connectors': apiConnectors,
+};
 
+export function createOpsServer(deps: OpsDeps): http.Server {
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routes[url.pathname];
+    const route = ROUTES[url.pathname];
     if (req.method !== 'GET' || !route) {
       send(res, route ? 405 : 404, { error: route ? 'only GET' : 'not found' });
       return;
     }
-    route(url)
+    route(deps, url.searchParams)
       .then(([status, body, type]) => send(res, status, body, type))
       .catch((error: unknown) => {
         if (error instanceof BadRequest) return send(res, 400, { error: error.message });
-        deps.logger.warn(
-          { err: coerceError(error).message, path: url.pathname },
-          'ops endpoint failed',
-        );
+        deps.logger.warn({ err: coerceError(error), path: url.pathname }, 'ops endpoint failed');
         send(res, 503, { error: 'unavailable' });
       });
   });
 }
 
-function pageSize(url: URL): number {
-  const raw = url.searchParams.get('limit');
-  if (raw === null) return 100;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE)
-    throw new BadRequest(`limit must be a whole number from 1 to ${MAX_PAGE}`);
-  return n;
+function healthz(deps: OpsDeps): Promise<Answer> {
+  const idleMs = Date.now() - deps.worker.lastProgress;
+  const healthy = idleMs < deps.stallMs;
+  return Promise.resolve([
+    healthy ? 200 : 503,
+    {
+      status: healthy ? 'ok' : 'stalled',
+      state: deps.worker.state,
+      leader: deps.worker.isLeader,
+      lastProgressMsAgo: idleMs,
+      // Alive is not syncing: these say whether passes get through (an outage is no restart).
+      lastSuccessfulPassAt: deps.worker.lastSuccessAt?.toISOString() ?? null,
+      failedPassesInARow: deps.worker.failedPassesInARow,
+    },
+  ]);
+}
+
+async function readyz(deps: OpsDeps): Promise<Answer> {
+  try {
+    const version = await schemaVersion(deps.pool, deps.schema);
+    const latest = latestMigration();
+    const ready = version === latest;
+    const status = ready ? 'ready' : 'schema not current';
+    return [ready ? 200 : 503, { status, schemaVersion: version, expected: latest }];
+  } catch (error) {
+    return [503, { status: 'postgres unreachable', error: coerceError(error).message }];
+  }
+}
+
+async function metrics(deps: OpsDeps): Promise<Answer> {
+  return [200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType];
+}
+
+async function apiEvents(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
+  const query = eventsQueryOf(params);
+  const events = await queryEvents(deps.pool, deps.schema, query).catch((error: unknown) => {
+    if (error instanceof UnknownCursorError) throw new BadRequest(error.message);
+    throw error;
+  });
+  return [200, { events, next_cursor: events.length === query.limit ? events.at(-1)!.id : null }];
+}
+
+async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
+  const query = connectorsQueryOf(params);
+  const states = await pageStates(deps.pool, deps.schema, query);
+  const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
+  return [200, { ...(statusJson(states) as object), next_cursor: next }];
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, type?: string): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connectorTag, desiredDeployment, SCHEDULE_SLUG } from '../../src/core/desired.js';
+import { desiredDeployment, SCHEDULE_SLUG } from '../../src/core/desired.js';
+import { connectorTag } from '../../src/core/vocabulary.js';
 import { prefectJsonSize } from '../../src/core/json.js';
 import type { ConnectorRow } from '../../src/core/types.js';
 import { MAX_PARAMETERS_BYTES, validateRow } from '../../src/core/validate.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  changesConnectorState,
   connectorIdOf,
   deleteLimit,
   planPass,
   unmatchedNames,
   type PlanInput,
 } from '../../src/core/plan.js';
+import { changesConnectorState } from '../../src/core/changes.js';
 import type { Change, Deployment } from '../../src/core/types.js';
 import {
   deploymentFor,

@@ -1,0 +1,18 @@
+import { requireCurrentSchema } from '../db/schema-check.js';
+import { loadStates } from '../db/state.js';
+import { EXIT } from '../render/run.js';
+import { renderStatusTable, statusJson } from '../render/status.js';
+import type { Runtime } from '../runtime.js';
+import type { Output } from './output.js';
+
+/** `connector-sync status`: every connector's sync state. Reads only. */
+export async function statusCommand(
+  rt: Runtime,
+  options: { json?: boolean },
+  out: Output,
+): Promise<number> {
+  await requireCurrentSchema(rt.pool, rt.config.database.schema);
+  const states = [...(await loadStates(rt.pool, rt.config.database.schema)).values()];
+  out.print(options.json ? JSON.stringify(statusJson(states), null, 2) : renderStatusTable(states));
+  return EXIT.ok;
+}

@@ -1,0 +1,58 @@
+import { CONNECTOR_STATUSES, EVENT_ACTIONS } from '../core/vocabulary.js';
+import type { EventQuery } from '../db/eventlog.js';
+
+// The query strings of the ops API, checked and turned into queries: pure.
+
+/** A request the API refuses with 400 and this message. */
+export class BadRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequest';
+  }
+}
+
+export const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 100;
+const ACTIONS = new Set<string>(EVENT_ACTIONS);
+const STATUSES = new Set<string>(CONNECTOR_STATUSES);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `/api/events?since=ISO&connector=ID&action=A&limit=N&after=CURSOR` */
+export function eventsQueryOf(params: URLSearchParams): EventQuery {
+  const action = params.get('action') ?? undefined;
+  if (action !== undefined && !ACTIONS.has(action))
+    throw new BadRequest(`action must be one of ${[...ACTIONS].join(', ')}`);
+  const sinceText = params.get('since');
+  const since = sinceText ? new Date(sinceText) : undefined;
+  if (since && Number.isNaN(since.getTime())) throw new BadRequest('since must be an ISO date');
+  const after = params.get('after') ?? undefined;
+  if (after !== undefined && !UUID.test(after)) throw new BadRequest('after must be an event id');
+  return {
+    since,
+    connectorId: params.get('connector') ?? undefined,
+    action,
+    after,
+    limit: pageSizeOf(params),
+  };
+}
+
+/** `/api/connectors?status=S&limit=N&after=CURSOR` */
+export function connectorsQueryOf(params: URLSearchParams): {
+  status: string | undefined;
+  after: string | undefined;
+  limit: number;
+} {
+  const status = params.get('status') ?? undefined;
+  if (status !== undefined && !STATUSES.has(status))
+    throw new BadRequest(`status must be one of ${[...STATUSES].join(', ')}`);
+  return { status, after: params.get('after') ?? undefined, limit: pageSizeOf(params) };
+}
+
+function pageSizeOf(params: URLSearchParams): number {
+  const raw = params.get('limit');
+  if (raw === null) return DEFAULT_PAGE;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE)
+    throw new BadRequest(`limit must be a whole number from 1 to ${MAX_PAGE}`);
+  return n;
+}
