@@ -1,6 +1,6 @@
 -- connector-sync's own tables. Runs with search_path set to database.schema.
 
--- One row per connector the worker has seen: its sync state (SPEC §8).
+-- One row per connector the worker has seen: its sync state (README, "Per-connector state").
 CREATE TABLE connector_state (
   connector_id     text PRIMARY KEY,
   deployment_id    uuid,
@@ -17,9 +17,9 @@ CREATE TABLE connector_state (
 );
 CREATE INDEX connector_state_status ON connector_state (status);
 
--- The lifecycle event log (SPEC §7): append-only, only confirmed events.
+-- The lifecycle event log (README, "The event log"): append-only, only confirmed events.
 CREATE TABLE events (
-  id             uuid PRIMARY KEY,          -- UUIDv7, made by the worker when it decides (intent time)
+  id             uuid PRIMARY KEY,          -- UUIDv7, made by the worker when it confirms the change
   -- Commit order: taken under a transaction lock held until commit (see
   -- eventlog.ts), so a reader paging "after the last one I saw" never skips
   -- an event that committed late. ids alone are not enough: an intent made
@@ -44,7 +44,7 @@ CREATE INDEX events_action ON events (action, seq);
 -- turned into an event (and deleted) after it; one left behind by a crash is
 -- settled on the next pass by reading Prefect. Never visible to dashboards.
 CREATE TABLE intents (
-  id             uuid PRIMARY KEY,          -- becomes the event id
+  id             uuid PRIMARY KEY,          -- the intent's own id (the event gets a new one at confirm)
   pass_id        uuid NOT NULL,
   connector_id   text,
   action         text NOT NULL CHECK (action IN ('create', 'update', 'pause', 'resume', 'delete')),

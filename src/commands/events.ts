@@ -156,7 +156,7 @@ class Follower {
   async lost(raw: unknown): Promise<void> {
     this.failures += 1;
     const retryInMs = Math.round(backoffSeconds(this.failures, RECONNECT, Math.random()) * 1_000);
-    const err = coerceError(raw).message;
+    const err = coerceError(raw);
     if (this.lostAt === null) {
       this.lostAt = Date.now();
       this.rt.logger.warn(

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { isPlainObject } from '../core/json.js';
+import { coerceError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The package's own config/ folder, which holds default.yaml. */
@@ -96,7 +97,7 @@ function readYaml(file: string): Record<string, unknown> | string {
       const where = at ? ` at line ${at.line}, column ${at.col}` : '';
       return `${file}: YAML error${where}: ${error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`;
     }
-    return `${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+    return `${file}: ${coerceError(error).message.split('\n')[0]}`;
   }
 }
 

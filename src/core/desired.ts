@@ -17,7 +17,7 @@ export interface DesiredSettings {
   jobVariables: Record<string, unknown>;
 }
 
-/** The deployment a valid connector row should have (SPEC §5). */
+/** The deployment a valid connector row should have (README, "What a connector becomes in Prefect"). */
 export function desiredDeployment(row: ConnectorRow, settings: DesiredSettings): DeploymentSpec {
   const connectorIdParam = settings.idKind === 'number' ? Number(row.id) : row.id;
   return {

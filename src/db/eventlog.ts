@@ -6,7 +6,7 @@ import type { Change } from '../core/types.js';
 import { quoteIdent, withTransaction, type Queryable } from './pool.js';
 import { saveStates, type ConnectorState } from './state.js';
 
-// The event log and its intents (SPEC §7). The events table only ever gains
+// The event log and its intents (README, "The event log"). The events table only ever gains
 // confirmed events; intents live beside it until confirmed or settled.
 
 export interface Intent {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { UnavailableError } from '../errors.js';
+import { coerceError, UnavailableError } from '../errors.js';
 import { connectClient } from './pool.js';
 
 /** Raised by a write guard once this process no longer holds the reconcile lock. */
@@ -99,7 +99,7 @@ export class ReconcileLock {
       .query('SELECT 1')
       .then(() => undefined)
       .catch((error: unknown) => {
-        this.lostReason ??= error instanceof Error ? error.message : String(error);
+        this.lostReason ??= coerceError(error).message;
       })
       .finally(() => {
         this.checking = null;

@@ -16,17 +16,13 @@ export function createPool(url: string, logger: Logger, max = 10): pg.Pool {
     application_name: 'connector-sync',
     connectionTimeoutMillis: 10_000,
   });
-  pool.on('error', (error) =>
-    logger.warn({ err: error.message }, 'idle Postgres connection failed'),
-  );
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle Postgres connection failed'));
   // The pool's own handler covers idle clients only. A client that is checked
   // out but between queries (inside a transaction, say) emits 'error' with no
   // listener when its connection is killed, and Node ends the process. With
   // this one, its next query fails instead and the pass fails cleanly.
   pool.on('connect', (client) =>
-    client.on('error', (error) =>
-      logger.warn({ err: error.message }, 'Postgres connection in use failed'),
-    ),
+    client.on('error', (error) => logger.warn({ err: error }, 'Postgres connection in use failed')),
   );
   return pool;
 }
@@ -45,7 +41,7 @@ export async function connectClient(
     ...options,
   });
   client.on('error', (error) =>
-    logger.warn({ err: error.message }, 'dedicated Postgres connection failed'),
+    logger.warn({ err: error }, 'dedicated Postgres connection failed'),
   );
   await client.connect();
   return client;

@@ -3,7 +3,7 @@ import { quoteIdent, type Queryable } from './pool.js';
 
 export type { ConnectorStatus } from '../core/vocabulary.js';
 
-/** One row of <schema>.connector_state (SPEC §8). */
+/** One row of <schema>.connector_state (README, "Per-connector state"). */
 export interface ConnectorState {
   connectorId: string;
   deploymentId: string | null;

@@ -133,7 +133,7 @@ export class PrefectHttp {
             status: error.status,
             attempt: attemptNumber,
             retryInMs: retryDelay,
-            err: error.message,
+            err: error,
           },
           'Prefect call failed; retrying',
         );

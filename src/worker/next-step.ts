@@ -1,5 +1,6 @@
 import { passRetryDelayMs } from '../core/backoff.js';
 import { LeadershipLostError } from '../db/lock.js';
+import { classifyError } from '../errors.js';
 import type { PassResult } from '../reconcile/pass.js';
 
 // What the worker does after a pass, decided in one place from how the pass
@@ -103,7 +104,11 @@ function afterError(
     retryFullInMs: retryInMs,
     requeue: context.scope ?? [],
     lostLeadership: false,
-    log: { level: 'error', msg: 'pass failed', fields: { err: error, retryInMs } },
+    log: {
+      level: 'error',
+      msg: 'pass failed',
+      fields: { err: error, class: classifyError(error), retryInMs },
+    },
   };
 }
 

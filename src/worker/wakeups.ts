@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { connectClient } from '../db/pool.js';
+import { coerceError } from '../errors.js';
 
 export const WAKEUP_CHANNEL = 'connector_sync_wakeup';
 
@@ -46,10 +47,7 @@ export class WakeupListener {
         this.retryMs = 500;
         return;
       } catch (error) {
-        this.logger.warn(
-          { err: error instanceof Error ? error.message : String(error) },
-          'cannot LISTEN for wake-ups; retrying',
-        );
+        this.logger.warn({ err: coerceError(error) }, 'cannot LISTEN for wake-ups; retrying');
         await new Promise((resolve) => setTimeout(resolve, this.retryMs));
         this.retryMs = Math.min(this.retryMs * 2, 30_000);
       }

@@ -7,7 +7,7 @@ import { freePort, REPO } from '../../scripts/prefect-server.ts';
 import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 
-// Exit codes and messages of the command line (SPEC §2), end to end.
+// Exit codes and messages of the command line (README, "Exit codes"), end to end.
 
 let env: TestEnv;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import {
 import { eventually, prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy, type FaultRule } from '../support/proxy.js';
 
-// Fault injection (SPEC §7, §10): the worker talks to the real Prefect through
+// Fault injection (README, "The event log" and "Operating it"): the worker talks to the real Prefect through
 // a proxy that adds latency, resets connections, hangs, answers bursts of 5xx
 // or 429 with Retry-After, or takes Prefect away. After the faults stop, one
 // more pass converges, and then:

@@ -3,7 +3,7 @@ import { createTestEnv, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy } from '../support/proxy.js';
 
-// Hostile rows (SPEC §4, §10 "rows are validated before any call"), table
+// Hostile rows (README, "The source table": rows are validated before any call), table
 // driven, against the real Postgres source and the real Prefect 3.9.1 server.
 // Every case is one row; all rows of a world go through ONE `run --once`.
 // An invalid row must end `invalid` (state, `status`, exactly one failed event)

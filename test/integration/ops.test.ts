@@ -8,7 +8,7 @@ import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js
 import { parsePrometheus, type Exposition } from '../support/prometheus.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
-// The worker's ops HTTP (SPEC §9), against the real worker process after a
+// The worker's ops HTTP (README, "Operating it"), against the real worker process after a
 // real first pass: health, readiness, Prometheus metrics, and the paged
 // event and connector APIs with their filters and their refusals.
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffSeconds, passRetryDelayMs } from '../../src/core/backoff.js';
 
-describe('backoffSeconds (per connector, SPEC §8)', () => {
+describe('backoffSeconds (per connector)', () => {
   const policy = { baseSeconds: 10, maxSeconds: 3600 };
 
   it('grows exponentially with equal jitter: half fixed, half random', () => {

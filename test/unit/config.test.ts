@@ -42,7 +42,7 @@ function errors(result: ConfigResult): string[] {
   return result.errors;
 }
 
-describe('defaults (SPEC §3)', () => {
+describe('defaults (README, "Configuration")', () => {
   const fromDefaultYaml = loadConfig({ env: { ...REQUIRED_ENV } });
 
   it('need only DATABASE_URL and PREFECT_API_URL, read from the shipped config/default.yaml', () => {

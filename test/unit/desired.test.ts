@@ -7,7 +7,7 @@ import { MAX_PARAMETERS_BYTES, validateRow } from '../../src/core/validate.js';
 import { connectorRow, MANAGED_TAG, SETTINGS, sourceRow } from './core-fixtures.js';
 
 describe('desiredDeployment', () => {
-  it('builds the whole deployment of a connector (SPEC §5)', () => {
+  it('builds the whole deployment of a connector (README, "What a connector becomes in Prefect")', () => {
     const spec = desiredDeployment(
       connectorRow({
         id: '42',

@@ -50,7 +50,7 @@ const connectorRelated = {
 };
 
 describe('EVENT_NAMES', () => {
-  it('match SPEC §7', () => {
+  it('match the event table of the README', () => {
     expect(EVENT_NAMES).toEqual({
       created: 'prefect.deployment.created',
       updated: 'prefect.deployment.updated',

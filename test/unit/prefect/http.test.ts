@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PrefectError } from '../../../src/prefect/errors.js';
 import { PrefectHttp, routeOf, WriteWindowClosed } from '../../../src/prefect/http.js';
 import {
@@ -11,7 +11,6 @@ import {
   prefect,
   recordAndReply,
   rejectionOf,
-  sleep,
   socketError,
   useNock,
   type Seen,
@@ -472,56 +471,6 @@ describe('retries', () => {
     expect(retryTrap.isDone()).toBe(false);
     expect(seen).toHaveLength(3);
   });
-
-  it('waits at least Retry-After seconds before retrying a 429', async () => {
-    const seen: Seen[] = [];
-    const scope = prefect()
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 429, { detail: 'Too Many Requests' }, { 'Retry-After': '1' }))
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 200, {}));
-    const http = makeHttp();
-    await http.request('GET', '/work_pools/default');
-    expect(scope.isDone()).toBe(true);
-    expect(seen).toHaveLength(2);
-    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(950);
-  });
-
-  it('honours a Retry-After given as an HTTP date', async () => {
-    const seen: Seen[] = [];
-    // HTTP dates have whole seconds: this one is between 1 and 2 s away.
-    const retryAt = new Date(Date.now() + 2_000).toUTCString();
-    const scope = prefect()
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 429, { detail: 'slow down' }, { 'Retry-After': retryAt }))
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 200, {}));
-    await makeHttp().request('GET', '/work_pools/default');
-    expect(scope.isDone()).toBe(true);
-    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(900);
-  });
-
-  // SPEC §10: "Retry-After ... pauses every request, not only the one that got it".
-  it('pauses other requests too while a Retry-After is pending', async () => {
-    const seen: Seen[] = [];
-    const scope = prefect()
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 429, { detail: 'slow down' }, { 'Retry-After': '1' }))
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 200, {}))
-      .get(`/api/deployments/${DEPLOYMENT_ID}`)
-      .reply(recordAndReply(seen, 200, {}));
-    const http = makeHttp();
-    const first = http.request('GET', '/work_pools/default');
-    await vi.waitFor(() => expect(seen).toHaveLength(1));
-    await sleep(50); // let the client read the 429
-    await http.request('GET', `/deployments/${DEPLOYMENT_ID}`);
-    await first;
-    expect(scope.isDone()).toBe(true);
-    const limited = seen[0]!.at;
-    const other = seen.find((s) => s.path.startsWith('/api/deployments/'))!;
-    expect(other.at - limited).toBeGreaterThanOrEqual(950);
-  });
 });
 
 describe('timeout', () => {
@@ -695,72 +644,6 @@ describe('routeOf', () => {
     expect(routeOf('/csrf-token?client=connector-sync-abc')).toBe('/csrf-token');
     expect(routeOf('/deployments/filter')).toBe('/deployments/filter');
     expect(routeOf('/flows/')).toBe('/flows/');
-  });
-});
-
-describe('Retry-After pauses the whole client (SPEC §10)', () => {
-  /** Sends a request that gets a 429 with `retryAfter`, then a second one once the 429 is read. */
-  async function secondRequestAfter429(retryAfter: string): Promise<number> {
-    const seen: Seen[] = [];
-    const scope = prefect()
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 429, { detail: 'slow down' }, { 'Retry-After': retryAfter }))
-      .get('/api/work_pools/default')
-      .reply(recordAndReply(seen, 200, {}))
-      .get(`/api/deployments/${DEPLOYMENT_ID}`)
-      .reply(recordAndReply(seen, 200, {}));
-    const http = makeHttp();
-    const first = http.request('GET', '/work_pools/default');
-    await vi.waitFor(() => expect(seen).toHaveLength(1));
-    await sleep(50); // let the client read the 429
-    await http.request('GET', `/deployments/${DEPLOYMENT_ID}`);
-    await first;
-    expect(scope.isDone()).toBe(true);
-    const other = seen.find((s) => s.path.startsWith('/api/deployments/'))!;
-    return other.at - seen[0]!.at;
-  }
-
-  it('delta seconds: a concurrent request waits too', async () => {
-    expect(await secondRequestAfter429('2')).toBeGreaterThanOrEqual(1_950);
-  });
-
-  it('an HTTP date: a concurrent request waits until then', async () => {
-    // Whole seconds: 3 s ahead is at least 2 s after the 429.
-    const at = new Date(Date.now() + 3_000).toUTCString();
-    expect(await secondRequestAfter429(at)).toBeGreaterThanOrEqual(1_950);
-  });
-
-  it('a pause extended while requests wait holds them until the later end', async () => {
-    const seen: Seen[] = [];
-    const scope = prefect()
-      .get('/api/work_pools/a')
-      .reply(recordAndReply(seen, 503, { detail: 'busy' }, { 'Retry-After': '1' }))
-      .get('/api/work_pools/b')
-      .delay(300) // answered while the first pause is running
-      .reply(recordAndReply(seen, 429, { detail: 'slower' }, { 'Retry-After': '2' }))
-      .get('/api/work_pools/a')
-      .reply(recordAndReply(seen, 200, {}))
-      .get('/api/work_pools/b')
-      .reply(recordAndReply(seen, 200, {}));
-    const http = makeHttp();
-    const started = Date.now();
-    await Promise.all([http.request('GET', '/work_pools/a'), http.request('GET', '/work_pools/b')]);
-    expect(scope.isDone()).toBe(true);
-    // The second 429 (read ~300 ms in) pauses everything for 2 s: both retries go after it.
-    const retries = seen.filter((s) => s.at - started > 0).slice(2);
-    for (const retry of retries) expect(retry.at - started).toBeGreaterThanOrEqual(2_200);
-  });
-
-  it('a 503 without Retry-After is retried after the backoff only', async () => {
-    const scope = prefect()
-      .get('/api/work_pools/default')
-      .reply(503)
-      .get('/api/work_pools/default')
-      .reply(200, {});
-    const started = Date.now();
-    await makeHttp().request('GET', '/work_pools/default');
-    expect(scope.isDone()).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1_000);
   });
 });
 

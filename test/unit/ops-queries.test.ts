@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BadRequest,
+  connectorsQueryOf,
+  eventsQueryOf,
+  MAX_PAGE,
+} from '../../src/worker/ops-queries.js';
+import { parseWakeup } from '../../src/worker/wakeups.js';
+
+const params = (query: string): URLSearchParams => new URLSearchParams(query);
+const CURSOR = '0190c2a4-7d1e-7c3b-9f00-123456789abc';
+
+describe('eventsQueryOf', () => {
+  it('reads every filter, with a default page of 100', () => {
+    expect(eventsQueryOf(params(''))).toEqual({
+      since: undefined,
+      connectorId: undefined,
+      action: undefined,
+      after: undefined,
+      limit: 100,
+    });
+    expect(
+      eventsQueryOf(
+        params(`since=2026-12-01T00:00:00Z&connector=42&action=failed&after=${CURSOR}&limit=7`),
+      ),
+    ).toEqual({
+      since: new Date('2026-12-01T00:00:00Z'),
+      connectorId: '42',
+      action: 'failed',
+      after: CURSOR,
+      limit: 7,
+    });
+  });
+
+  it.each([
+    ['action=exploded', /action must be one of created, updated/],
+    ['since=yesterday', /since must be an ISO date/],
+    ['after=42', /after must be an event id/],
+    ['limit=0', /limit must be a whole number from 1 to 1000/],
+    [`limit=${MAX_PAGE + 1}`, /limit must be/],
+    ['limit=2.5', /limit must be/],
+    ['limit=ten', /limit must be/],
+  ])('refuses %s', (query, message) => {
+    expect(() => eventsQueryOf(params(query))).toThrow(BadRequest);
+    expect(() => eventsQueryOf(params(query))).toThrow(message);
+  });
+});
+
+describe('connectorsQueryOf', () => {
+  it('a status of the vocabulary, a cursor, a page size', () => {
+    expect(connectorsQueryOf(params('status=held&after=41&limit=3'))).toEqual({
+      status: 'held',
+      after: '41',
+      limit: 3,
+    });
+    expect(() => connectorsQueryOf(params('status=sad'))).toThrow(
+      /status must be one of synced, pending/,
+    );
+  });
+});
+
+describe('parseWakeup', () => {
+  it.each<[string | undefined, string[] | null]>([
+    [undefined, null],
+    ['', null],
+    ['  ', null],
+    ['42', ['42']],
+    ['1,2, 3', ['1', '2', '3']],
+    ['a b\tc', ['a', 'b', 'c']],
+    [',,7,,', ['7']],
+  ])('%j → %j', (payload, wakeup) => {
+    expect(parseWakeup(payload)).toEqual(wakeup);
+  });
+});
