@@ -80,7 +80,31 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
       errors.push(`${describePath(issue.path)}: ${issue.message}`);
   }
   if (errors.length > 0 || !result.success) return { ok: false, errors };
-  return { ok: true, config: result.data, files };
+  const config = withParameterSchemaFile(result.data, errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, config, files };
+}
+
+/** deployment.parameterSchemaFile read into deployment.parameterSchema (a JSON object). */
+function withParameterSchemaFile(config: Config, errors: string[]): Config {
+  const file = config.deployment.parameterSchemaFile;
+  if (file === null) return config;
+  let schema: unknown;
+  try {
+    schema = JSON.parse(readFileSync(resolve(file), 'utf8'));
+  } catch (error) {
+    errors.push(
+      `deployment.parameterSchemaFile: ${resolve(file)}: ${coerceError(error).message.split('\n')[0]}`,
+    );
+    return config;
+  }
+  if (!isPlainObject(schema)) {
+    errors.push(
+      `deployment.parameterSchemaFile: ${resolve(file)} must hold a JSON object (a JSON Schema)`,
+    );
+    return config;
+  }
+  return { ...config, deployment: { ...config.deployment, parameterSchema: schema } };
 }
 
 function readYaml(file: string): Record<string, unknown> | string {

@@ -19,6 +19,9 @@ const cron = z.string().refine((value) => cronProblem(value) === null, {
 
 const jsonObject = z.record(z.string(), z.unknown());
 
+/** The flow of connector deployments when neither deployment.flowName nor a template names one. */
+export const DEFAULT_FLOW_NAME = 'run_connector_pipeline';
+
 function parsesAsPostgresUrl(url: string): boolean {
   try {
     parsePostgresUrl(url);
@@ -37,8 +40,19 @@ export const configSchema = z.strictObject({
     .prefault({}),
   deployment: z
     .strictObject({
-      flowName: z.string().min(1).default('run_connector_pipeline'),
-      entrypoint: z.string().min(1).default('flows/dlt_pipeline_flow.py:run_connector_pipeline'),
+      /**
+       * "<flow name>/<deployment name>": a deployment the flow's own release
+       * registers; connectors take its code-related fields (README, "A template deployment").
+       */
+      template: z
+        .string()
+        .regex(/^[^/]+\/[^/]+$/, 'must be "<flow name>/<deployment name>"')
+        .nullable()
+        .default(null),
+      // null: the template's flow, else run_connector_pipeline.
+      flowName: z.string().min(1).nullable().default(null),
+      // null: the template's, else flows/dlt_pipeline_flow.py:run_connector_pipeline.
+      entrypoint: z.string().min(1).nullable().default(null),
       nameTemplate: z
         .string()
         .default('connector-{id}')
@@ -50,12 +64,21 @@ export const configSchema = z.strictObject({
           (t) => !/[/%&><]/.test(t),
           'must not contain / % & > < (Prefect forbids them in names)',
         ),
-      workPoolName: z.string().min(1).default('default'),
-      workQueueName: z.string().min(1).default('default'),
+      // null: the template's, else "default".
+      workPoolName: z.string().min(1).nullable().default(null),
+      workQueueName: z.string().min(1).nullable().default(null),
       tags: z.array(z.string().min(1)).default([]),
+      // Merged over the template's; a row's job_variables are merged over these.
       jobVariables: jsonObject.default({}),
       path: z.string().min(1).nullable().default(null),
       pullSteps: z.array(jsonObject).nullable().default(null),
+      // The release label of the deployments when there is no template (README, "Versions").
+      version: z.string().min(1).max(64).nullable().default(null),
+      // The flow's parameters as a JSON Schema (Prefect's parameter_openapi_schema), or a file holding it.
+      parameterSchema: jsonObject.nullable().default(null),
+      parameterSchemaFile: z.string().min(1).nullable().default(null),
+      concurrencyLimit: z.int().min(1).nullable().default(null),
+      collisionStrategy: z.enum(['ENQUEUE', 'CANCEL_NEW']).default('ENQUEUE'),
       defaultTimezone: z
         .string()
         .default('UTC')
@@ -64,6 +87,21 @@ export const configSchema = z.strictObject({
           'must be an IANA timezone name Prefect knows, such as "UTC"',
         ),
       onInactive: z.enum(['pause', 'delete']).default('pause'),
+    })
+    .superRefine((d, ctx) => {
+      if (d.parameterSchema !== null && d.parameterSchemaFile !== null)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parameterSchemaFile'],
+          message: 'set parameterSchema or parameterSchemaFile, not both',
+        });
+      const templateFlow = d.template?.split('/')[0] ?? null;
+      if (templateFlow !== null && d.flowName !== null && d.flowName !== templateFlow)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['flowName'],
+          message: `is "${d.flowName}" but deployment.template belongs to flow "${templateFlow}"; leave flowName out (connectors use the template's flow)`,
+        });
     })
     .prefault({}),
   ownership: z
@@ -153,3 +191,8 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The flow of every connector deployment: deployment.flowName, else the template's, else the default. */
+export function flowNameOf(deployment: Config['deployment']): string {
+  return deployment.flowName ?? deployment.template?.split('/')[0] ?? DEFAULT_FLOW_NAME;
+}

@@ -1,6 +1,6 @@
 import { normalizeCron } from './cron.js';
 import { SCHEDULE_SLUG } from './desired.js';
-import { isEmptyish, jsonEqual } from './json.js';
+import { isEmptyish, isPlainObject, jsonEqual } from './json.js';
 import {
   MANAGED_FIELDS,
   type Deployment,
@@ -53,6 +53,31 @@ const FIELD_RULES: Record<ManagedField, FieldRule> = {
   path: jsonish('path'),
   pull_steps: jsonish('pull_steps'),
   job_variables: jsonish('job_variables'),
+  version: {
+    from: (actual) => actual.version ?? null,
+    same: (actual, wanted) => (actual.version ?? null) === wanted,
+  },
+  parameter_openapi_schema: {
+    from: (actual) => actual.parameter_openapi_schema ?? null,
+    same: (actual, wanted) =>
+      sameJsonish(noSchema(actual.parameter_openapi_schema), noSchema(wanted)),
+  },
+  enforce_parameter_schema: {
+    from: (actual) => actual.enforce_parameter_schema ?? false,
+    same: (actual, wanted) => (actual.enforce_parameter_schema ?? false) === wanted,
+  },
+  concurrency_limit: {
+    from: (actual) => actual.concurrency_limit ?? null,
+    same: (actual, wanted) => (actual.concurrency_limit ?? null) === wanted,
+  },
+  // Wanted only with a limit; without one, whatever Prefect keeps is no change.
+  concurrency_options: {
+    from: (actual) => actual.concurrency_options ?? null,
+    same: (actual, wanted) =>
+      wanted === null ||
+      actual.concurrency_options?.collision_strategy ===
+        (wanted as { collision_strategy: string }).collision_strategy,
+  },
 };
 
 /** The fields where Prefect differs from what the connector wants, with from/to values in API shape. */
@@ -105,6 +130,18 @@ function sameSchedules(actual: DeploymentSchedule[], desired: ScheduleSpec[]): b
     isEmptyish(have.parameters) &&
     Object.keys(s).every((k) => k === 'cron' || k === 'timezone' || k === 'day_or')
   );
+}
+
+/** A schema without parameters is no schema: Prefect keeps `{}` sent as {"type":"object","properties":{}}. */
+function noSchema(schema: unknown): unknown {
+  if (
+    isPlainObject(schema) &&
+    schema.type === 'object' &&
+    isEmptyish(schema.properties) &&
+    Object.keys(schema).every((k) => k === 'type' || k === 'properties')
+  )
+    return null;
+  return schema;
 }
 
 function sameJsonish(a: unknown, b: unknown): boolean {

@@ -42,7 +42,21 @@ export interface EventRow extends EventDraft {
 /** What we know of the things an event relates to. */
 export interface RelatedContext {
   flow: { id: string; name: string } | null;
-  workPool: { id: string; name: string } | null;
+  /** The work pools this pass read (every distinct one its changes use). */
+  workPools: { id: string; name: string }[];
+}
+
+/**
+ * A context as stored in an intent, in today's shape: the release before
+ * this one knew a single work pool.
+ */
+export function storedContext(
+  raw:
+    | RelatedContext
+    | { flow: RelatedContext['flow']; workPool?: { id: string; name: string } | null },
+): RelatedContext {
+  if ('workPools' in raw) return raw;
+  return { flow: raw.flow, workPools: raw.workPool ? [raw.workPool] : [] };
 }
 
 export function connectorResource(id: string, name: string | null, role?: string): Resource {
@@ -72,11 +86,12 @@ function deploymentRelated(
     if (deployment.work_queue_name) queue['prefect.resource.name'] = deployment.work_queue_name;
     related.push(queue);
   }
-  if (context.workPool && context.workPool.name === deployment.work_pool_name) {
+  const pool = context.workPools.find((p) => p.name === deployment.work_pool_name);
+  if (pool) {
     related.push({
-      'prefect.resource.id': `prefect.work-pool.${context.workPool.id}`,
+      'prefect.resource.id': `prefect.work-pool.${pool.id}`,
       'prefect.resource.role': 'work-pool',
-      'prefect.resource.name': context.workPool.name,
+      'prefect.resource.name': pool.name,
     });
   }
   if (connector) related.push(connectorResource(connector.id, connector.name, 'connector'));

@@ -80,3 +80,16 @@ export function inspectJson(value: unknown, maxDepth: number): JsonShape {
   }
   return shape;
 }
+
+/** JSON with object keys sorted at every depth: equal values give equal text (for hashing). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    isPlainObject(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
+  );
+}

@@ -12,6 +12,12 @@ export interface SourceRow {
   parameters: unknown;
   deleted: boolean;
   prefectDeploymentId: string | null;
+  /** Optional per-connector columns (README, "Per-connector settings"); undefined when absent. */
+  workPoolName?: unknown;
+  workQueueName?: unknown;
+  jobVariables?: unknown;
+  tags?: unknown;
+  concurrencyLimit?: unknown;
 }
 
 /** What the id column is, decided by its Postgres type, never by the value. */
@@ -26,6 +32,34 @@ export interface ConnectorRow {
   isActive: boolean;
   parameters: Record<string, unknown>;
   prefectDeploymentId: string | null;
+  /** What the row's own columns say about its deployment; null (or empty) = as configured. */
+  overrides: RowOverrides;
+}
+
+export interface RowOverrides {
+  workPoolName: string | null;
+  workQueueName: string | null;
+  jobVariables: Record<string, unknown> | null;
+  tags: string[];
+  concurrencyLimit: number | null;
+}
+
+export type CollisionStrategy = 'ENQUEUE' | 'CANCEL_NEW';
+
+/** The deployment a flow's release registers (deployment.template): what connectors take from it. */
+export interface TemplateDeployment {
+  id: string;
+  name: string;
+  flow_id: string;
+  version: string | null;
+  parameter_openapi_schema: Record<string, unknown> | null;
+  enforce_parameter_schema: boolean;
+  entrypoint: string | null;
+  path: string | null;
+  pull_steps: Record<string, unknown>[] | null;
+  job_variables: Record<string, unknown> | null;
+  work_pool_name: string | null;
+  work_queue_name: string | null;
 }
 
 export interface ScheduleSpec {
@@ -52,6 +86,14 @@ export interface DeploymentSpec {
   path: string | null;
   pull_steps: Record<string, unknown>[] | null;
   job_variables: Record<string, unknown>;
+  /** Which release and which revision of the row made it (README, "Versions"). */
+  version: string;
+  /** The flow's parameters, for Prefect's UI, CLI and its own validation ({} = none known). */
+  parameter_openapi_schema: Record<string, unknown>;
+  enforce_parameter_schema: boolean;
+  concurrency_limit: number | null;
+  /** Only with a concurrency limit. */
+  concurrency_options: { collision_strategy: CollisionStrategy } | null;
 }
 
 /** A schedule as Prefect returns it. */
@@ -81,6 +123,11 @@ export interface Deployment {
   path: string | null;
   pull_steps: Record<string, unknown>[] | null;
   job_variables: Record<string, unknown> | null;
+  version?: string | null;
+  parameter_openapi_schema?: Record<string, unknown> | null;
+  enforce_parameter_schema?: boolean | null;
+  concurrency_limit?: number | null;
+  concurrency_options?: { collision_strategy: string } | null;
 }
 
 /** The fields we compare and may patch. Names are Prefect's. */
@@ -96,6 +143,11 @@ export const MANAGED_FIELDS = [
   'path',
   'pull_steps',
   'job_variables',
+  'version',
+  'parameter_openapi_schema',
+  'enforce_parameter_schema',
+  'concurrency_limit',
+  'concurrency_options',
 ] as const;
 export type ManagedField = (typeof MANAGED_FIELDS)[number];
 

@@ -1,6 +1,8 @@
 import { cronProblem, normalizeCron } from './cron.js';
 import { inspectJson, isPlainObject, prefectJsonSize } from './json.js';
 import { PREFECT_TIMEZONES } from './timezones.generated.js';
+import { describe } from './describe.js';
+import { parseOverrides } from './overrides.js';
 import type { ConnectorRow, IdKind, Problem, SourceRow } from './types.js';
 
 export const MAX_PARAMETERS_BYTES = 512 * 1024;
@@ -23,6 +25,8 @@ export interface ValidationSettings {
   idKind: IdKind;
   defaultTimezone: string;
   nameTemplate: string;
+  /** Tags a row may not add: the managed tag and deployment.tags. */
+  reservedTags?: string[];
 }
 
 export interface ValidatedRows {
@@ -82,29 +86,10 @@ export function validateRow(row: SourceRow, settings: ValidationSettings): Conne
   }
   if (row.name.includes('\u0000')) return 'name contains a NUL character; remove it';
 
-  let cron: string | null = null;
-  if (row.schedule !== null && row.schedule !== undefined) {
-    if (typeof row.schedule !== 'string')
-      return `schedule must be text, got ${describe(row.schedule)}`;
-    if (row.schedule.trim() !== '') {
-      const problem = cronProblem(row.schedule);
-      if (problem) return problem;
-      cron = normalizeCron(row.schedule);
-    }
-  }
-
-  let timezone = settings.defaultTimezone;
-  if (row.timezone !== null && row.timezone !== undefined) {
-    if (typeof row.timezone !== 'string')
-      return `timezone must be text, got ${describe(row.timezone)}`;
-    if (row.timezone.trim() === '') {
-      return 'timezone is empty; leave it null for deployment.defaultTimezone or use an IANA name such as "Europe/Berlin"';
-    }
-    if (!PREFECT_TIMEZONES.has(row.timezone)) {
-      return `unknown timezone "${row.timezone}"; use an IANA name such as "Europe/Berlin" or "UTC"`;
-    }
-    timezone = row.timezone;
-  }
+  const cron = parseSchedule(row.schedule);
+  if (typeof cron === 'object' && cron !== null) return cron.problem;
+  const timezone = parseTimezone(row.timezone, settings.defaultTimezone);
+  if (typeof timezone === 'object') return timezone.problem;
 
   let isActive = true;
   if (row.isActive !== null && row.isActive !== undefined) {
@@ -118,6 +103,8 @@ export function validateRow(row: SourceRow, settings: ValidationSettings): Conne
     settings.idKind === 'number' ? Number(row.id) : row.id,
   );
   if (typeof parameters === 'string') return parameters;
+  const overrides = parseOverrides(row, settings.reservedTags ?? []);
+  if (typeof overrides === 'string') return overrides;
 
   return {
     id: row.id,
@@ -127,7 +114,34 @@ export function validateRow(row: SourceRow, settings: ValidationSettings): Conne
     isActive,
     parameters,
     prefectDeploymentId: row.prefectDeploymentId,
+    overrides,
   };
+}
+
+/** A 5-field cron (normalised), null for none, or what to fix. */
+function parseSchedule(schedule: unknown): string | null | { problem: string } {
+  if (schedule === null || schedule === undefined) return null;
+  if (typeof schedule !== 'string')
+    return { problem: `schedule must be text, got ${describe(schedule)}` };
+  if (schedule.trim() === '') return null;
+  const problem = cronProblem(schedule);
+  return problem ? { problem } : normalizeCron(schedule);
+}
+
+function parseTimezone(timezone: unknown, fallback: string): string | { problem: string } {
+  if (timezone === null || timezone === undefined) return fallback;
+  if (typeof timezone !== 'string')
+    return { problem: `timezone must be text, got ${describe(timezone)}` };
+  if (timezone.trim() === '')
+    return {
+      problem:
+        'timezone is empty; leave it null for deployment.defaultTimezone or use an IANA name such as "Europe/Berlin"',
+    };
+  if (!PREFECT_TIMEZONES.has(timezone))
+    return {
+      problem: `unknown timezone "${timezone}"; use an IANA name such as "Europe/Berlin" or "UTC"`,
+    };
+  return timezone;
 }
 
 function checkId(id: string, settings: ValidationSettings): string | null {
@@ -186,14 +200,6 @@ function parseParameters(
 function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
   return false;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `a string`;
-  if (typeof value === 'object') return 'an object';
-  return `a ${typeof value}`;
 }
 
 function invalid(connectorId: string, connectorName: string | null, message: string): Problem {

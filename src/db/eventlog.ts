@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EventRow } from '../core/events.js';
-import type { RelatedContext } from '../core/events.js';
+import { storedContext, type RelatedContext } from '../core/events.js';
 import { storedChange } from '../core/settle.js';
 import type { Change } from '../core/types.js';
 import { quoteIdent, withTransaction, type Queryable } from './pool.js';
@@ -56,7 +56,7 @@ export async function openIntents(db: Queryable, schema: string): Promise<Intent
     passId: r.pass_id,
     change: storedChange(r.change),
     flowId: r.flow_id,
-    context: r.context,
+    context: storedContext(r.context),
     createdAt: r.created_at,
   }));
 }

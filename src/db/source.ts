@@ -8,7 +8,17 @@ import { quoteIdent, quoteQualified, type Queryable } from './pool.js';
 
 const INTEGER_TYPES = new Set([20, 21, 23]); // int8, int2, int4
 type OptionalColumn =
-  'schedule' | 'timezone' | 'is_active' | 'parameters' | 'deleted_at' | 'prefect_deployment_id';
+  | 'schedule'
+  | 'timezone'
+  | 'is_active'
+  | 'parameters'
+  | 'deleted_at'
+  | 'prefect_deployment_id'
+  | 'work_pool_name'
+  | 'work_queue_name'
+  | 'job_variables'
+  | 'tags'
+  | 'concurrency_limit';
 
 export interface SourceSnapshot {
   rows: SourceRow[];
@@ -44,6 +54,22 @@ const SOURCE_COLUMNS: { column: OptionalColumn; present: string; absent: string 
     present: 'prefect_deployment_id::text AS prefect_deployment_id',
     absent: 'NULL AS prefect_deployment_id',
   },
+  // Per-connector settings (README, "Per-connector settings"): each optional.
+  { column: 'work_pool_name', present: 'work_pool_name', absent: 'NULL AS work_pool_name' },
+  { column: 'work_queue_name', present: 'work_queue_name', absent: 'NULL AS work_queue_name' },
+  {
+    column: 'job_variables',
+    present: 'job_variables::text AS job_variables',
+    absent: 'NULL AS job_variables',
+  },
+  // text[] comes as an array; as text a jsonb array parses the same way.
+  { column: 'tags', present: 'to_jsonb(tags)::text AS tags', absent: 'NULL AS tags' },
+  // As text: a bigint past 2^53 must not round quietly.
+  {
+    column: 'concurrency_limit',
+    present: 'concurrency_limit::text AS concurrency_limit',
+    absent: 'NULL AS concurrency_limit',
+  },
 ];
 
 interface SourceRecord {
@@ -55,6 +81,11 @@ interface SourceRecord {
   parameters: unknown;
   deleted: boolean | null;
   prefect_deployment_id: string | null;
+  work_pool_name: unknown;
+  work_queue_name: unknown;
+  job_variables: unknown;
+  tags: unknown;
+  concurrency_limit: unknown;
 }
 
 /** Reads every connector, or only those whose id (as text) is in `onlyIds`. */
@@ -111,6 +142,11 @@ function sourceRow(r: SourceRecord): SourceRow {
     parameters: r.parameters,
     deleted: r.deleted === true,
     prefectDeploymentId: r.prefect_deployment_id,
+    workPoolName: r.work_pool_name,
+    workQueueName: r.work_queue_name,
+    jobVariables: r.job_variables,
+    tags: r.tags,
+    concurrencyLimit: r.concurrency_limit,
   };
 }
 

@@ -4,7 +4,9 @@ import type {
   FieldChanges,
   ManagedField,
   ScheduleSpec,
+  TemplateDeployment,
 } from '../core/types.js';
+import { createBody, keepReadFields, scheduleBody, templateOf } from './deployment-fields.js';
 import { describePrefectBody, PrefectError } from './errors.js';
 import type { CallCounts, PrefectHttp } from './http.js';
 
@@ -134,23 +136,7 @@ export class PrefectClient {
     spec: DeploymentSpec,
     sendBefore?: number,
   ): Promise<Deployment> {
-    const body: Record<string, unknown> = {
-      name: spec.name,
-      flow_id: flowId,
-      description: spec.description,
-      parameters: spec.parameters,
-      schedules: spec.schedules.map(scheduleBody),
-      paused: spec.paused,
-      tags: spec.tags,
-      work_pool_name: spec.work_pool_name,
-      work_queue_name: spec.work_queue_name,
-      entrypoint: spec.entrypoint,
-      path: spec.path,
-      pull_steps: spec.pull_steps,
-      job_variables: spec.job_variables,
-      // The flow's signature is not known here; the parameters are the row's business.
-      enforce_parameter_schema: false,
-    };
+    const body = createBody(flowId, spec);
     // Kept for the pass's result and event: only what they read.
     return keepReadFields(
       (await this.http.request<Deployment>('POST', '/deployments/', body, sendBefore)).data,
@@ -171,6 +157,9 @@ export class PrefectClient {
     for (const [field, values] of Object.entries(fields) as [ManagedField, { to: unknown }][]) {
       if (field !== 'schedules') body[field] = values.to;
     }
+    // A limit removed leaves its collision strategy behind unless that goes too.
+    if (fields.concurrency_limit && fields.concurrency_limit.to === null)
+      body.concurrency_options = null;
     const schedules = (fields.schedules?.to ?? []) as ScheduleSpec[];
     let removeSchedules = deployment.schedules;
     if (fields.schedules && schedules.length > 0) {
@@ -195,6 +184,20 @@ export class PrefectClient {
     }
   }
 
+  /**
+   * The template deployment (deployment.template), or null when Prefect has
+   * none of that name. Read whole: connectors take its code-related fields.
+   */
+  async readTemplate(flowName: string, name: string): Promise<TemplateDeployment | null> {
+    const path = `/deployments/name/${encodeURIComponent(flowName)}/${encodeURIComponent(name)}`;
+    try {
+      return templateOf((await this.http.request<Record<string, unknown>>('GET', path)).data);
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
   /** Deletes a deployment; true when it was there, false when it was already gone. */
   async deleteDeployment(id: string, sendBefore?: number): Promise<boolean> {
     return this.deleteOrIgnoreMissing(`/deployments/${id}`, sendBefore);
@@ -209,49 +212,4 @@ export class PrefectClient {
       throw error;
     }
   }
-}
-
-function scheduleBody(schedule: DeploymentSpec['schedules'][number]): Record<string, unknown> {
-  return {
-    schedule: { cron: schedule.cron, timezone: schedule.timezone, day_or: schedule.day_or },
-    active: schedule.active,
-    slug: schedule.slug,
-    // A schedule patched without parameters gets {} anyway; say so explicitly.
-    parameters: {},
-  };
-}
-
-/**
- * Only the fields the planner reads. Prefect sends much more per deployment
- * (the flow's parameter schema, concurrency options, audit fields); a pass
- * over 10,000 deployments holds them all at once, so the rest is dropped as
- * each page arrives.
- */
-export function keepReadFields(deployment: Deployment): Deployment {
-  return {
-    id: deployment.id,
-    name: deployment.name,
-    flow_id: deployment.flow_id,
-    description: deployment.description,
-    parameters: deployment.parameters,
-    schedules: deployment.schedules.map((schedule) => ({
-      id: schedule.id,
-      schedule: schedule.schedule,
-      active: schedule.active,
-      slug: schedule.slug,
-      ...('parameters' in schedule ? { parameters: schedule.parameters } : {}),
-      ...('max_scheduled_runs' in schedule
-        ? { max_scheduled_runs: schedule.max_scheduled_runs }
-        : {}),
-    })),
-    paused: deployment.paused,
-    tags: deployment.tags,
-    work_pool_name: deployment.work_pool_name,
-    work_queue_name: deployment.work_queue_name,
-    ...('work_queue_id' in deployment ? { work_queue_id: deployment.work_queue_id } : {}),
-    entrypoint: deployment.entrypoint,
-    path: deployment.path,
-    pull_steps: deployment.pull_steps,
-    job_variables: deployment.job_variables,
-  };
 }

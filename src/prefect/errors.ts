@@ -31,9 +31,15 @@ export class PrefectError extends Error {
 
   /** A 422 caused by the row's own data (cron, timezone, parameters): the connector is invalid. */
   get isRowDataProblem(): boolean {
+    const body = isPlainObject(this.detail) ? this.detail : {};
+    // A PATCH that breaks the deployment's parameter schema gets a 409.
+    if (this.kind === 'conflict')
+      return (
+        typeof body.detail === 'string' &&
+        /^Error updating deployment: Validation failed/.test(body.detail)
+      );
     if (this.kind !== 'invalid') return false;
     // Only what the validator says (msg, loc), never the request it echoes back.
-    const body = isPlainObject(this.detail) ? this.detail : {};
     const said = [
       typeof body.detail === 'string' ? body.detail : '',
       ...(Array.isArray(body.exception_detail) ? body.exception_detail : [])
@@ -41,7 +47,7 @@ export class PrefectError extends Error {
         .map((d) => `${typeof d.msg === 'string' ? d.msg : ''} ${JSON.stringify(d.loc ?? [])}`),
     ];
     return said.some((text) =>
-      /Invalid timezone|Invalid cron|cron string|"body","parameters"|parameter size|parameters? (is|are) too large/i.test(
+      /Invalid timezone|Invalid cron|cron string|"body","parameters"|parameter size|parameters? (is|are) too large|Validation failed (for field|\. Failure reason)/i.test(
         text,
       ),
     );

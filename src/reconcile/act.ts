@@ -1,6 +1,7 @@
 import type { RelatedContext } from '../core/events.js';
 import type { Plan, Problem } from '../core/types.js';
 import { applyChanges, type Applied } from './apply.js';
+import { flowNameOf } from '../config/schema.js';
 import type { PassDeps, PassOptions } from './context.js';
 import type { Judgement } from './decide.js';
 import type { Snapshot } from './observe.js';
@@ -25,6 +26,8 @@ export interface ActInput {
   judgement: Judgement;
   plan: Plan;
   options: PassOptions;
+  /** The work pools the plan's changes use, as read before acting (their events name them). */
+  workPools: { id: string; name: string }[];
 }
 
 /**
@@ -52,8 +55,8 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
   if (pending.length > 0) await deps.store.saveStates(pending);
 
   const context: RelatedContext = {
-    flow: snapshot.flowId ? { id: snapshot.flowId, name: config.deployment.flowName } : null,
-    workPool: snapshot.workPool,
+    flow: snapshot.flowId ? { id: snapshot.flowId, name: flowNameOf(config.deployment) } : null,
+    workPools: input.workPools,
   };
   // Creates share one flow: get-or-create it once, and only if a create is planned.
   let flow: Promise<string> | null = snapshot.flowId ? Promise.resolve(snapshot.flowId) : null;
@@ -62,7 +65,7 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
     passId: input.passId,
     context,
     states: judgement.states,
-    ensureFlow: () => (flow ??= deps.prefect.ensureFlow(config.deployment.flowName)),
+    ensureFlow: () => (flow ??= deps.prefect.ensureFlow(flowNameOf(config.deployment))),
     guard: options.guard,
     shouldStop: options.shouldStop,
   });

@@ -6,6 +6,7 @@ import type { Change, Deployment, Problem } from '../core/types.js';
 import type { ConnectorState } from '../db/state.js';
 import { coerceError } from '../errors.js';
 import { PrefectError } from '../prefect/errors.js';
+import { flowNameOf } from '../config/schema.js';
 import type { PassDeps } from './context.js';
 import { stateAfter } from './states.js';
 
@@ -144,7 +145,7 @@ async function applyOne(
   const context: RelatedContext =
     flowId === null
       ? input.context
-      : { ...input.context, flow: { id: flowId, name: config.deployment.flowName } };
+      : { ...input.context, flow: { id: flowId, name: flowNameOf(config.deployment) } };
   const intentId = deps.newId();
   await input.guard?.();
   // Taken before the intent is written: every attempt of this change goes out

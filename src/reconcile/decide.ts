@@ -9,6 +9,7 @@ import {
   type Settlement,
 } from '../core/settle.js';
 import type {
+  Change,
   Deployment,
   DeploymentSpec,
   Notice,
@@ -19,10 +20,10 @@ import type {
 import { validateRows, type ValidatedRows } from '../core/validate.js';
 import type { Config } from '../config/schema.js';
 import type { Intent } from '../db/eventlog.js';
-import type { SourceSnapshot } from '../db/source.js';
 import type { ConnectorState } from '../db/state.js';
 import type { PassOptions } from './context.js';
 import type { Snapshot } from './observe.js';
+import { checkParameters, desiredSettings } from './settings.js';
 import { heldBack, rowHashes, stateAfter, type HeldBack } from './states.js';
 
 // The decide step of a pass: pure, snapshot in, plan and state changes out.
@@ -60,6 +61,8 @@ export interface Judgement {
   plannable: Deployment[];
   /** Deployment names a create is planned for: looked up among deployments that are not ours. */
   lookups: string[];
+  /** What every connector's deployment starts from (configuration over template). */
+  settings: DesiredSettings;
 }
 
 export function judge(
@@ -79,14 +82,18 @@ export function judge(
     waiting.flatMap((w) => (w.connectorId === null && w.deploymentId ? [w.deploymentId] : [])),
   );
   const { source } = snapshot;
-  const validated = validateRows(source.rows, {
-    idKind: source.idKind,
-    defaultTimezone: config.deployment.defaultTimezone,
-    nameTemplate: config.deployment.nameTemplate,
-  });
+  const settings = desiredSettings(config, source.idKind, snapshot.template);
+  const validated = checkParameters(
+    validateRows(source.rows, {
+      idKind: source.idKind,
+      defaultTimezone: config.deployment.defaultTimezone,
+      nameTemplate: config.deployment.nameTemplate,
+      reservedTags: [config.ownership.managedTag],
+    }),
+    settings,
+  );
   const hashes = rowHashes(source.rows);
   const held = heldBack(validated.valid, states, hashes, now, options.honourBackoff === true);
-  const settings = desiredSettings(config, source);
   const specs = validated.valid.map((row) => desiredDeployment(row, settings));
   const untouchable = new Set([...held.untouchable, ...waitingIds]);
   const lookups = unmatchedNames(
@@ -107,6 +114,7 @@ export function judge(
     waitingIds,
     plannable,
     lookups,
+    settings,
   };
 }
 
@@ -215,24 +223,53 @@ function waitingNotice(w: Waiting): string {
   return `${who} left as it is: ${w.message}`;
 }
 
-export function desiredSettings(
-  config: Config,
-  source: Pick<SourceSnapshot, 'idKind'>,
-): DesiredSettings {
-  return {
-    idKind: source.idKind,
-    nameTemplate: config.deployment.nameTemplate,
-    tags: config.deployment.tags,
-    managedTag: config.ownership.managedTag,
-    workPoolName: config.deployment.workPoolName,
-    workQueueName: config.deployment.workQueueName,
-    entrypoint: config.deployment.entrypoint,
-    path: config.deployment.path,
-    pullSteps: config.deployment.pullSteps,
-    jobVariables: config.deployment.jobVariables,
-  };
-}
-
 export function parseDeleteLimit(value: number | string): DeleteLimit {
   return typeof value === 'number' ? { count: value } : { percent: Number(value.replace('%', '')) };
+}
+
+/** Work pools a plan's writes send (a create's, a changed one) and the ones its changes touch. */
+export function poolsOf(plan: Plan): { sent: Set<string>; touched: Set<string> } {
+  const sent = new Set<string>();
+  const touched = new Set<string>();
+  for (const change of plan.changes) {
+    if (change.action === 'create') sent.add(change.spec.work_pool_name);
+    else if (change.action !== 'delete' && change.fields.work_pool_name)
+      sent.add(change.fields.work_pool_name.to as string);
+    else if (change.deployment.work_pool_name) touched.add(change.deployment.work_pool_name);
+  }
+  return { sent, touched };
+}
+
+/**
+ * The plan without the writes that send a work pool Prefect does not have
+ * (one a row named): their connectors are invalid, as a row that names a
+ * pool that is not there cannot become a deployment.
+ */
+export function withKnownPools(plan: Plan, known: Map<string, unknown>): Plan {
+  const missing = (change: Change): string | null => {
+    const pool =
+      change.action === 'create'
+        ? change.spec.work_pool_name
+        : change.action === 'delete'
+          ? null
+          : ((change.fields.work_pool_name?.to as string | undefined) ?? null);
+    return pool !== null && !known.has(pool) ? pool : null;
+  };
+  const problems: Problem[] = [];
+  const changes = plan.changes.filter((change) => {
+    const pool = missing(change);
+    if (pool === null || change.connectorId === null) return true;
+    const connectorName =
+      change.action === 'create' ? change.spec.connectorName : change.connectorName;
+    problems.push({
+      connectorId: change.connectorId,
+      connectorName,
+      status: 'invalid',
+      message: `work pool "${pool}" (the row's work_pool_name) does not exist in Prefect; create it or fix the row`,
+      retryable: false,
+    });
+    return false;
+  });
+  if (problems.length === 0) return plan;
+  return { ...plan, changes, problems: [...plan.problems, ...problems] };
 }

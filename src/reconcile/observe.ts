@@ -1,15 +1,17 @@
+import type { Deployment, TemplateDeployment } from '../core/types.js';
 import { connectorTag } from '../core/vocabulary.js';
-import type { Deployment } from '../core/types.js';
 import type { Intent } from '../db/eventlog.js';
 import type { SourceSnapshot } from '../db/source.js';
 import type { ConnectorState } from '../db/state.js';
 import { ConfigurationError } from '../errors.js';
 import { PrefectError } from '../prefect/errors.js';
+import { flowNameOf } from '../config/schema.js';
 import type { PassDeps } from './context.js';
 
 /** Everything a pass reads before it decides: both sides, its own state, the open intents. */
 export interface Snapshot {
-  workPool: { id: string; name: string };
+  /** The template deployment (deployment.template), null when none is configured. */
+  template: TemplateDeployment | null;
   source: SourceSnapshot;
   states: Map<string, ConnectorState>;
   flowId: string | null;
@@ -21,16 +23,30 @@ export interface Snapshot {
   intentsReadAt: Date | null;
 }
 
-/** The read step of a pass. Reads only: `plan` observes exactly what a pass does. */
+/**
+ * The read step of a pass. Reads only: `plan` observes exactly what a pass
+ * does. A pass with nothing to change makes the listing and one more call:
+ * the template read (which names the flow), or the flow lookup.
+ */
 export async function observe(deps: PassDeps, scope: string[] | undefined): Promise<Snapshot> {
+  try {
+    return await read(deps, scope);
+  } catch (error) {
+    throw asSetupProblem(error);
+  }
+}
+
+async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapshot> {
   const { config, prefect, store } = deps;
-  const workPool = await preflight(deps);
+  const template = await readTemplate(deps);
   const source = await store.readSource(scope);
   const states = await store.loadStates();
-  const flowId = await prefect.readFlowId(config.deployment.flowName);
-  const managed = scope
-    ? await prefect.listManagedOf(config.ownership.managedTag, scope.map(connectorTag))
-    : await prefect.listByTag(config.ownership.managedTag);
+  const flowId = template
+    ? template.flow_id
+    : await prefect.readFlowId(flowNameOf(config.deployment));
+  const listed = await listManaged(deps, scope);
+  // The template is the release's, never a connector's: not changed, never an orphan.
+  const managed = template ? listed.filter((d) => d.id !== template.id) : listed;
   const inScope = scope ? new Set(scope) : null;
   const intents = (await store.openIntents()).filter(
     (intent) =>
@@ -38,7 +54,32 @@ export async function observe(deps: PassDeps, scope: string[] | undefined): Prom
       (intent.change.connectorId !== null && inScope.has(intent.change.connectorId)),
   );
   const intentsReadAt = intents.length > 0 ? await store.now() : null;
-  return { workPool, source, states, flowId, managed, intents, intentsReadAt };
+  return { template, source, states, flowId, managed, intents, intentsReadAt };
+}
+
+async function listManaged(deps: PassDeps, scope: string[] | undefined): Promise<Deployment[]> {
+  const { prefect, config } = deps;
+  try {
+    return scope
+      ? await prefect.listManagedOf(config.ownership.managedTag, scope.map(connectorTag))
+      : await prefect.listByTag(config.ownership.managedTag);
+  } catch (error) {
+    // Prefect's API never 404s a listing: a URL that does is not its API root.
+    if (error instanceof PrefectError && error.kind === 'not-found') await prefect.assertApiRoot();
+    throw error;
+  }
+}
+
+async function readTemplate(deps: PassDeps): Promise<TemplateDeployment | null> {
+  const name = deps.config.deployment.template;
+  if (name === null) return null;
+  const [flow, deployment] = name.split('/') as [string, string];
+  const template = await deps.prefect.readTemplate(flow, deployment);
+  if (template) return template;
+  await deps.prefect.assertApiRoot();
+  throw new ConfigurationError([
+    `template deployment "${name}" does not exist in Prefect (deployment.template); register it with the flow's release (prefect deploy, or flow.deploy()) first`,
+  ]);
 }
 
 /**
@@ -56,21 +97,37 @@ export async function lookUpStrangers(
 }
 
 /** Problems shared by every connector are reported once, as what they are. */
-async function preflight(deps: PassDeps): Promise<{ id: string; name: string }> {
-  const name = deps.config.deployment.workPoolName;
-  try {
-    const pool = await deps.prefect.readWorkPool(name);
-    if (pool) return pool;
-    await deps.prefect.assertApiRoot();
-    throw new ConfigurationError([
-      `work pool "${name}" does not exist in Prefect (deployment.workPoolName)`,
+function asSetupProblem(error: unknown): unknown {
+  if (error instanceof PrefectError && error.kind === 'auth')
+    return new ConfigurationError([
+      `Prefect refused the credentials (${error.status}); check PREFECT_API_KEY / PREFECT_API_AUTH_STRING`,
     ]);
-  } catch (error) {
-    if (error instanceof PrefectError && error.kind === 'auth') {
-      throw new ConfigurationError([
-        `Prefect refused the credentials (${error.status}); check PREFECT_API_KEY / PREFECT_API_AUTH_STRING`,
-      ]);
+  return error;
+}
+
+/**
+ * The work pools the plan's writes use, read once each. The configured one
+ * missing is a configuration problem; a pool named by a row that Prefect
+ * does not have is left out of the map (those connectors become invalid).
+ */
+export async function readWorkPools(
+  deps: PassDeps,
+  names: string[],
+  /** The configured pool, when a write sends it: it must exist. */
+  configured: string | null,
+): Promise<Map<string, { id: string; name: string }>> {
+  const pools = new Map<string, { id: string; name: string }>();
+  try {
+    for (const name of new Set(names)) {
+      const pool = await deps.prefect.readWorkPool(name);
+      if (pool) pools.set(name, pool);
+      else if (name === configured)
+        throw new ConfigurationError([
+          `work pool "${name}" does not exist in Prefect (deployment.workPoolName, or the template's)`,
+        ]);
     }
-    throw error;
+  } catch (error) {
+    throw asSetupProblem(error);
   }
+  return pools;
 }

@@ -4,8 +4,8 @@ import type { CallCounts } from '../prefect/http.js';
 import { act, type Acted } from './act.js';
 import type { Applied } from './apply.js';
 import type { PassDeps, PassOptions } from './context.js';
-import { decide, judge, type Judgement, type Waiting } from './decide.js';
-import { lookUpStrangers, observe } from './observe.js';
+import { decide, judge, poolsOf, withKnownPools, type Judgement, type Waiting } from './decide.js';
+import { lookUpStrangers, observe, readWorkPools } from './observe.js';
 
 export type { Waiting } from './decide.js';
 
@@ -50,12 +50,18 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
   const snapshot = await observe(deps, options.scope);
   const judgement = judge(snapshot, deps.config, options, deps.now());
   const foreign = await lookUpStrangers(deps, snapshot.flowId, judgement.lookups);
-  const plan = decide(judgement, snapshot, foreign, deps.config, options);
+  const decided = decide(judgement, snapshot, foreign, deps.config, options);
+  // Read only when something will be written: a pass with nothing to do asks no more.
+  const workPools = await workPoolsOf(deps, decided, judgement.settings.workPoolName);
+  const plan = withKnownPools(decided, workPools);
   logDecision(log, judgement, plan, options);
 
   const acted = options.dryRun
     ? NOTHING_DONE
-    : await act({ ...deps, logger: log }, { passId, snapshot, judgement, plan, options });
+    : await act(
+        { ...deps, logger: log },
+        { passId, snapshot, judgement, plan, options, workPools: [...workPools.values()] },
+      );
   const result: PassResult = {
     passId,
     dryRun: options.dryRun,
@@ -67,6 +73,17 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
   };
   logPassFinished(log, result, options);
   return result;
+}
+
+/** The work pools the plan's changes send or touch, each read once; none for an empty plan. */
+async function workPoolsOf(
+  deps: PassDeps,
+  plan: Plan,
+  configured: string,
+): Promise<Map<string, { id: string; name: string }>> {
+  if (plan.changes.length === 0) return new Map();
+  const { sent, touched } = poolsOf(plan);
+  return readWorkPools(deps, [...sent, ...touched], sent.has(configured) ? configured : null);
 }
 
 function logDecision(log: Logger, judgement: Judgement, plan: Plan, options: PassOptions): void {

@@ -1,5 +1,10 @@
 import type { EventRow } from '../core/events.js';
-import type { Deployment, DeploymentSpec, FieldChanges } from '../core/types.js';
+import type {
+  Deployment,
+  DeploymentSpec,
+  FieldChanges,
+  TemplateDeployment,
+} from '../core/types.js';
 import type { Intent } from '../db/eventlog.js';
 import type { SourceSnapshot } from '../db/source.js';
 import type { ConnectorState } from '../db/state.js';
@@ -16,6 +21,8 @@ export interface PrefectPort {
   /** Throws a clear error when the URL does not answer as a Prefect API root (asked when something seems missing). */
   assertApiRoot(): Promise<void>;
   readFlowId(name: string): Promise<string | null>;
+  /** The template deployment by flow and name, or null when there is none. */
+  readTemplate(flowName: string, name: string): Promise<TemplateDeployment | null>;
   /** Get-or-create a flow by name. */
   ensureFlow(name: string): Promise<string>;
   /** Every deployment carrying `tag` (a full pass's listing). */

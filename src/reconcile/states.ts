@@ -15,8 +15,22 @@ export function rowHash(row: SourceRow): string {
     row.isActive,
     row.parameters,
     row.deleted,
+    // The per-connector columns only when a row sets them: a hash stays the
+    // same across the upgrade that added them.
+    ...perConnectorColumns(row),
   ];
   return createHash('sha256').update(JSON.stringify(judged)).digest('hex').slice(0, 32);
+}
+
+function perConnectorColumns(row: SourceRow): [Record<string, unknown>] | [] {
+  const set = Object.entries({
+    workPoolName: row.workPoolName,
+    workQueueName: row.workQueueName,
+    jobVariables: row.jobVariables,
+    tags: row.tags,
+    concurrencyLimit: row.concurrencyLimit,
+  }).filter(([, value]) => value !== undefined && value !== null);
+  return set.length > 0 ? [Object.fromEntries(set)] : [];
 }
 
 /**

@@ -5,6 +5,7 @@ import type {
   DeploymentSpec,
   FieldChanges,
   ScheduleSpec,
+  TemplateDeployment,
 } from '../../src/core/types.js';
 import { PrefectError } from '../../src/prefect/errors.js';
 import type { CallCounts } from '../../src/prefect/http.js';
@@ -20,6 +21,7 @@ import { Crasher } from './crash.js';
 type Method =
   | 'readWorkPool'
   | 'readFlowId'
+  | 'readTemplate'
   | 'ensureFlow'
   | 'listByTag'
   | 'listManagedOf'
@@ -57,6 +59,8 @@ export class FakePrefect implements PrefectPort {
   readonly deployments = new Map<string, Deployment>();
   readonly flows = new Map<string, string>();
   readonly workPools = new Map<string, { id: string; name: string }>();
+  /** Template deployments by "flow/name" (registered by a flow's release, never ours). */
+  readonly templates = new Map<string, TemplateDeployment>();
   /** Every call, in order: method and the deployment name or id it was about. */
   readonly log: { method: Method; about: string }[] = [];
   /** Every write that took effect, with the deployment it changed: what Prefect's own events would show. */
@@ -113,6 +117,12 @@ export class FakePrefect implements PrefectPort {
       this.flows.set(name, id);
       return id;
     });
+  }
+
+  async readTemplate(flowName: string, name: string): Promise<TemplateDeployment | null> {
+    return this.call('readTemplate', `${flowName}/${name}`, () =>
+      structuredClone(this.templates.get(`${flowName}/${name}`) ?? null),
+    );
   }
 
   async listByTag(tag: string): Promise<Deployment[]> {
@@ -218,6 +228,11 @@ export function deploymentOf(spec: DeploymentSpec, flowId: string, id: string): 
     path: spec.path,
     pull_steps: spec.pull_steps === null ? null : structuredClone(spec.pull_steps),
     job_variables: structuredClone(spec.job_variables),
+    version: spec.version,
+    parameter_openapi_schema: structuredClone(spec.parameter_openapi_schema),
+    enforce_parameter_schema: spec.enforce_parameter_schema,
+    concurrency_limit: spec.concurrency_limit,
+    concurrency_options: spec.concurrency_options,
   };
 }
 

@@ -63,15 +63,21 @@ describe('defaults (README, "Configuration")', () => {
     });
     expect(c.source).toEqual({ table: 'cai_connectors', writeBackDeploymentId: true });
     expect(c.deployment).toEqual({
-      flowName: 'run_connector_pipeline',
-      entrypoint: 'flows/dlt_pipeline_flow.py:run_connector_pipeline',
+      template: null,
+      flowName: null,
+      entrypoint: null,
       nameTemplate: 'connector-{id}',
-      workPoolName: 'default',
-      workQueueName: 'default',
+      workPoolName: null,
+      workQueueName: null,
       tags: [],
       jobVariables: {},
       path: null,
       pullSteps: null,
+      version: null,
+      parameterSchema: null,
+      parameterSchemaFile: null,
+      concurrencyLimit: null,
+      collisionStrategy: 'ENQUEUE',
       defaultTimezone: 'UTC',
       onInactive: 'pause',
     });

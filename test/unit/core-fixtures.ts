@@ -23,6 +23,21 @@ export const SETTINGS: DesiredSettings = {
   path: null,
   pullSteps: null,
   jobVariables: {},
+  sourceTable: 'cai_connectors',
+  release: null,
+  parameterSchema: {},
+  enforceParameterSchema: false,
+  concurrencyLimit: null,
+  collisionStrategy: 'ENQUEUE',
+};
+
+/** A row that sets none of the per-connector columns. */
+export const NO_OVERRIDES = {
+  workPoolName: null,
+  workQueueName: null,
+  jobVariables: null,
+  tags: [],
+  concurrencyLimit: null,
 };
 
 export function connectorRow(overrides: Partial<ConnectorRow> = {}): ConnectorRow {
@@ -34,6 +49,7 @@ export function connectorRow(overrides: Partial<ConnectorRow> = {}): ConnectorRo
     isActive: true,
     parameters: { source: 'crm' },
     prefectDeploymentId: null,
+    overrides: NO_OVERRIDES,
     ...overrides,
   };
 }
@@ -92,6 +108,11 @@ export function deploymentFor(
     path: spec.path,
     pull_steps: spec.pull_steps === null ? null : structuredClone(spec.pull_steps),
     job_variables: structuredClone(spec.job_variables),
+    version: spec.version,
+    parameter_openapi_schema: spec.parameter_openapi_schema,
+    enforce_parameter_schema: spec.enforce_parameter_schema,
+    concurrency_limit: spec.concurrency_limit,
+    concurrency_options: spec.concurrency_options,
     ...overrides,
   };
 }

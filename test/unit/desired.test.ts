@@ -27,7 +27,8 @@ describe('desiredDeployment', () => {
       connectorId: '42',
       connectorName: 'Orders',
       name: 'connector-42',
-      description: 'Orders',
+      description:
+        'Orders\n\nManaged by connector-sync from row 42 of cai_connectors: edits made in Prefect are reverted.',
       parameters: { source: 'crm', connector_id: 42 },
       schedules: [
         {
@@ -46,7 +47,58 @@ describe('desiredDeployment', () => {
       path: '/opt/flows',
       pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }],
       job_variables: { image: 'flows:1' },
+      version: expect.stringMatching(/^[0-9a-f]{8}$/),
+      parameter_openapi_schema: {},
+      enforce_parameter_schema: false,
+      concurrency_limit: null,
+      concurrency_options: null,
     });
+  });
+
+  it("a row's own columns win over the settings; job variables merge, tags add up", () => {
+    const spec = desiredDeployment(
+      connectorRow({
+        id: '7',
+        overrides: {
+          workPoolName: 'big-pool',
+          workQueueName: 'nightly',
+          jobVariables: { memory: '8Gi' },
+          tags: ['team:finance'],
+          concurrencyLimit: 1,
+        },
+      }),
+      {
+        ...SETTINGS,
+        jobVariables: { image: 'flows:1', memory: '1Gi' },
+        collisionStrategy: 'CANCEL_NEW',
+      },
+    );
+    expect(spec).toMatchObject({
+      work_pool_name: 'big-pool',
+      work_queue_name: 'nightly',
+      job_variables: { image: 'flows:1', memory: '8Gi' },
+      tags: ['connector-7', 'managed-by:connector-sync', 'team:data', 'team:finance'],
+      concurrency_limit: 1,
+      concurrency_options: { collision_strategy: 'CANCEL_NEW' },
+    });
+  });
+
+  it('version: the release and a hash of the rest; the hash moves with any change, not with the name of the connector key', () => {
+    const base = desiredDeployment(connectorRow({ id: '1' }), { ...SETTINGS, release: '2.0.0' });
+    expect(base.version).toMatch(/^2\.0\.0\+[0-9a-f]{8}$/);
+    expect(
+      desiredDeployment(connectorRow({ id: '1' }), { ...SETTINGS, release: '2.0.0' }).version,
+    ).toBe(base.version);
+    const edited = desiredDeployment(connectorRow({ id: '1', cron: '0 2 * * *' }), {
+      ...SETTINGS,
+      release: '2.0.0',
+    });
+    expect(edited.version.split('+')[1]).not.toBe(base.version.split('+')[1]);
+    const released = desiredDeployment(connectorRow({ id: '1' }), {
+      ...SETTINGS,
+      release: '2.1.0',
+    });
+    expect(released.version).toBe(`2.1.0+${base.version.split('+')[1]!}`);
   });
 
   it('the name follows the template and does not depend on the connector name', () => {
@@ -60,7 +112,7 @@ describe('desiredDeployment', () => {
     });
     expect(a.name).toBe('sync-5-prod');
     expect(b.name).toBe('sync-5-prod');
-    expect(b.description).toBe('New name');
+    expect(b.description.split('\n')[0]).toBe('New name');
   });
 
   describe('connector_id parameter', () => {

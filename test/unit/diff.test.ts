@@ -104,13 +104,14 @@ describe('diffDeployment: nothing to change', () => {
 describe('diffDeployment: changes, with from/to', () => {
   it('description', () => {
     expect(diffDeployment(spec, deploymentFor(spec, { description: 'Old name' }))).toEqual({
-      description: { from: 'Old name', to: 'Orders' },
+      description: { from: 'Old name', to: spec.description },
     });
+    expect(spec.description).toMatch(/^Orders\n\nManaged by connector-sync from row 42 of /);
   });
 
   it('a null description against a name', () => {
     expect(diffDeployment(spec, deploymentFor(spec, { description: null }))).toEqual({
-      description: { from: null, to: 'Orders' },
+      description: { from: null, to: spec.description },
     });
   });
 

@@ -18,7 +18,7 @@ const QUEUE_ID = '9b9b9b9b-0000-4000-8000-000000000003';
 
 const context: RelatedContext = {
   flow: { id: FLOW_ID, name: 'run_connector_pipeline' },
-  workPool: { id: POOL_ID, name: 'default' },
+  workPools: [{ id: POOL_ID, name: 'default' }],
 };
 
 const spec = specFor('42', { name: 'Orders' });
@@ -131,7 +131,7 @@ describe('related resources', () => {
   });
 
   it('no work pool when none is known', () => {
-    const event = createdEvent(deployment, connector, { ...context, workPool: null });
+    const event = createdEvent(deployment, connector, { ...context, workPools: [] });
     expect(event.related.some((r) => r['prefect.resource.role'] === 'work-pool')).toBe(false);
   });
 });

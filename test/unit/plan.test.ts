@@ -84,7 +84,7 @@ describe('planPass: one connector', () => {
         connectorId: '1',
         connectorName: 'Connector 1',
         deployment: actual,
-        fields: { description: { from: 'Old name', to: 'Connector 1' } },
+        fields: { description: { from: 'Old name', to: spec.description } },
       },
     ]);
     expect(plan.unchanged).toEqual([]);
@@ -170,7 +170,7 @@ describe('planPass: ownership', () => {
     expect(change.deployment.id).toBe('foreign-1');
     expect(change.fields.tags).toEqual({ from: ['hand-made'], to: spec.tags });
     expect(change.fields.tags?.to).toContain(MANAGED_TAG);
-    expect(change.fields.description).toEqual({ from: 'made by hand', to: 'Connector 1' });
+    expect(change.fields.description).toEqual({ from: 'made by hand', to: spec.description });
   });
 
   it('a managed deployment with the name wins over a foreign one', () => {

@@ -121,7 +121,8 @@ describe('settleIntent: update / pause / resume', () => {
 
   it('the change under test has two fields', () => {
     expect(change.action).toBe('update');
-    expect(fieldNames(change).sort()).toEqual(['description', 'schedules']);
+    // The version moves with every change of the spec (README, "Versions").
+    expect(fieldNames(change).sort()).toEqual(['description', 'schedules', 'version']);
   });
 
   it('took effect in full: every field at its target', () => {
@@ -134,7 +135,7 @@ describe('settleIntent: update / pause / resume', () => {
   });
 
   it('partially applied: only the fields now at their target, action recomputed', () => {
-    const after: Deployment = { ...before, description: 'New name' };
+    const after: Deployment = { ...before, description: spec.description };
     const settled = settleIntent(change, FLOW_ID, viewOf([after]));
     expect(settled.outcome).toBe('took-effect');
     expect(appliedFields(settled)).toEqual(['description']);
@@ -143,7 +144,7 @@ describe('settleIntent: update / pause / resume', () => {
       change: {
         action: 'update',
         connectorId: '1',
-        fields: { description: { from: 'Old name', to: 'New name' } },
+        fields: { description: { from: before.description, to: spec.description } },
       },
     });
   });
@@ -200,7 +201,7 @@ describe('settleIntent: update / pause / resume', () => {
   });
 
   it('a field that reached its target counts even if another field drifted meanwhile', () => {
-    const after: Deployment = { ...before, description: 'New name', tags: ['someone-else'] };
+    const after: Deployment = { ...before, description: spec.description, tags: ['someone-else'] };
     const settled = settleIntent(change, FLOW_ID, viewOf([after]));
     expect(appliedFields(settled)).toEqual(['description']);
   });

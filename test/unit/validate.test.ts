@@ -66,6 +66,13 @@ describe('validateRow: a good row', () => {
       timezone: 'Europe/Berlin',
       isActive: true,
       parameters: { source: 'crm', batch: 500 },
+      overrides: {
+        workPoolName: null,
+        workQueueName: null,
+        jobVariables: null,
+        tags: [],
+        concurrencyLimit: null,
+      },
       prefectDeploymentId: 'abc',
     });
   });

@@ -37,6 +37,7 @@ const DEPLOYMENT_CREATE_FIELDS = new Set([
   'job_variables',
   'version',
   'concurrency_limit',
+  'concurrency_options',
   'enforce_parameter_schema',
   'parameter_openapi_schema',
 ]);
@@ -70,6 +71,11 @@ function spec(overrides: Partial<DeploymentSpec> = {}): DeploymentSpec {
     path: null,
     pull_steps: null,
     job_variables: {},
+    version: 'r1+0a1b2c3d',
+    parameter_openapi_schema: {},
+    enforce_parameter_schema: false,
+    concurrency_limit: null,
+    concurrency_options: null,
     ...overrides,
   };
 }
@@ -101,6 +107,11 @@ function deployment(overrides: Partial<Deployment> = {}): Deployment {
     path: null,
     pull_steps: null,
     job_variables: {},
+    version: 'r1+0a1b2c3d',
+    parameter_openapi_schema: null,
+    enforce_parameter_schema: false,
+    concurrency_limit: null,
+    concurrency_options: null,
     ...overrides,
   };
 }
@@ -150,19 +161,28 @@ describe('PrefectClient.listByTag', () => {
   });
 
   it('keeps only the fields the planner reads (a 10,000-deployment pass holds them all)', async () => {
-    const full = {
-      ...deployment({ id: 'd-1', name: 'connector-1' }),
-      parameter_openapi_schema: { type: 'object', properties: { big: { type: 'string' } } },
+    const schema = { type: 'object', properties: { big: { type: 'string' } } };
+    const full = (id: string) => ({
+      ...deployment({ id, name: `connector-${id}`, parameter_openapi_schema: { ...schema } }),
       created: '2026-01-01T00:00:00Z',
-      concurrency_options: null,
-    };
+      global_concurrency_limit: { id: 'gcl', name: `deployment:${id}`, limit: 2, active: true },
+    });
     prefect()
       .post('/api/deployments/paginate')
-      .reply(200, page([full], 1, 1));
-    const [kept] = await makeClient().listByTag('t');
-    expect(kept).toEqual(deployment({ id: 'd-1', name: 'connector-1' }));
-    expect(kept).not.toHaveProperty('parameter_openapi_schema');
-    expect(kept).not.toHaveProperty('created');
+      .reply(200, page([full('d-1'), full('d-2')], 1, 2));
+    const [one, two] = await makeClient().listByTag('t');
+    expect(one).toEqual(
+      deployment({
+        id: 'd-1',
+        name: 'connector-d-1',
+        parameter_openapi_schema: schema,
+        concurrency_limit: 2,
+      }),
+    );
+    expect(one).not.toHaveProperty('created');
+    expect(one).not.toHaveProperty('global_concurrency_limit');
+    // Every deployment of a release holds the same schema: one copy is kept.
+    expect(two!.parameter_openapi_schema).toBe(one!.parameter_openapi_schema);
   });
 
   it('stops after a full page that is the last one', async () => {
@@ -277,6 +297,7 @@ describe('PrefectClient.createDeployment', () => {
       path: null,
       pull_steps: null,
       job_variables: {},
+      version: 'r1+0a1b2c3d',
       enforce_parameter_schema: false,
     });
     for (const key of Object.keys(body)) expect(DEPLOYMENT_CREATE_FIELDS).toContain(key);
