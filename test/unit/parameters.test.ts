@@ -52,7 +52,9 @@ describe('schemaProblem', () => {
     expect(schemaProblem(SCHEMA, 'acme-01')).toMatch(
       /connector_id parameter must be integer but the id column gives text/,
     );
-    const { connector_id: _, ...others } = SCHEMA.properties;
+    const others = Object.fromEntries(
+      Object.entries(SCHEMA.properties).filter(([key]) => key !== 'connector_id'),
+    );
     expect(schemaProblem({ ...SCHEMA, properties: others, required: [] }, 1)).toMatch(
       /has no connector_id parameter/,
     );
