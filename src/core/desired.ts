@@ -82,9 +82,12 @@ function describedAs(row: ConnectorRow, table: string): string {
  * `deployment_version` names both (README, "Versions").
  */
 export function versionOf(release: string | null, spec: Omit<DeploymentSpec, 'version'>): string {
-  // What Prefect is sent: the connector's id and name are in it already (parameters, description).
+  // What Prefect is sent (the connector's id and name are in it already), but
+  // `paused`: a pause is no new revision, and stays a pause (and its event `paused`).
   const sent = Object.fromEntries(
-    Object.entries(spec).filter(([key]) => key !== 'connectorId' && key !== 'connectorName'),
+    Object.entries(spec).filter(
+      ([key]) => !['connectorId', 'connectorName', 'paused'].includes(key),
+    ),
   );
   const hash = createHash('sha256').update(canonicalJson(sent)).digest('hex').slice(0, 8);
   return release === null ? hash : `${release}+${hash}`;

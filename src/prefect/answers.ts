@@ -25,6 +25,7 @@ export function routeOf(path: string): string {
   return path
     .split('?')[0]!
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
+    .replace(/\/deployments\/name\/[^/]+\/[^/]+/, '/deployments/name/{name}/{name}')
     .replace(/\/(flows\/name|work_pools)\/[^/]+/, '/$1/{name}');
 }
 

@@ -185,7 +185,6 @@ describe('Prefect with CSRF protection (PREFECT_SERVER_CSRF_PROTECTION_ENABLED)'
     // A new process learns that protection is on from the real server's 403 to its
     // first POST (the listing): one token fetch, then that listing again with the token.
     expect(output.prefect_calls.byRoute).toEqual({
-      'GET /work_pools/{name}': 1,
       'GET /flows/name/{name}': 1,
       'POST /deployments/paginate': 2,
       'GET /csrf-token': 1,

@@ -6,6 +6,7 @@ import {
   untilIntentsSettleable,
   type CliResult,
   type TestEnv,
+  descriptionOf,
 } from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy, type FaultRule } from '../support/proxy.js';
@@ -200,7 +201,7 @@ async function expectConverged(w: World, scenario: Omit<ScenarioReport, 'converg
   for (const row of rows) {
     const d = byName.get(`connector-${row.id}`)!;
     expect(d.paused, `paused of ${row.id}`).toBe(!row.is_active);
-    expect(d.description, `description of ${row.id}`).toBe(row.name);
+    expect(d.description, `description of ${row.id}`).toBe(descriptionOf(row.name, String(row.id)));
     expect(d.schedules.map((s: any) => s.schedule.cron)).toEqual(
       row.schedule ? [row.schedule] : [],
     );

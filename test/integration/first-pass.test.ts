@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import { createTestEnv, insertConnectors, type TestEnv, descriptionOf } from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
 
 describe('first pass, then a no-op pass (real Postgres + real Prefect)', () => {
@@ -51,7 +51,7 @@ describe('first pass, then a no-op pass (real Postgres + real Prefect)', () => {
 
     const first = byName.get(`connector-${ids[0]}`)!;
     expect(await api.flowName(first.flow_id)).toBe(env.flowName);
-    expect(first.description).toBe('Customer Data Pipeline');
+    expect(first.description).toBe(descriptionOf('Customer Data Pipeline', ids[0]!));
     // The row's id wins over a connector_id in its parameters, and keeps the column's type (bigint → number).
     expect(first.parameters).toEqual({ source: 'crm', connector_id: Number(ids[0]) });
     expect(first.paused).toBe(false);
@@ -128,15 +128,14 @@ describe('first pass, then a no-op pass (real Postgres + real Prefect)', () => {
       unchanged: 4,
     });
     expect(output.prefect_calls.writes).toBe(0);
-    // The minimum today (issue 5): ⌈N/200⌉ listing calls (4 managed deployments: one page),
-    // plus the work-pool check and the flow lookup. No CSRF token: this server has
+    // ⌈N/200⌉ listing calls (4 managed deployments: one page) and the flow lookup; the
+    // work pools are read only by a pass that writes. No CSRF token: this server has
     // protection off, and a token is only fetched once a write is refused for want of one.
     expect(output.prefect_calls.byRoute).toEqual({
-      'GET /work_pools/{name}': 1,
       'GET /flows/name/{name}': 1,
       'POST /deployments/paginate': 1,
     });
-    expect(output.prefect_calls.reads).toBe(3);
+    expect(output.prefect_calls.reads).toBe(2);
     expect(output.events).toBe(0);
     expect(await env.sql('SELECT * FROM connector_sync.events')).toHaveLength(4);
 

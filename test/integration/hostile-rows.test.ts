@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../support/env.js';
+import { createTestEnv, type TestEnv, descriptionOf } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy } from '../support/proxy.js';
 
@@ -482,7 +482,9 @@ async function runWorld(
     const where = `${title} / ${row.label}`;
     const d = byName.get(`connector-${row.id}`);
     expect(d, `${where}: deployment`).toBeDefined();
-    expect(d!.description, `${where}: description = name, exactly`).toBe(row.name);
+    expect(d!.description, `${where}: description = name, exactly`).toBe(
+      descriptionOf(row.name as string, String(row.id), env.config.source.table),
+    );
     const params = row.valid!.parameters ?? (JSON.parse(row.parameters) as Json);
     expect(d!.parameters, `${where}: parameters`).toEqual({
       ...params,

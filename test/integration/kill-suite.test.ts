@@ -8,6 +8,7 @@ import {
   SHORT_CALLS,
   untilIntentsSettleable,
   type TestEnv,
+  descriptionOf,
 } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 import { seededRandom, startProxy, type FaultProxy, type ForwardedCall } from '../support/proxy.js';
@@ -425,6 +426,7 @@ const PREFECT_FIELD: Record<string, string | null> = {
   job_variables: 'infra_overrides',
   work_queue_name: 'work_queue_id',
   work_pool_name: 'work_queue_id',
+  version: 'version',
   schedules: null,
 };
 
@@ -629,7 +631,7 @@ describe(`kill -9 at random moments (seed ${SEED}, ${KILLS} kills)`, () => {
     for (const row of live) {
       const d = byName.get(`connector-${row.id}`)!;
       const what = `deployment of connector ${row.id}`;
-      expect(d.description, what).toBe(row.name);
+      expect(d.description, what).toBe(descriptionOf(row.name, String(row.id)));
       expect(d.paused, what).toBe(!row.is_active);
       expect(d.parameters, what).toEqual({ ...row.parameters, connector_id: Number(row.id) });
       expect(cronOf(d), what).toBe(row.schedule);

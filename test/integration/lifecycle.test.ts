@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import { createTestEnv, insertConnectors, type TestEnv, descriptionOf } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 
 // Every kind of change a row can make, applied to a real Prefect server, with
@@ -44,18 +44,23 @@ describe('row changes', () => {
     expect(after.schedules[0].id).toBe(before.schedules[0].id); // schedule matched by slug
     expect(after.schedules[0].schedule.cron).toBe('5 4 * * *');
     expect(after.parameters).toEqual({ a: 2, connector_id: Number(id) });
-    expect(after.description).toBe('Orders v2');
+    expect(after.description).toBe(descriptionOf('Orders v2', id!));
 
     const [updated, ...rest] = await events('updated');
     expect(rest).toEqual([]);
     expect(updated.event).toBe('prefect.deployment.updated');
     expect(updated.deployment_id).toBe(before.id);
+    // The version moves with the row's revision (README, "Versions").
     expect([...updated.payload.updated_fields].sort()).toEqual([
       'description',
       'parameters',
       'schedules',
+      'version',
     ]);
-    expect(updated.payload.updates.description).toEqual({ from: 'Orders', to: 'Orders v2' });
+    expect(updated.payload.updates.description).toEqual({
+      from: descriptionOf('Orders', id!),
+      to: descriptionOf('Orders v2', id!),
+    });
     expect(updated.payload.updates.parameters).toEqual({
       from: { a: 1, connector_id: Number(id) },
       to: { a: 2, connector_id: Number(id) },
@@ -171,7 +176,7 @@ describe('deletes and the mass-delete guard', () => {
     expect(held.code).toBe(1);
     expect(JSON.parse(held.stdout).summary).toMatchObject({ delete: 0, update: 1 });
     expect(await prefectApi(env.apiUrl).deploymentsByTag(env.tag)).toHaveLength(12);
-    expect((await deploymentOf(ids[0]!)).description).toBe('renamed'); // other changes still applied
+    expect((await deploymentOf(ids[0]!)).description).toBe(descriptionOf('renamed', ids[0]!)); // other changes still applied
 
     const human = await env.cli(['plan']);
     expect(human.code).toBe(1);
@@ -216,7 +221,7 @@ describe('drift and ownership', () => {
     const result = await env.pass();
     expect(result.plan.changes.map((c) => c.action)).toEqual(['update']);
     const after = await deploymentOf(id!);
-    expect(after.description).toBe('Keep me');
+    expect(after.description).toBe(descriptionOf('Keep me', id!));
     expect(after.paused).toBe(false);
     expect(after.schedules).toHaveLength(1);
     expect(after.schedules[0].schedule).toEqual({
@@ -231,7 +236,10 @@ describe('drift and ownership', () => {
       'paused',
       'schedules',
     ]);
-    expect(updated.payload.updates.description).toEqual({ from: 'edited by hand', to: 'Keep me' });
+    expect(updated.payload.updates.description).toEqual({
+      from: 'edited by hand',
+      to: descriptionOf('Keep me', id!),
+    });
     expect(updated.payload.updates.paused).toEqual({ from: true, to: false });
     expect(updated.payload.updates.schedules.from).toHaveLength(2);
     expect((await env.pass()).calls.writes).toBe(0);

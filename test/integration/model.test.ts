@@ -4,7 +4,12 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, untilIntentsSettleable, type TestEnv } from '../support/env.js';
+import {
+  createTestEnv,
+  untilIntentsSettleable,
+  type TestEnv,
+  descriptionOf,
+} from '../support/env.js';
 import { closedApiUrl, isWrite, startFlakyProxy, type FlakyMode } from '../support/model-faults.js';
 import { prefectApi } from '../support/prefect-api.js';
 import { startProxy, type HoldPoint } from '../support/proxy.js';
@@ -254,6 +259,8 @@ interface View {
   schedules: { cron: string; timezone: string; active: boolean; slug: string | null }[];
   paused: boolean;
   tags: string[];
+  /** The release + a hash of the spec: replayed from the log, not modelled from the rows. */
+  version?: string | null;
 }
 
 interface SourceRowDb {
@@ -283,7 +290,7 @@ function desiredFromRows(rows: SourceRowDb[], tag: string): Map<string, View> {
     const name = `connector-${row.id}`;
     out.set(name, {
       name,
-      description: row.name,
+      description: descriptionOf(row.name, String(row.id)),
       parameters: { ...row.parameters, connector_id: Number(row.id) },
       schedules: cron ? [{ cron, timezone: row.timezone ?? 'UTC', active: true, slug: SLUG }] : [],
       paused: !row.is_active,
@@ -320,6 +327,7 @@ function viewOf(d: Record<string, any>): View {
     schedules: sortSchedules(((d.schedules as ScheduleLike[] | null) ?? []).map(scheduleOf)),
     paused: d.paused as boolean,
     tags: [...(d.tags as string[])].sort(),
+    version: (d.version as string | null | undefined) ?? null,
   };
 }
 
@@ -343,6 +351,8 @@ function fieldValue(field: string, raw: unknown): unknown {
       return [...(raw as string[])].sort();
     case 'schedules':
       return sortSchedules(((raw as ScheduleLike[] | null) ?? []).map(scheduleOf));
+    case 'version':
+      return raw ?? null;
     default:
       return undefined;
   }
@@ -826,7 +836,16 @@ class Run {
 
     // (1) Prefect = the independent model of the rows.
     const desired = desiredFromRows(rows, this.env.tag);
-    const actual = new Map(managed.map((d) => [d.name as string, viewOf(d)]));
+    // The version is no part of the model (it hashes the spec); the replay below checks it.
+    const actual = new Map(
+      managed.map((d) => {
+        const { version, ...view } = viewOf(d);
+        expect(version, `${d.name as string}: version, no release configured`).toMatch(
+          /^[0-9a-f]{8}$/,
+        );
+        return [d.name as string, view];
+      }),
+    );
     expect(Object.fromEntries(actual), 'Prefect vs the rows').toEqual(
       Object.fromEntries(
         [...desired].map(([k, v]) => [k, { ...v, schedules: sortSchedules(v.schedules) }]),

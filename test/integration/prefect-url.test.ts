@@ -59,7 +59,7 @@ describe.each([
     const result = await env.cli(args, { PREFECT_API_URL: https });
     expect(result.code).toBe(64);
     expect(oneLine(result)).toBe(
-      `connector-sync: PREFECT_API_URL ${https}: GET ${https}/work_pools/default failed: the server does not speak TLS (EPROTO); if it serves plain HTTP, use ${env.apiUrl}`,
+      `connector-sync: PREFECT_API_URL ${https}: GET ${https}/flows/name/${env.flowName} failed: the server does not speak TLS (EPROTO); if it serves plain HTTP, use ${env.apiUrl}`,
     );
     await nothingRecorded();
   });
@@ -69,10 +69,10 @@ describe.each([
     const result = await env.cli(args, { PREFECT_API_URL: `${htmlUrl}/api` });
     expect(result.code).toBe(64);
     expect(oneLine(result)).toBe(
-      `connector-sync: PREFECT_API_URL ${htmlUrl}/api is not a Prefect API: GET ${htmlUrl}/api/work_pools/default answered 200 text/html; charset=utf-8, not JSON; check that it is the Prefect server's API, not its UI or a proxy in front of it`,
+      `connector-sync: PREFECT_API_URL ${htmlUrl}/api is not a Prefect API: GET ${htmlUrl}/api/flows/name/${env.flowName} answered 200 text/html; charset=utf-8, not JSON; check that it is the Prefect server's API, not its UI or a proxy in front of it`,
     );
-    // Stopped at the first answer: no listing, no write.
-    expect(htmlRequests.slice(before)).toEqual(['GET /api/work_pools/default']);
+    // Stopped at the first answer (the flow lookup): no listing, no write.
+    expect(htmlRequests.slice(before)).toEqual([`GET /api/flows/name/${env.flowName}`]);
 
     const bare = await env.cli(args, { PREFECT_API_URL: htmlUrl });
     expect(bare.code).toBe(64);
