@@ -483,7 +483,7 @@ async function runWorld(
     const d = byName.get(`connector-${row.id}`);
     expect(d, `${where}: deployment`).toBeDefined();
     expect(d!.description, `${where}: description = name, exactly`).toBe(
-      descriptionOf(row.name as string, String(row.id), env.config.source.table),
+      descriptionOf(row.name, String(row.id), env.config.source.table),
     );
     const params = row.valid!.parameters ?? (JSON.parse(row.parameters) as Json);
     expect(d!.parameters, `${where}: parameters`).toEqual({

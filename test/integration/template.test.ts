@@ -349,3 +349,66 @@ describe("concurrency, and settings of the connector's own", () => {
     expect(JSON.parse(again.stdout).prefect_calls.writes).toBe(0);
   });
 });
+
+describe('a parameter schema from the configuration', () => {
+  let env: TestEnv;
+  const dir = mkdtempSync(join(tmpdir(), 'cs-schema-'));
+  const schema = {
+    type: 'object',
+    properties: {
+      connector_id: { type: 'integer', position: 0 },
+      tenant: { type: 'string', position: 1 },
+      batch_size: { type: 'integer', default: 100, position: 2 },
+    },
+    required: ['connector_id', 'tenant'],
+  };
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
+    writeFileSync(
+      join(dir, 'no-id.json'),
+      JSON.stringify({ ...schema, properties: { tenant: { type: 'string' } }, required: [] }),
+    );
+    env = await createTestEnv({
+      config: { deployment: { parameterSchemaFile: join(dir, 'schema.json') } },
+    });
+  });
+  afterAll(async () => {
+    await env?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a row missing a required parameter is invalid; the others are created with the schema enforced', async () => {
+    const [missing, fine] = await insertConnectors(env, [
+      { name: 'No tenant', parameters: { batch_size: 5 } },
+      { name: 'Tenant', parameters: { tenant: 'acme' } },
+    ]);
+    const cli = await env.cli(['run', '--once', '--json']);
+    expect(cli.code).toBe(1);
+    expect(JSON.parse(cli.stdout).problems).toEqual([
+      {
+        connector_id: missing,
+        status: 'invalid',
+        message:
+          "parameter tenant is required by the flow (it has no default); add it to the row's parameters",
+      },
+    ]);
+    const [d] = await prefectApi(env.apiUrl).deploymentsByTag(env.tag);
+    expect(d!.name).toBe(`connector-${fine}`);
+    expect(d!.enforce_parameter_schema).toBe(true);
+    expect(d!.parameter_openapi_schema).toEqual(schema);
+  });
+
+  it('a schema that does not take connector_id is one configuration problem, exit 64', async () => {
+    const cli = await env.cli(['run', '--once'], {
+      CONNECTOR_SYNC_CONFIG: (() => {
+        const file = join(dir, 'no-id.yaml');
+        const config = parse(readFileSync(env.configFile, 'utf8')) as Json;
+        config.deployment.parameterSchemaFile = join(dir, 'no-id.json');
+        writeFileSync(file, stringify(config));
+        return file;
+      })(),
+    });
+    expect(cli.code).toBe(64);
+    expect(cli.stderr.trim()).toMatch(/the flow's parameter schema has no connector_id parameter/);
+  });
+});

@@ -1,0 +1,151 @@
+// A release rolled out: the template registered again (new version, pull
+// steps, job variables), then one pass updates every connector's deployment.
+// Side by side with a bare PATCH loop of the same changes at the same
+// concurrency on a fresh server. Also the no-op pass with a template.
+//   npm run bench:rollout -- [N]
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO, prefectVenv } from '../scripts/prefect-server.ts';
+import { copyFlowSource, registerTemplate } from '../test/support/template.ts';
+import {
+  benchConfigFile,
+  CONCURRENCY,
+  lanes,
+  PAGE,
+  prefectJson,
+  report,
+  round,
+  runWorkerPass,
+  startBenchEnv,
+  type BenchEnv,
+} from './support.ts';
+
+const N = Number(process.argv[2] ?? 1000);
+const FLOW = 'bench_release_flow';
+const venv = prefectVenv();
+
+async function release(env: BenchEnv, version: string, dir?: string): Promise<void> {
+  await registerTemplate({
+    apiUrl: env.apiUrl,
+    venv,
+    flowName: FLOW,
+    deploymentName: 'template',
+    workPool: 'default',
+    version,
+    pullStepsDir: dir,
+    jobVariables: { env: { RELEASE: version } },
+  });
+}
+
+/** The same PATCHes, no reads, no bookkeeping: what the server itself allows. */
+async function rawPatches(env: BenchEnv): Promise<number> {
+  const flow = await prefectJson<{ id: string }>(env.apiUrl, 'POST', '/flows/', {
+    name: 'raw_rollout',
+  });
+  const ids: string[] = [];
+  await lanes(
+    Array.from({ length: N }, (_, i) => i + 1),
+    CONCURRENCY,
+    async (i) => {
+      const { status, data } = await prefectJson<{ id: string }>(
+        env.apiUrl,
+        'POST',
+        '/deployments/',
+        {
+          name: `raw-${i}`,
+          flow_id: flow.data.id,
+          parameters: { connector_id: i },
+          work_pool_name: 'default',
+          version: '1.0.0',
+          pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/a' } }],
+        },
+      );
+      if (status !== 201) throw new Error(`raw create answered ${status}`);
+      ids.push(data.id);
+    },
+  );
+  const started = performance.now();
+  await lanes(ids, CONCURRENCY, async (id) => {
+    const { status } = await prefectJson(env.apiUrl, 'PATCH', `/deployments/${id}`, {
+      version: '2.0.0+0a1b2c3d',
+      pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/b' } }],
+      job_variables: { env: { RELEASE: '2.0.0' } },
+    });
+    if (status !== 204) throw new Error(`raw PATCH answered ${status}`);
+  });
+  return (performance.now() - started) / 1000;
+}
+
+const raw = await startBenchEnv('rollout_raw', 0);
+let rawSeconds: number;
+try {
+  rawSeconds = await rawPatches(raw);
+} finally {
+  await raw.stop();
+}
+
+const env = await startBenchEnv('rollout', N);
+const config = {
+  CONNECTOR_SYNC_CONFIG: benchConfigFile(`deployment:\n  template: ${FLOW}/template\n`),
+};
+try {
+  await release(env, '1.0.0');
+  const first = await runWorkerPass(env, config);
+  if (first.exitCode !== 0 || first.applied !== N)
+    throw new Error(`first pass: exit ${first.exitCode}, applied ${first.applied}`);
+  const noop = await runWorkerPass(env, config);
+  await release(env, '2.0.0', copyFlowSource());
+  const plan = execFileSync(process.execPath, [join(REPO, 'dist/cli.js'), 'plan', '--json'], {
+    env: { ...process.env, DATABASE_URL: env.databaseUrl, PREFECT_API_URL: env.apiUrl, ...config },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString();
+  const planned = (JSON.parse(plan) as { summary: { update: number } }).summary.update;
+  const rollout = await runWorkerPass(env, config);
+  if (rollout.applied !== N)
+    throw new Error(`rollout: exit ${rollout.exitCode}, applied ${rollout.applied}`);
+  const after = await runWorkerPass(env, config);
+  const listing = Math.ceil(N / PAGE);
+  report(
+    'rollout',
+    N,
+    [
+      {
+        what: 'raw PATCH loop (the limit)',
+        wall_s: round(rawSeconds),
+        patches_per_s: round(N / rawSeconds, 1),
+        calls: N,
+      },
+      {
+        what: 'connector-sync run --once (the rollout)',
+        wall_s: rollout.wallSeconds,
+        patches_per_s: round(N / rollout.wallSeconds, 1),
+        reads: rollout.reads,
+        writes: rollout.writes,
+        minimum_calls: `1 template read + ${listing} listing + ${N} PATCH`,
+        cpu_s: round(rollout.cpuSeconds),
+        peak_rss_mb: rollout.peakRssMb,
+      },
+      {
+        what: 'the pass after it',
+        wall_s: after.wallSeconds,
+        reads: after.reads,
+        writes: after.writes,
+      },
+      {
+        what: 'a no-op pass with a template',
+        wall_s: noop.wallSeconds,
+        reads: noop.reads,
+        writes: noop.writes,
+      },
+    ],
+    {
+      throughput_vs_raw: round(rawSeconds / rollout.wallSeconds),
+      plan_showed_updates: planned,
+      rollout_by_route: rollout.byRoute,
+      noop_by_route: noop.byRoute,
+    },
+  );
+} finally {
+  await env.stop();
+}
