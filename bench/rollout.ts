@@ -3,7 +3,7 @@
 // Side by side with a bare PATCH loop of the same changes at the same
 // concurrency on a fresh server. Also the no-op pass with a template.
 //   npm run bench:rollout -- [N]
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO, prefectVenv } from '../scripts/prefect-server.ts';
 import { copyFlowSource, registerTemplate } from '../test/support/template.ts';
@@ -37,69 +37,75 @@ async function release(env: BenchEnv, version: string, dir?: string): Promise<vo
   });
 }
 
-/** The same PATCHes, no reads, no bookkeeping: what the server itself allows. */
-async function rawPatches(env: BenchEnv): Promise<number> {
-  const flow = await prefectJson<{ id: string }>(env.apiUrl, 'POST', '/flows/', {
-    name: 'raw_rollout',
-  });
-  const ids: string[] = [];
-  await lanes(
-    Array.from({ length: N }, (_, i) => i + 1),
-    CONCURRENCY,
-    async (i) => {
-      const { status, data } = await prefectJson<{ id: string }>(
-        env.apiUrl,
-        'POST',
-        '/deployments/',
-        {
-          name: `raw-${i}`,
-          flow_id: flow.data.id,
-          parameters: { connector_id: i },
-          work_pool_name: 'default',
-          version: '1.0.0',
-          pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/a' } }],
-        },
-      );
-      if (status !== 201) throw new Error(`raw create answered ${status}`);
-      ids.push(data.id);
-    },
-  );
-  const started = performance.now();
-  await lanes(ids, CONCURRENCY, async (id) => {
-    const { status } = await prefectJson(env.apiUrl, 'PATCH', `/deployments/${id}`, {
-      version: '2.0.0+0a1b2c3d',
-      pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/b' } }],
-      job_variables: { env: { RELEASE: '2.0.0' } },
+/**
+ * The same release's PATCHes — to the same deployments (made by a first pass
+ * from the same rows and template), with the same bodies — without reads or
+ * bookkeeping: what the server itself allows.
+ */
+async function rawPatches(): Promise<number> {
+  const env = await startBenchEnv('rollout_raw', N);
+  try {
+    await prepare(env);
+    const listed = await listManaged(env);
+    const dir = copyFlowSource();
+    const started = performance.now();
+    await lanes(listed, CONCURRENCY, async (d) => {
+      const { status } = await prefectJson(env.apiUrl, 'PATCH', `/deployments/${d.id}`, {
+        version: d.version.replace(/^1\.0\.0\+/, '2.0.0+'),
+        pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: dir } }],
+        job_variables: { env: { RELEASE: '2.0.0' } },
+      });
+      if (status !== 204) throw new Error(`raw PATCH answered ${status}`);
     });
-    if (status !== 204) throw new Error(`raw PATCH answered ${status}`);
-  });
-  return (performance.now() - started) / 1000;
+    return (performance.now() - started) / 1000;
+  } finally {
+    await env.stop();
+  }
 }
 
-const raw = await startBenchEnv('rollout_raw', 0);
-let rawSeconds: number;
-try {
-  rawSeconds = await rawPatches(raw);
-} finally {
-  await raw.stop();
-}
-
-const env = await startBenchEnv('rollout', N);
-const config = {
-  CONNECTOR_SYNC_CONFIG: benchConfigFile(`deployment:\n  template: ${FLOW}/template\n`),
-};
-try {
+/** Rows the typed flow's schema takes, the template's first release, and the first pass. */
+async function prepare(env: BenchEnv): Promise<void> {
+  // The typed flow takes connector_id, source, batch_size and full_refresh.
+  await env.pool.query(
+    `UPDATE cai_connectors SET parameters = jsonb_build_object('batch_size', id)`,
+  );
   await release(env, '1.0.0');
   const first = await runWorkerPass(env, config);
   if (first.exitCode !== 0 || first.applied !== N)
     throw new Error(`first pass: exit ${first.exitCode}, applied ${first.applied}`);
+}
+
+async function listManaged(env: BenchEnv): Promise<{ id: string; version: string }[]> {
+  const all: { id: string; version: string }[] = [];
+  for (let page = 1; ; page++) {
+    const { data } = await prefectJson<{
+      results: { id: string; version: string }[];
+      pages: number;
+    }>(env.apiUrl, 'POST', '/deployments/paginate', {
+      page,
+      limit: PAGE,
+      deployments: { tags: { all_: ['managed-by:connector-sync'] } },
+    });
+    all.push(...data.results);
+    if (page >= data.pages) return all;
+  }
+}
+
+const config = {
+  CONNECTOR_SYNC_CONFIG: benchConfigFile(`deployment:\n  template: ${FLOW}/template\n`),
+};
+const rawSeconds = await rawPatches();
+
+const env = await startBenchEnv('rollout', N);
+try {
+  await prepare(env);
   const noop = await runWorkerPass(env, config);
   await release(env, '2.0.0', copyFlowSource());
-  const plan = execFileSync(process.execPath, [join(REPO, 'dist/cli.js'), 'plan', '--json'], {
+  // Exit 2: changes pending.
+  const plan = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), 'plan', '--json'], {
     env: { ...process.env, DATABASE_URL: env.databaseUrl, PREFECT_API_URL: env.apiUrl, ...config },
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  }).toString();
+  }).stdout;
   const planned = (JSON.parse(plan) as { summary: { update: number } }).summary.update;
   const rollout = await runWorkerPass(env, config);
   if (rollout.applied !== N)

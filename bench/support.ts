@@ -3,6 +3,7 @@
 // its own process (so its CPU seconds and peak RSS are its own), and result
 // files. Every scenario script is `node bench/<scenario>.ts [N]` after a build.
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -101,7 +102,11 @@ export const NODE_OPTIONS =
 
 /** A config file that is the defaults plus the benchmark's concurrency. */
 export function benchConfigFile(extra = ''): string {
-  const file = join(tmpdir(), `cs-bench-config-${process.pid}.yaml`);
+  // One file per content: a scenario's own config is not overwritten by the default one.
+  const file = join(
+    tmpdir(),
+    `cs-bench-config-${process.pid}-${createHash('sha256').update(extra).digest('hex').slice(0, 8)}.yaml`,
+  );
   writeFileSync(file, `reconcile:\n  concurrency: ${CONCURRENCY}\n${extra}`);
   return file;
 }
