@@ -56,6 +56,36 @@ export class Metrics {
     help: 'Passes in a row that failed or were cut short (0 after a pass that ran to its end)',
     registers: [this.registry],
   });
+  readonly publishBacklogEvents = new Gauge({
+    name: 'connector_sync_publish_backlog_events',
+    help: 'Events of the log not yet published to a sink (events.publish), by sink (prefect, nats)',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly publishBacklogSeconds = new Gauge({
+    name: 'connector_sync_publish_backlog_seconds',
+    help: 'Age of the oldest event not yet published to a sink; 0 when it has them all',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly published = new Counter({
+    name: 'connector_sync_published_events_total',
+    help: 'Events published to a sink',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly publishFailures = new Counter({
+    name: 'connector_sync_publish_failures_total',
+    help: 'Attempts to publish a batch of events to a sink that failed (retried with backoff)',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+  readonly pruned = new Counter({
+    name: 'connector_sync_pruned_rows_total',
+    help: 'Rows removed by retention, by table (events, passes)',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: 'connector_sync_leader',
     help: '1 while this replica holds the reconcile lock',
