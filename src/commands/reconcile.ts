@@ -1,6 +1,6 @@
 import { ReconcileLock } from '../db/lock.js';
 import { prepareSchemaForRun, requireCurrentSchema } from '../db/schema-check.js';
-import { runPass } from '../reconcile/pass.js';
+import { runRecordedPass } from '../reconcile/recorded.js';
 import { planJson } from '../render/plan.js';
 import { exitCodeOf, renderRun, runJson } from '../render/run.js';
 import type { Runtime } from '../runtime.js';
@@ -26,7 +26,7 @@ export async function reconcileCommand(
     ? null
     : await ReconcileLock.acquire(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
   try {
-    const result = await runPass(rt, {
+    const result = await runRecordedPass(rt, {
       dryRun: options.dryRun,
       allowMassDelete: options.allowMassDelete,
     });

@@ -1,5 +1,5 @@
 import { updateAction } from './diff.js';
-import type { Change, Deployment, FieldChanges, Problem } from './types.js';
+import type { Change, Deployment, FieldChanges } from './types.js';
 import type { EventAction } from './vocabulary.js';
 
 // Lifecycle events in the shape Prefect itself emits (OSS 3.6.23+; README,
@@ -14,6 +14,10 @@ export const EVENT_NAMES: Record<EventAction, string> = {
   resumed: 'prefect.deployment.updated',
   deleted: 'prefect.deployment.deleted',
   failed: 'connector-sync.connector.failed',
+  recovered: 'connector-sync.connector.recovered',
+  held: 'connector-sync.connector.held',
+  'pass-failed': 'connector-sync.pass.failed',
+  'pass-aborted': 'connector-sync.pass.aborted',
 };
 
 export interface Resource {
@@ -66,7 +70,7 @@ export function connectorResource(id: string, name: string | null, role?: string
   return resource;
 }
 
-function deploymentRelated(
+export function deploymentRelated(
   deployment: Pick<Deployment, 'flow_id' | 'work_queue_id' | 'work_queue_name' | 'work_pool_name'>,
   connector: { id: string; name: string | null } | null,
   context: RelatedContext,
@@ -98,7 +102,7 @@ function deploymentRelated(
   return related;
 }
 
-function deploymentResource(id: string, name: string): Resource {
+export function deploymentResource(id: string, name: string): Resource {
   return { 'prefect.resource.id': `prefect.deployment.${id}`, 'prefect.resource.name': name };
 }
 
@@ -123,6 +127,8 @@ export function updatedEvent(
   fields: FieldChanges,
   connector: { id: string; name: string | null },
   context: RelatedContext,
+  /** The change reverted an edit made in Prefect (README, "The event log"). */
+  drift = false,
 ): EventDraft {
   const action = updateAction(fields);
   const eventAction: EventAction =
@@ -134,7 +140,11 @@ export function updatedEvent(
     deployment_id: deployment.id,
     resource: deploymentResource(deployment.id, deployment.name),
     related: deploymentRelated(deployment, connector, context),
-    payload: { updated_fields: Object.keys(fields), updates: fields },
+    payload: {
+      updated_fields: Object.keys(fields),
+      updates: fields,
+      ...(drift ? { drift: true } : {}),
+    },
   };
 }
 
@@ -151,18 +161,6 @@ export function deletedEvent(
     resource: deploymentResource(deployment.id, deployment.name),
     related: deploymentRelated(deployment, connector, context),
     payload: { ...deployment },
-  };
-}
-
-export function failedEvent(problem: Problem): EventDraft {
-  return {
-    event: EVENT_NAMES.failed,
-    action: 'failed',
-    connector_id: problem.connectorId,
-    deployment_id: null,
-    resource: connectorResource(problem.connectorId, problem.connectorName),
-    related: [],
-    payload: { status: problem.status, message: problem.message, retryable: problem.retryable },
   };
 }
 
@@ -188,6 +186,7 @@ export function eventForChange(
         change.fields,
         { id: change.connectorId, name: change.connectorName },
         context,
+        change.cause === 'drift',
       );
     case 'delete':
       return deletedEvent(

@@ -22,6 +22,12 @@ export interface PlanInput {
   softDeleted: Map<string, string | null>;
   /** Connector ids the worker has seen before (to tell a deleted row from a stranger's orphan). */
   known: Set<string>;
+  /**
+   * Connectors whose row is the one their deployment was last synced from:
+   * a difference on their deployment with the same version is an edit made
+   * in Prefect (a drift), not a row change such as a deactivation.
+   */
+  rowAsSynced: Set<string>;
   /** Every deployment carrying the managed tag. */
   managed: Deployment[];
   /** Deployments of our flow with a wanted name but without the managed tag. */
@@ -137,6 +143,11 @@ function planSpec(
       connectorName: spec.connectorName,
       deployment: actual,
       fields,
+      // The version hashes the desired spec (all but `paused`), the row is as
+      // last synced: nothing of ours changed, so someone edited Prefect.
+      ...(actual.version === spec.version && input.rowAsSynced.has(spec.connectorId)
+        ? { cause: 'drift' as const }
+        : {}),
     });
 }
 

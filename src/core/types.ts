@@ -184,6 +184,11 @@ export type Change =
       fields: FieldChanges;
       /** Only on a pause that stops runs without syncing the connector (see PauseReason). */
       reason?: PauseReason;
+      /**
+       * Set when the connector's desired deployment is what it was when Prefect
+       * last got it from us (same version): the difference was made in Prefect.
+       */
+      cause?: 'drift';
     }
   | {
       action: 'delete';

@@ -10,6 +10,10 @@ export const EVENT_ACTIONS = [
   'resumed',
   'deleted',
   'failed',
+  'recovered',
+  'held',
+  'pass-failed',
+  'pass-aborted',
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 

@@ -9,6 +9,7 @@ import {
   recordIntent,
   type Intent,
 } from './eventlog.js';
+import { insertPass, type PassRecord } from './passes.js';
 import { readSource, writeBackDeploymentId, type SourceSnapshot } from './source.js';
 import { loadStates, saveStates, type ConnectorState } from './state.js';
 
@@ -61,5 +62,9 @@ export class PostgresStore {
 
   writeBackDeploymentId(connectorId: string, deploymentId: string | null): Promise<void> {
     return writeBackDeploymentId(this.pool, this.table, connectorId, deploymentId);
+  }
+
+  recordPass(pass: PassRecord): Promise<void> {
+    return insertPass(this.pool, this.schema, pass);
   }
 }

@@ -65,11 +65,17 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
     passId: input.passId,
     context,
     states: judgement.states,
+    hashes: judgement.hashes,
     ensureFlow: () => (flow ??= deps.prefect.ensureFlow(flowNameOf(config.deployment))),
     guard: options.guard,
     shouldStop: options.shouldStop,
   });
-  const problemEvents = await recordStates(deps, input.passId, outcomeInput(deps, input, outcome));
+  const problemEvents = await recordStates(
+    deps,
+    input.passId,
+    outcomeInput(deps, input, outcome),
+    context,
+  );
   await writeBack(deps, {
     source: snapshot.source,
     plan,

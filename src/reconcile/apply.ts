@@ -24,6 +24,9 @@ export interface ApplyOutcome {
   aborted: string | null;
 }
 
+/** The reason a pass gives when the worker's shutdown stopped it. */
+export const SHUTTING_DOWN = 'shutting down';
+
 /** Consecutive unreachable/5xx failures after which a pass stops asking Prefect. */
 const CIRCUIT_THRESHOLD = 5;
 
@@ -32,6 +35,8 @@ export interface ApplyInput {
   passId: string;
   context: RelatedContext;
   states: Map<string, ConnectorState>;
+  /** Each connector's row hash: a confirmed change records the row it was made from. */
+  hashes: Map<string, string>;
   /** Flow id for creates; resolved (POST /flows/) only if a create is planned. */
   ensureFlow: () => Promise<string>;
   /** Throws when this worker may no longer write (it lost the leader lock). */
@@ -79,7 +84,7 @@ class ApplyRun {
   async applyInTurn(change: Change): Promise<boolean> {
     if (this.outcome.aborted || this.fatal !== null) return false;
     if (this.input.shouldStop?.()) {
-      this.outcome.aborted ??= 'shutting down';
+      this.outcome.aborted ??= SHUTTING_DOWN;
       return false;
     }
     const log = this.deps.logger.child({ connector: change.connectorId, action: change.action });
@@ -168,7 +173,11 @@ async function applyOne(
   // and readers paging by id (the API's cursor) do not skip a slow call's event.
   const eventId = deps.newId();
   const event: EventRow = { ...draft, id: eventId, occurred: deps.now(), pass_id: input.passId };
-  await store.confirmIntent(intentId, event, stateAfter(change, result, input.states, deps.now()));
+  await store.confirmIntent(
+    intentId,
+    event,
+    stateAfter(change, result, input.states, deps.now(), input.hashes),
+  );
   log.info({ deployment: event.deployment_id, event: event.event }, `${change.action} applied`);
   return { change, result, eventId };
 }

@@ -16,6 +16,8 @@ export interface PassDeps {
 
 export interface PassOptions {
   dryRun: boolean;
+  /** Given by the caller that records the pass (recorded.ts); made by the pass otherwise. */
+  passId?: string | undefined;
   allowMassDelete: boolean;
   /** Reconcile only these connectors (a wake-up naming them); undefined = a full pass. */
   scope?: string[] | undefined;

@@ -135,6 +135,7 @@ export function decide(
     stopRuns: inactiveButInvalid(snapshot.source.rows, problems, judgement.waitingIds),
     softDeleted: validated.softDeleted,
     known: new Set(judgement.states.keys()),
+    rowAsSynced: rowAsSynced(judgement.states, judgement.hashes),
     managed: judgement.plannable,
     foreign,
     flowId: snapshot.flowId,
@@ -177,6 +178,18 @@ function splitIntents(
       inMs: settlesAt.getTime() - now.getTime(),
     })),
   };
+}
+
+/** Synced connectors whose row hashes as it did when they were last synced. */
+function rowAsSynced(
+  states: Map<string, ConnectorState>,
+  hashes: Map<string, string>,
+): Set<string> {
+  const ids = new Set<string>();
+  for (const [id, state] of states)
+    if (state.status === 'synced' && state.rowHash !== null && state.rowHash === hashes.get(id))
+      ids.add(id);
+  return ids;
 }
 
 /** Connector states once the changes that took effect are confirmed. */

@@ -1,7 +1,7 @@
 import { backoffSeconds } from '../core/backoff.js';
 import { changesConnectorState } from '../core/changes.js';
 import { connectorIdOf } from '../core/plan.js';
-import type { Deployment, Plan, Problem } from '../core/types.js';
+import type { Deployment, HeldConnector, Plan, Problem } from '../core/types.js';
 import type { ConnectorState } from '../db/state.js';
 import type { Applied } from './apply.js';
 import {
@@ -46,7 +46,16 @@ export interface Outcome {
   states: ConnectorState[];
   /** Problems that are new or changed this pass: one failure event and one WARN line each. */
   newProblems: Problem[];
+  /** Connectors that left a problem state (failed, invalid, conflict, held) for `synced`. */
+  recovered: { connectorId: string; from: { status: string; message: string | null } }[];
+  /** Connectors newly held back by the mass-delete guard (or for another reason). */
+  newlyHeld: HeldConnector[];
 }
+
+/** The states a connector recovers from when it is synced again. */
+// A held connector is not one of them: it waits for an operator, and its
+// release shows as the deletes and creates that follow (no `recovered`).
+const PROBLEM_STATES = new Set(['failed', 'invalid', 'conflict']);
 
 export function connectorOutcome(input: OutcomeInput): Outcome {
   const next = syncedStates(input);
@@ -62,7 +71,37 @@ export function connectorOutcome(input: OutcomeInput): Outcome {
   const states = [...next.values()].filter(
     (s) => forced.has(s.connectorId) || stateChanged(input.states.get(s.connectorId), s),
   );
-  return { states, newProblems };
+  return {
+    states,
+    newProblems,
+    recovered: recoveries(input, next, confirmed),
+    newlyHeld: (input.plan.heldDeletes?.connectors ?? []).filter((held) => {
+      const now = next.get(held.connectorId);
+      const before = input.states.get(held.connectorId);
+      return (
+        now?.status === 'held' && (before?.status !== 'held' || before.lastError !== held.message)
+      );
+    }),
+  };
+}
+
+/** Connectors in a problem state before the pass and synced after it (a confirm wrote synced). */
+function recoveries(
+  input: OutcomeInput,
+  next: Map<string, ConnectorState>,
+  confirmed: Set<string>,
+): Outcome['recovered'] {
+  const recovered: Outcome['recovered'] = [];
+  for (const [id, before] of input.states) {
+    if (!PROBLEM_STATES.has(before.status)) continue;
+    const after = next.get(id)?.status ?? (confirmed.has(id) ? 'synced' : null);
+    if (after === 'synced')
+      recovered.push({
+        connectorId: id,
+        from: { status: before.status, message: before.lastError },
+      });
+  }
+  return recovered;
 }
 
 /** Connectors whose deployment matches (synced), and those that want none and have none (deleted). */
@@ -75,7 +114,10 @@ function syncedStates(input: OutcomeInput): Map<string, ConnectorState> {
     if (id !== null) byConnector.set(id, d);
   }
   for (const id of input.plan.unchanged)
-    next.set(id, synced(states.get(id), id, byConnector.get(id) ?? null, now));
+    next.set(
+      id,
+      synced(states.get(id), id, byConnector.get(id) ?? null, now, input.hashes.get(id)),
+    );
   for (const id of goneConnectors(states, input.liveRows, new Set(byConnector.keys()), input.scope))
     next.set(id, synced(states.get(id), id, null, now));
   return next;

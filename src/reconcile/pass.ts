@@ -28,6 +28,13 @@ export interface PassResult {
   durationMs: number;
 }
 
+/** How a pass that ran ended: with nothing wrong, with connector problems (or held deletes), or cut short. */
+export function verdictOf(result: PassResult): 'ok' | 'problems' | 'aborted' {
+  if (result.aborted) return 'aborted';
+  const problems = result.plan.problems.length + result.failures.length > 0;
+  return problems || result.plan.heldDeletes ? 'problems' : 'ok';
+}
+
 const NOTHING_DONE: Acted = {
   settled: { tookEffect: 0, didNot: 0 },
   applied: [],
@@ -42,8 +49,21 @@ const NOTHING_DONE: Acted = {
  * every time, so running it twice changes nothing the second time.
  */
 export async function runPass(deps: PassDeps, options: PassOptions): Promise<PassResult> {
+  const result = await passWithoutSummary(deps, options);
+  logPassFinished(deps.logger, result, options);
+  return result;
+}
+
+/**
+ * The pass without its closing "pass finished" line, for a caller with more
+ * to do first (recorded.ts writes the history): that line is the last word.
+ */
+export async function passWithoutSummary(
+  deps: PassDeps,
+  options: PassOptions,
+): Promise<PassResult> {
   const started = Date.now();
-  const passId = deps.newId();
+  const passId = options.passId ?? deps.newId();
   const log = deps.logger.child({ pass: passId });
   const callsBefore = deps.prefect.callCounts();
 
@@ -71,7 +91,6 @@ export async function runPass(deps: PassDeps, options: PassOptions): Promise<Pas
     calls: diffCounts(deps.prefect.callCounts(), callsBefore),
     durationMs: Date.now() - started,
   };
-  logPassFinished(log, result, options);
   return result;
 }
 
@@ -105,8 +124,8 @@ function logDecision(log: Logger, judgement: Judgement, plan: Plan, options: Pas
     );
 }
 
-function logPassFinished(log: Logger, result: PassResult, options: PassOptions): void {
-  log.info(
+export function logPassFinished(logger: Logger, result: PassResult, options: PassOptions): void {
+  logger.child({ pass: result.passId }).info(
     {
       kind: options.scope ? 'targeted' : 'full',
       ...(options.scope ? { connectors: options.scope } : {}),

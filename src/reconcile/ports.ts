@@ -6,6 +6,7 @@ import type {
   TemplateDeployment,
 } from '../core/types.js';
 import type { Intent } from '../db/eventlog.js';
+import type { PassRecord } from '../db/passes.js';
 import type { SourceSnapshot } from '../db/source.js';
 import type { ConnectorState } from '../db/state.js';
 import type { CallCounts } from '../prefect/http.js';
@@ -66,4 +67,6 @@ export interface PassStore {
   appendEvents(events: EventRow[], states: ConnectorState[]): Promise<void>;
   /** The one write to the source: a connector's `prefect_deployment_id`. */
   writeBackDeploymentId(connectorId: string, deploymentId: string | null): Promise<void>;
+  /** One row of the pass history. */
+  recordPass(pass: PassRecord): Promise<void>;
 }

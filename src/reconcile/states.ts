@@ -79,8 +79,11 @@ export function synced(
   connectorId: string,
   deployment: { id: string; name: string } | null,
   now: Date,
+  /** The row it was synced from; unknown (a settled intent) keeps the one before. */
+  hash?: string,
 ): ConnectorState {
   return withStatus(previous, connectorId, deployment ? 'synced' : 'deleted', {
+    ...(hash === undefined ? {} : { rowHash: hash }),
     deploymentId: deployment?.id ?? null,
     deploymentName: deployment?.name ?? null,
     lastError: null,
@@ -190,13 +193,16 @@ export function stateAfter(
   result: Deployment | null,
   states: Map<string, ConnectorState>,
   now: Date,
+  hashes?: Map<string, string>,
 ): ConnectorState[] {
   // A recreate's delete of the old deployment, a pause that only stops runs:
   // the connector's own state is decided by the rest of the pass.
   if (change.connectorId === null || !changesConnectorState(change)) return [];
   const previous = states.get(change.connectorId);
-  if (change.action === 'delete') return [synced(previous, change.connectorId, null, now)];
+  const hash = hashes?.get(change.connectorId);
+  if (change.action === 'delete') return [synced(previous, change.connectorId, null, now, hash)];
   const deployment = result ?? (change.action === 'create' ? null : change.deployment);
   if (!deployment) return [];
-  return [synced(previous, change.connectorId, { id: deployment.id, name: deployment.name }, now)];
+  const { id, name } = deployment;
+  return [synced(previous, change.connectorId, { id, name }, now, hash)];
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { ReconcileLock } from '../db/lock.js';
 import { prepareSchemaForRun } from '../db/schema-check.js';
 import { countByStatus } from '../db/state.js';
-import { runPass } from '../reconcile/pass.js';
+import { runRecordedPass } from '../reconcile/recorded.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from './metrics.js';
@@ -81,7 +81,7 @@ function workerOf(runtime: Runtime, metrics: Metrics, options: WorkerOptions): W
   const { url, schema } = runtime.config.database;
   return new Worker(
     {
-      runPass: (passOptions) => runPass(runtime, passOptions),
+      runPass: (passOptions) => runRecordedPass(runtime, passOptions),
       tryLock: () => ReconcileLock.tryAcquire(url, schema, runtime.logger),
       countStatuses: () => countByStatus(runtime.pool, schema),
       metrics,

@@ -1,7 +1,7 @@
 import { passRetryDelayMs } from '../core/backoff.js';
 import { LeadershipLostError } from '../db/lock.js';
 import { classifyError } from '../errors.js';
-import type { PassResult } from '../reconcile/pass.js';
+import { verdictOf, type PassResult } from '../reconcile/pass.js';
 
 // What the worker does after a pass, decided in one place from how the pass
 // ended (as controller-runtime's reconcileHandler does from a Result): pure.
@@ -44,11 +44,9 @@ export function nextStep(
     lostLeadership: false,
   };
   if (!result.aborted) {
-    const problems =
-      result.plan.problems.length + result.failures.length > 0 || result.plan.heldDeletes;
     return {
       ...base,
-      verdict: problems ? 'problems' : 'ok',
+      verdict: verdictOf(result),
       succeeded: true,
       failures: 0,
       retryFullInMs: null,

@@ -1,6 +1,7 @@
 import type { EventRow } from '../../src/core/events.js';
 import type { IdKind, SourceRow } from '../../src/core/types.js';
 import type { Intent } from '../../src/db/eventlog.js';
+import type { PassRecord } from '../../src/db/passes.js';
 import type { SourceSnapshot } from '../../src/db/source.js';
 import type { ConnectorState } from '../../src/db/state.js';
 import type { PassStore } from '../../src/reconcile/ports.js';
@@ -19,6 +20,7 @@ export class FakeStore implements PassStore {
   readonly intents = new Map<string, Intent>();
   readonly events: EventRow[] = [];
   readonly writeBacks = new Map<string, string | null>();
+  readonly passes: PassRecord[] = [];
 
   constructor(
     /** The database's clock. */
@@ -88,6 +90,11 @@ export class FakeStore implements PassStore {
   async writeBackDeploymentId(connectorId: string, deploymentId: string | null): Promise<void> {
     await this.step('writeBack');
     this.writeBacks.set(connectorId, deploymentId);
+  }
+
+  async recordPass(pass: PassRecord): Promise<void> {
+    await this.step('recordPass');
+    this.passes.push(structuredClone(pass));
   }
 
   private putStates(states: ConnectorState[]): void {

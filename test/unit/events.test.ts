@@ -5,10 +5,10 @@ import {
   deletedEvent,
   EVENT_NAMES,
   eventForChange,
-  failedEvent,
   updatedEvent,
   type RelatedContext,
 } from '../../src/core/events.js';
+import { failedEvent } from '../../src/core/connector-events.js';
 import type { Change, Deployment, Problem } from '../../src/core/types.js';
 import { deploymentFor, FLOW_ID, OTHER_FLOW_ID, specFor } from './core-fixtures.js';
 
@@ -58,6 +58,10 @@ describe('EVENT_NAMES', () => {
       resumed: 'prefect.deployment.updated',
       deleted: 'prefect.deployment.deleted',
       failed: 'connector-sync.connector.failed',
+      recovered: 'connector-sync.connector.recovered',
+      held: 'connector-sync.connector.held',
+      'pass-failed': 'connector-sync.pass.failed',
+      'pass-aborted': 'connector-sync.pass.aborted',
     });
   });
 });

@@ -26,6 +26,7 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
     stopRuns: new Map(),
     softDeleted: new Map(),
     known: new Set(),
+    rowAsSynced: new Set(),
     managed: [],
     foreign: [],
     flowId: FLOW_ID,
@@ -77,7 +78,7 @@ describe('planPass: one connector', () => {
   it('updates a drifted deployment with the fields from/to', () => {
     const spec = specFor('1');
     const actual = deploymentFor(spec, { description: 'Old name' });
-    const plan = planPass(input({ specs: [spec], managed: [actual] }));
+    const plan = planPass(input({ specs: [spec], managed: [actual], rowAsSynced: new Set(['1']) }));
     expect(plan.changes).toEqual([
       {
         action: 'update',
@@ -85,9 +86,34 @@ describe('planPass: one connector', () => {
         connectorName: 'Connector 1',
         deployment: actual,
         fields: { description: { from: 'Old name', to: spec.description } },
+        // Prefect holds the version of this very spec: the difference was made there.
+        cause: 'drift',
       },
     ]);
     expect(plan.unchanged).toEqual([]);
+  });
+
+  it('the same version but a row changed since the last sync (a deactivation): no drift', () => {
+    const spec = specFor('1', { isActive: false });
+    const actual = deploymentFor(spec, { paused: false });
+    const [change] = planPass(input({ specs: [spec], managed: [actual] })).changes;
+    expect(change).toMatchObject({ action: 'pause' });
+    expect(change).not.toHaveProperty('cause');
+  });
+
+  it('paused in Prefect while the row is as synced: a drift, resumed', () => {
+    const spec = specFor('1', { isActive: true });
+    const actual = deploymentFor(spec, { paused: true });
+    const plan = planPass(input({ specs: [spec], managed: [actual], rowAsSynced: new Set(['1']) }));
+    expect(plan.changes[0]).toMatchObject({ action: 'resume', cause: 'drift' });
+  });
+
+  it('a new version (the row or the release changed): an update, never a drift', () => {
+    const spec = specFor('1');
+    const actual = deploymentFor(spec, { description: 'Old name', version: 'r0+00000000' });
+    const plan = planPass(input({ specs: [spec], managed: [actual], rowAsSynced: new Set(['1']) }));
+    expect(plan.changes[0]).toMatchObject({ action: 'update' });
+    expect(plan.changes[0]).not.toHaveProperty('cause');
   });
 
   it('pauses a deployment whose connector became inactive', () => {

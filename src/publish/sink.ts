@@ -1,0 +1,13 @@
+import type { StoredEvent } from '../db/eventlog.js';
+
+/**
+ * Somewhere events of the log are delivered to (README, "Sinks"). `deliver`
+ * is given events in commit order and resolves once the sink has them all;
+ * it may be given some again after a crash, so a sink must keep one copy of
+ * an event by its id (Prefect does; NATS JetStream does with Nats-Msg-Id).
+ */
+export interface Sink {
+  readonly name: 'prefect' | 'nats';
+  deliver(events: StoredEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
