@@ -7,16 +7,14 @@ ALTER TABLE events ADD CONSTRAINT events_action_check
                     'recovered', 'held', 'pass-failed', 'pass-aborted'));
 
 -- Where each sink has got to in the log (an outbox cursor): every event with
--- seq <= the cursor has been delivered to it. Set at the log's end when this
--- migration runs: a sink gets every event written from then on.
+-- seq <= the cursor has been delivered to it. A sink's row is made at the
+-- log's end the first time the sink is enabled: it gets every event written
+-- from then on, not the history before it.
 CREATE TABLE sink_cursors (
   sink        text PRIMARY KEY,
   seq         bigint NOT NULL,
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO sink_cursors (sink, seq)
-  SELECT sink, coalesce((SELECT max(seq) FROM events), 0)
-    FROM (VALUES ('prefect'), ('nats')) AS s (sink);
 
 -- Every real pass (dry runs write nothing): what it did and how it ended.
 CREATE TABLE passes (

@@ -4,6 +4,7 @@ import { backoffSeconds } from '../core/backoff.js';
 import {
   eventsAfterSeq,
   newestEvents,
+  EVENTS_CHANNEL,
   type EventFilters,
   type StoredEvent,
 } from '../db/eventlog.js';
@@ -26,7 +27,6 @@ export interface EventsOptions {
   json?: boolean;
 }
 
-const CHANNEL = 'connector_sync_events';
 /** Events read per query while catching up, so a long outage is not read in one go. */
 const PAGE = 1_000;
 /** A read on a timer too: a lost notification, or a connection that died silently, shows within this. */
@@ -101,7 +101,7 @@ async function followEvents(
     const client = listenerClient(rt.config.database.url);
     try {
       if (!(await unlessStopped(client.connect(), stop))) break;
-      if (!(await unlessStopped(client.query(`LISTEN ${CHANNEL}`), stop))) break;
+      if (!(await unlessStopped(client.query(`LISTEN ${EVENTS_CHANNEL}`), stop))) break;
       rt.logger.debug({ afterSeq: cursor.seq }, 'events --follow: listening');
       await listenUntilLost(client, follower.reader(), stop);
     } catch (raw) {

@@ -1,10 +1,14 @@
 import { ReconcileLock } from '../db/lock.js';
 import { prepareSchemaForRun, requireCurrentSchema } from '../db/schema-check.js';
+import { flushSinks } from '../publish/publisher.js';
+import { prepareSinks, publisherDepsOf, sinksOf } from '../publish/sinks.js';
 import { runRecordedPass } from '../reconcile/recorded.js';
 import { planJson } from '../render/plan.js';
-import { exitCodeOf, renderRun, runJson } from '../render/run.js';
+import { EXIT, exitCodeOf, renderRun, runJson } from '../render/run.js';
 import type { Runtime } from '../runtime.js';
 import type { Output } from './output.js';
+import type { Sink } from '../publish/sink.js';
+import { coerceError } from '../errors.js';
 
 export interface ReconcileOptions {
   dryRun: boolean;
@@ -25,7 +29,10 @@ export async function reconcileCommand(
   const lock = options.dryRun
     ? null
     : await ReconcileLock.acquire(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
+  const sinks = options.dryRun ? [] : sinksOf(rt.config, rt.logger, rt.prefect.http);
+  let code: number;
   try {
+    await prepareSinks(rt.pool, schema, sinks);
     const result = await runRecordedPass(rt, {
       dryRun: options.dryRun,
       allowMassDelete: options.allowMassDelete,
@@ -35,8 +42,36 @@ export async function reconcileCommand(
         ? JSON.stringify({ ...planJson(result), ...runJson(result) }, null, 2)
         : renderRun(result),
     );
-    return exitCodeOf(result);
+    code = exitCodeOf(result);
   } finally {
     await lock?.release();
+  }
+  // A pass cut short (exit 69) found Prefect failing: the sinks wait for the next run.
+  if (!options.dryRun && code !== EXIT.unavailable) await publishAfterPass(rt, sinks);
+  return code;
+}
+
+/**
+ * A one-shot run whose pass ran publishes what it wrote (and prunes) before
+ * it exits, for up to events.publish.flushSeconds; what a sink did not take
+ * waits in the log for the next run or a worker. Never changes the run's exit
+ * code. After a pass that failed or was cut short nothing is tried: the events wait
+ * too, and the one line of the error stays the only word.
+ */
+async function publishAfterPass(rt: Runtime, sinks: Sink[]): Promise<void> {
+  const deps = publisherDepsOf(rt.config, rt.pool, sinks, rt.logger, null);
+  try {
+    const outcome = await flushSinks(deps, rt.config.events.publish.flushSeconds * 1000);
+    if (outcome === 'another process publishes') return;
+    for (const { sink, left } of outcome)
+      if (left > 0)
+        rt.logger.warn(
+          { sink, events: left },
+          'events not yet published to the sink; they wait in the log for the next run or a worker',
+        );
+  } catch (error) {
+    rt.logger.warn({ err: coerceError(error) }, 'could not publish the events of this run');
+  } finally {
+    await Promise.all(sinks.map((s) => s.close()));
   }
 }

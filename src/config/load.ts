@@ -28,6 +28,7 @@ const ENV_KEYS: [string, string][] = [
   ['CONNECTOR_SYNC_SCHEDULE', 'reconcile.schedule'],
   ['LOG_LEVEL', 'log.level'],
   ['LOG_FORMAT', 'log.format'],
+  ['NATS_URL', 'events.publish.nats.url'],
   ['HOST', 'http.host'],
   ['PORT', 'http.port'],
 ];

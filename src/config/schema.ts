@@ -181,6 +181,48 @@ export const configSchema = z.strictObject({
       format: z.enum(['json', 'pretty']).default('json'),
     })
     .prefault({}),
+  events: z
+    .strictObject({
+      publish: z
+        .strictObject({
+          // connector-sync.* events to Prefect's event stream (README, "Sinks").
+          prefect: z.boolean().default(true),
+          nats: z
+            .strictObject({
+              // null: no NATS sink. nats://host:4222 (env NATS_URL).
+              url: z
+                .string()
+                .regex(
+                  /^(nats|tls|wss?):\/\/[^\s]+$/,
+                  'must be a nats:// (or tls://, ws://, wss://) URL',
+                )
+                .nullable()
+                .default(null),
+              // Each event goes to <subject>.<action>, e.g. connector-sync.events.failed.
+              subject: z
+                .string()
+                .regex(
+                  /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+                  'must be a NATS subject without wildcards, such as connector-sync.events',
+                )
+                .default('connector-sync.events'),
+              // The JetStream stream over <subject>.>; made if missing.
+              stream: z
+                .string()
+                .regex(/^[A-Za-z0-9_-]+$/, 'must be a stream name (letters, digits, _ and -)')
+                .default('CONNECTOR_SYNC_EVENTS'),
+            })
+            .prefault({}),
+          // How long `run --once` waits after its pass for the sinks to take its events.
+          flushSeconds: z.number().min(0).default(10),
+        })
+        .prefault({}),
+      // Events older than this are pruned once every enabled sink has them; null keeps them all.
+      retentionDays: z.number().positive().nullable().default(null),
+      // Rows of the pass history older than this are pruned; null keeps them all.
+      passRetentionDays: z.number().positive().nullable().default(30),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       // null: every interface (IPv6 and IPv4), as Node binds by default.

@@ -137,6 +137,9 @@ export class UnknownCursorError extends Error {
   }
 }
 
+/** NOTIFYed by the event log's trigger for every event committed (its id as payload). */
+export const EVENTS_CHANNEL = 'connector_sync_events';
+
 export interface EventQuery {
   since?: Date | undefined;
   connectorId?: string | undefined;

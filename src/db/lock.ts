@@ -33,14 +33,27 @@ export class ReconcileLock {
     return `connector-sync:leader:${schema}`;
   }
 
+  /** The lock of the one replica that publishes the log to the sinks and prunes it. */
+  static publisherKeyFor(schema: string): string {
+    return `connector-sync:publisher:${schema}`;
+  }
+
   /** Takes the lock if it is free; null when another process holds it. */
   static async tryAcquire(
     url: string,
     schema: string,
     logger: Logger,
   ): Promise<ReconcileLock | null> {
+    return ReconcileLock.tryAcquireKey(url, ReconcileLock.keyFor(schema), logger);
+  }
+
+  /** Another lock of the same kind, by its key (`publisherKeyFor`). */
+  static async tryAcquireKey(
+    url: string,
+    key: string,
+    logger: Logger,
+  ): Promise<ReconcileLock | null> {
     const client = await connectClient(url, logger, { query_timeout: 5_000 });
-    const key = ReconcileLock.keyFor(schema);
     try {
       const { rows } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',

@@ -3,6 +3,20 @@ import { quoteIdent, type Queryable } from './pool.js';
 // The sinks' cursors in the event log (<schema>.sink_cursors): an outbox.
 // A sink has every event whose seq is at most its cursor.
 
+/**
+ * Makes `sink`'s cursor at the log's end unless it has one: an enabled sink
+ * gets every event from its first start on. Called before any pass runs.
+ */
+export async function ensureCursor(db: Queryable, schema: string, sink: string): Promise<void> {
+  const s = quoteIdent(schema);
+  await db.query(
+    `INSERT INTO ${s}.sink_cursors (sink, seq)
+     SELECT $1, coalesce(max(seq), 0) FROM ${s}.events
+     ON CONFLICT (sink) DO NOTHING`,
+    [sink],
+  );
+}
+
 /** The seq up to which `sink` has the log ('0': none of it). */
 export async function cursorOf(db: Queryable, schema: string, sink: string): Promise<string> {
   const { rows } = await db.query<{ seq: string }>(

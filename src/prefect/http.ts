@@ -32,6 +32,14 @@ export interface PrefectHttpOptions {
   requestsPerSecond?: number | undefined;
   /** Injected for tests of the pause and the rate limit. */
   clock?: Clock;
+  /** Tells Prefect's logs (and a proxy) which part of connector-sync calls; default "connector-sync". */
+  userAgent?: string;
+  /**
+   * Another client of this process whose rate limit and Retry-After pause
+   * this one keeps too (requestsPerSecond is then that client's): Prefect's
+   * limits are per account, not per client.
+   */
+  sharesLimitsWith?: PrefectHttp;
   logger: Logger;
   /** Told of every HTTP exchange (for metrics): status null when no answer came. */
   observe?: (call: {
@@ -63,10 +71,9 @@ export class PrefectHttp {
   private readonly http: AxiosInstance;
   private readonly clientId = `connector-sync-${randomUUID()}`;
   private readonly csrf = new CsrfToken(() => this.fetchCsrfToken());
-  /** Set by a Retry-After (clock time): no request of this client goes out before then. */
-  private pausedUntil = Number.NEGATIVE_INFINITY;
+  /** The rate limit, and a Retry-After's pause (clock time); shared with `sharesLimitsWith`. */
+  private readonly throttle: { pausedUntil: number; limiter: RequestRateLimiter | null };
   private readonly clock: Clock;
-  private readonly limiter: RequestRateLimiter | null;
   readonly counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
   /** Our credentials as they could come back in an error body (a proxy echoing headers). */
   private readonly credentials: string[];
@@ -74,12 +81,15 @@ export class PrefectHttp {
   constructor(private readonly options: PrefectHttpOptions) {
     this.credentials = prefectCredentialTexts(options.apiKey, options.authString);
     this.clock = options.clock ?? realClock;
-    this.limiter = options.requestsPerSecond
-      ? new RequestRateLimiter(options.requestsPerSecond, this.clock)
-      : null;
+    this.throttle = options.sharesLimitsWith?.throttle ?? {
+      pausedUntil: Number.NEGATIVE_INFINITY,
+      limiter: options.requestsPerSecond
+        ? new RequestRateLimiter(options.requestsPerSecond, this.clock)
+        : null,
+    };
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      'user-agent': 'connector-sync',
+      'user-agent': options.userAgent ?? 'connector-sync',
     };
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
     else if (options.authString)
@@ -180,8 +190,8 @@ export class PrefectHttp {
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
     if (retryAfterMs !== null) {
-      this.pausedUntil = Math.max(
-        this.pausedUntil,
+      this.throttle.pausedUntil = Math.max(
+        this.throttle.pausedUntil,
         this.clock.now() + Math.min(retryAfterMs, MAX_PAUSE_MS),
       );
     }
@@ -247,14 +257,14 @@ export class PrefectHttp {
    */
   private async waitForTurn(): Promise<void> {
     for (;;) {
-      let pause = this.pausedUntil - this.clock.now();
+      let pause = this.throttle.pausedUntil - this.clock.now();
       while (pause > 0) {
         await this.clock.sleep(pause);
-        pause = this.pausedUntil - this.clock.now();
+        pause = this.throttle.pausedUntil - this.clock.now();
       }
-      await this.limiter?.take();
+      await this.throttle.limiter?.take();
       // A pause that began while this call waited for its slot holds it too.
-      if (this.pausedUntil <= this.clock.now()) return;
+      if (this.throttle.pausedUntil <= this.clock.now()) return;
     }
   }
 

@@ -1,5 +1,6 @@
-import type { StoredEvent } from '../db/eventlog.js';
+import type { SequencedEvent } from '../db/eventlog.js';
 import type { PrefectHttp } from '../prefect/http.js';
+import { PoolLookup } from './pool-lookup.js';
 import { prefectEventOf } from './prefect-events.js';
 import type { Sink } from './sink.js';
 
@@ -14,10 +15,16 @@ const BATCH = 50;
 export class PrefectSink implements Sink {
   readonly name = 'prefect';
 
-  constructor(private readonly http: PrefectHttp) {}
+  private readonly pools: PoolLookup;
 
-  async deliver(events: StoredEvent[]): Promise<void> {
-    const posted = events.flatMap((e) => prefectEventOf(e) ?? []);
+  constructor(private readonly http: PrefectHttp) {
+    this.pools = new PoolLookup(http);
+  }
+
+  async deliver(events: SequencedEvent[]): Promise<void> {
+    const posted = await this.pools.withPools(
+      events.flatMap(({ event }) => prefectEventOf(event) ?? []),
+    );
     for (let i = 0; i < posted.length; i += BATCH)
       await this.http.request('POST', '/events', posted.slice(i, i + BATCH));
   }

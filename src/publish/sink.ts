@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../db/eventlog.js';
+import type { SequencedEvent } from '../db/eventlog.js';
 
 /**
  * Somewhere events of the log are delivered to (README, "Sinks"). `deliver`
@@ -8,6 +8,6 @@ import type { StoredEvent } from '../db/eventlog.js';
  */
 export interface Sink {
   readonly name: 'prefect' | 'nats';
-  deliver(events: StoredEvent[]): Promise<void>;
+  deliver(events: SequencedEvent[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { passEvent } from '../core/connector-events.js';
 import type { PassRecord } from '../db/passes.js';
 import { SHUTTING_DOWN } from './apply.js';
 import { coerceError } from '../errors.js';
+import { LeadershipLostError } from '../db/lock.js';
 import type { CallCounts } from '../prefect/http.js';
 import type { PassDeps, PassOptions } from './context.js';
 import {
@@ -30,13 +31,16 @@ export async function runRecordedPass(deps: PassDeps, options: PassOptions): Pro
   } catch (error) {
     const err = coerceError(error);
     const calls = sinceThen(deps.prefect.callCounts(), callsBefore);
+    // Another replica leads now and carries on: a handover, not a failure.
+    const handedOver = error instanceof LeadershipLostError;
     await remember(deps, {
       id: passId,
       startedAt,
       kind,
-      result: 'error',
+      result: handedOver ? 'aborted' : 'error',
       calls,
       error: err.message,
+      news: !handedOver,
     });
     throw error;
   }
@@ -50,6 +54,8 @@ export async function runRecordedPass(deps: PassDeps, options: PassOptions): Pro
     changes: countByAction(result),
     problems: result.plan.problems.length + result.failures.length,
     events: result.events,
+    // A pass the worker's own shutdown cut short is no news for ops.
+    news: result.aborted !== null && result.aborted !== SHUTTING_DOWN,
   });
   logPassFinished(deps.logger, result, options);
   return result;
@@ -58,25 +64,25 @@ export async function runRecordedPass(deps: PassDeps, options: PassOptions): Pro
 type Ending = Pick<PassRecord, 'id' | 'startedAt' | 'kind' | 'result' | 'error'> &
   Partial<Pick<PassRecord, 'changes' | 'problems' | 'events'>> & {
     calls: { reads: number; writes: number };
+    /** Whether ops hear of it: a `pass-failed` / `pass-aborted` event. */
+    news: boolean;
   };
 
 async function remember(deps: PassDeps, ending: Ending): Promise<void> {
   const finishedAt = deps.now();
   const durationMs = finishedAt.getTime() - ending.startedAt.getTime();
+  const { news, ...rest } = ending;
   const record: PassRecord = {
     changes: {},
     problems: 0,
     events: 0,
-    ...ending,
+    ...rest,
     calls: { reads: ending.calls.reads, writes: ending.calls.writes },
     finishedAt,
     durationMs,
   };
   try {
     await deps.store.recordPass(record);
-    // A pass the worker's own shutdown cut short is no news for ops.
-    const news =
-      record.result === 'error' || (record.result === 'aborted' && record.error !== SHUTTING_DOWN);
     if (news) {
       const draft = passEvent({
         id: record.id,

@@ -4,12 +4,15 @@ import type { Config } from '../config/schema.js';
 import { ReconcileLock } from '../db/lock.js';
 import { prepareSchemaForRun } from '../db/schema-check.js';
 import { countByStatus } from '../db/state.js';
+import { Publisher } from '../publish/publisher.js';
+import { prepareSinks, publisherDepsOf, sinksOf } from '../publish/sinks.js';
 import { runRecordedPass } from '../reconcile/recorded.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from './metrics.js';
 import { createOpsServer, listen } from './ops-server.js';
 import { WakeupListener } from './wakeups.js';
+import { EVENTS_CHANNEL } from '../db/eventlog.js';
 
 export interface Daemon {
   worker: Worker;
@@ -33,6 +36,7 @@ export async function startDaemon(
     worker?.beat(); // an answer from Prefect is progress, even in a long pass
   });
   await prepareSchemaForRun(runtime.pool, config.database.schema, logger);
+  const publisher = await startPublisher(runtime, metrics);
   worker = workerOf(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
   const w = worker;
 
@@ -65,6 +69,7 @@ export async function startDaemon(
       await listener.stop();
       const outcome = await w.stop(config.reconcile.shutdownTimeoutSeconds * 1000);
       if (outcome === 'drained') await loop;
+      await publisher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -72,6 +77,43 @@ export async function startDaemon(
       await runtime.close();
       logger.info({ outcome }, 'worker stopped');
       return outcome;
+    },
+  };
+}
+
+/**
+ * The publisher of the log to the enabled sinks, woken by every event
+ * committed; their cursors exist before the first pass writes.
+ */
+async function startPublisher(
+  runtime: Runtime,
+  metrics: Metrics,
+): Promise<{ stop(): Promise<void> }> {
+  const { config, logger, pool } = runtime;
+  const sinks = sinksOf(config, logger, runtime.prefect.http, (call) =>
+    metrics.observePrefect(call),
+  );
+  await prepareSinks(pool, config.database.schema, sinks);
+  for (const sink of sinks) {
+    // Present from the start, so an alert on the backlog has a series to read.
+    metrics.publishBacklogEvents.set({ sink: sink.name }, 0);
+    metrics.publishBacklogSeconds.set({ sink: sink.name }, 0);
+    metrics.published.inc({ sink: sink.name }, 0);
+    metrics.publishFailures.inc({ sink: sink.name }, 0);
+  }
+  const publisher = new Publisher(publisherDepsOf(config, pool, sinks, logger, metrics));
+  const committed = new WakeupListener(
+    config.database.url,
+    logger,
+    () => publisher.nudge(),
+    EVENTS_CHANNEL,
+  );
+  await committed.start();
+  publisher.start();
+  return {
+    stop: async () => {
+      await committed.stop();
+      await publisher.stop();
     },
   };
 }

@@ -31,6 +31,8 @@ export class WakeupListener {
     private readonly url: string,
     private readonly logger: Logger,
     private readonly onWakeup: (wakeup: Wakeup) => void,
+    /** Another channel (the event log's, for the publisher); its payloads are not connector ids. */
+    private readonly channel: string = WAKEUP_CHANNEL,
   ) {}
 
   async start(): Promise<void> {
@@ -38,11 +40,11 @@ export class WakeupListener {
       try {
         const client = await connectClient(this.url, this.logger);
         client.on('notification', (message) => {
-          if (message.channel === WAKEUP_CHANNEL) this.onWakeup(parseWakeup(message.payload));
+          if (message.channel === this.channel) this.onWakeup(parseWakeup(message.payload));
         });
         client.on('error', () => this.reconnect(client));
         client.on('end', () => this.reconnect(client));
-        await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
+        await client.query(`LISTEN ${this.channel}`);
         this.client = client;
         this.retryMs = 500;
         return;

@@ -394,7 +394,8 @@ function replay(
   for (const e of events) {
     applyHandEdits(Number(e.seq));
     const id = e.deployment_id;
-    if (e.action === 'failed') continue;
+    // Events about a connector's problems or a pass change no deployment.
+    if (!['created', 'updated', 'paused', 'resumed', 'deleted'].includes(e.action)) continue;
     if (id === null) {
       problems.push(`event #${e.seq} (${e.action}) has no deployment_id`);
       continue;

@@ -95,6 +95,9 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
       deployment: { flowName, entrypoint: 'flows/dlt_pipeline_flow.py:run_connector_pipeline' },
       ownership: { managedTag: tag },
       reconcile: { lockWaitSeconds: 5 },
+      // A run --once against a Prefect made to fail waits this long for the
+      // sinks before it exits (10 s by default); tests of publishing set their own.
+      events: { publish: { flushSeconds: 2 } },
     },
     options.config ?? {},
   );
@@ -177,6 +180,12 @@ export function runCli(
  * settle its open intents: an intent is settled only once no call of ours can
  * still land (core/settle.ts), here 4 × 2 s + 250 ms = 8.25 s after it was written.
  */
+/**
+ * SQL: the events of changes made to deployments (one per change that took
+ * effect), not those about a connector's problems or a pass.
+ */
+export const CHANGE_EVENTS = "action IN ('created', 'updated', 'paused', 'resumed', 'deleted')";
+
 export const SHORT_CALLS = {
   timeoutMs: 2_000,
   retries: 1,

@@ -79,6 +79,8 @@ export interface LoggedRequest {
   status: number | null;
   /** Whether the call reached Prefect. */
   forwarded: boolean;
+  /** Who called: "connector-sync" (a pass) or "connector-sync (publisher)" (the event sink). */
+  userAgent: string;
 }
 
 /** A call the proxy passed on to Prefect: its body, and Prefect's status once it answered. */
@@ -222,6 +224,7 @@ export async function startProxy(
         fault: null,
         status: null,
         forwarded: false,
+        userAgent: req.headers['user-agent'] ?? '',
       };
       log.push(entry);
       let clientGone = false;

@@ -92,6 +92,15 @@ describe('defaults (README, "Configuration")', () => {
     });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
     expect(c.http).toEqual({ host: null, port: 8080 });
+    expect(c.events).toEqual({
+      publish: {
+        prefect: true,
+        nats: { url: null, subject: 'connector-sync.events', stream: 'CONNECTOR_SYNC_EVENTS' },
+        flushSeconds: 10,
+      },
+      retentionDays: null,
+      passRetentionDays: 30,
+    });
   });
 
   it('the built-in defaults (an empty config file) are the same as default.yaml', () => {

@@ -62,6 +62,33 @@ describe('Retry-After pauses the whole client', () => {
     for (const retry of retries) expect(retry.at - started).toBeGreaterThanOrEqual(2_200);
   });
 
+  it("a client that shares the passes' limits (the event publisher) waits out their Retry-After too", async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .get('/api/work_pools/default')
+      .reply(recordAndReply(seen, 429, { detail: 'slow down' }, { 'Retry-After': '1' }))
+      .get('/api/work_pools/default')
+      .reply(recordAndReply(seen, 200, {}))
+      .post('/api/events')
+      .reply(recordAndReply(seen, 204, ''));
+    const passes = makeHttp();
+    const publisher = makeHttp({
+      sharesLimitsWith: passes,
+      userAgent: 'connector-sync (publisher)',
+    });
+    const first = passes.request('GET', '/work_pools/default');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    await sleep(50);
+    await publisher.request('POST', '/events', []);
+    await first;
+    expect(scope.isDone()).toBe(true);
+    const posted = seen.find((s) => s.path === '/api/events')!;
+    expect(posted.at - seen[0]!.at).toBeGreaterThanOrEqual(950);
+    // Counted apart: the publisher's calls are not a pass's.
+    expect(passes.counts.writes).toBe(0);
+    expect(publisher.counts.writes).toBe(1);
+  });
+
   it('a 503 without Retry-After is retried after the backoff only', async () => {
     const scope = prefect()
       .get('/api/work_pools/default')
