@@ -165,7 +165,8 @@ function retryDelayMs(failures: number, random: (() => number) | undefined): num
 
 /**
  * What a one-shot run does after its pass: delivers to every sink until each
- * has the whole log or `timeoutMs` is up, then prunes once. Skipped when
+ * has the whole log or `timeoutMs` is up, then prunes once (for up to
+ * `timeoutMs` more). Skipped when
  * another process holds the publisher lock (a worker publishes meanwhile).
  * Returns the events each sink is still missing.
  */
@@ -191,7 +192,10 @@ export async function flushSinks(
         return { sink: sink.name, left: (await backlogOf(deps.db, deps.schema, sink.name)).events };
       }),
     );
-    if (inTime()) await pruneOnce(deps, inTime);
+    // Pruning has a budget of its own: a sink that was down all along must
+    // not stop the log from being trimmed (what it lacks is never pruned).
+    const pruneDeadline = Date.now() + timeoutMs;
+    await pruneOnce(deps, () => !lock.lost && Date.now() < pruneDeadline);
     return left;
   } finally {
     await lock.release();

@@ -10,12 +10,7 @@ import {
   descriptionOf,
 } from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
-import {
-  startProxy,
-  type FaultProxy,
-  type FaultRule,
-  type LoggedRequest,
-} from '../support/proxy.js';
+import { byPass, startProxy, type FaultProxy, type FaultRule } from '../support/proxy.js';
 
 // Fault injection (README, "The event log" and "Operating it"): the worker talks to the real Prefect through
 // a proxy that adds latency, resets connections, hangs, answers bursts of 5xx
@@ -461,11 +456,6 @@ describe('faults on the way to Prefect, one-shot runs', () => {
     expect(codes.every((c) => c === 0 || c === 1 || c === 69)).toBe(true);
   });
 });
-
-/** A call a pass made (not the publisher's, which posts the log's events with a client of its own). */
-function byPass(r: LoggedRequest): boolean {
-  return r.userAgent === 'connector-sync';
-}
 
 describe('faults under the long-running worker', () => {
   it('an outage: passes fail with a growing pause, the worker stays up and converges after', async () => {

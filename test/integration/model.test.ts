@@ -855,7 +855,7 @@ class Run {
 
     // (2) the event log replayed from empty = what Prefect holds, by id.
     const events = await this.env.sql<EventRowDb>(
-      'SELECT seq::text AS seq, action, deployment_id::text AS deployment_id, payload FROM connector_sync.events ORDER BY seq',
+      'SELECT seq::text AS seq, action, deployment_id::text AS deployment_id, payload FROM connector_sync.events e ORDER BY e.seq',
     );
     const { state, problems } = replay(events, this.handEdits);
     expect(problems, 'replay problems').toEqual([]);

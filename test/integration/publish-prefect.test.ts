@@ -38,10 +38,10 @@ async function storedInPrefect(apiUrl: string, ids: string[]): Promise<Record<st
 /** Our events Prefect should get (not the deployment changes it emits itself), in log order. */
 async function postedKinds(e: TestEnv): Promise<{ id: string; seq: string }[]> {
   return e.sql<{ id: string; seq: string }>(
-    `SELECT id, seq::text AS seq FROM connector_sync.events
+    `SELECT id, seq::text AS seq FROM connector_sync.events e
       WHERE action IN ('failed', 'recovered', 'held', 'pass-failed', 'pass-aborted')
          OR (action = 'updated' AND payload ? 'drift')
-      ORDER BY seq`,
+      ORDER BY e.seq`,
   );
 }
 
@@ -172,11 +172,12 @@ describe('the outbox to Prefect: nothing lost, nothing doubled', () => {
       // 2. Prefect goes away altogether: the passes fail, and say so in the log.
       proxy.setFaults([{ fault: { kind: 'outage', mode: 'refuse' } }]);
       await e.sql('NOTIFY connector_sync_wakeup');
-      await eventually(
+      const failedPasses = await eventually(
         () => e.sql(`SELECT 1 FROM connector_sync.events WHERE action = 'pass-failed'`),
         (rows) => rows.length > 0,
         60_000,
       );
+      expect(failedPasses.length).toBeGreaterThan(0);
 
       // 3. Prefect is back, but the worker dies after Prefect stored a batch and
       //    before it heard so: the cursor did not move past that batch.
@@ -197,11 +198,12 @@ describe('the outbox to Prefect: nothing lost, nothing doubled', () => {
       // 4. A new worker sends the batch again; Prefect keeps one copy of each id.
       worker = await startWorker(e, workerEnv);
       try {
-        await eventually(
+        const caughtUp = await eventually(
           async () => (await cursor(e, 'prefect')) === (await lastSeq(e)),
           (done) => done,
           60_000,
         );
+        expect(caughtUp).toBe(true);
       } finally {
         worker.kill('SIGTERM');
         await worker.exited;

@@ -12,7 +12,7 @@ import {
   type TestEnv,
 } from '../support/env.js';
 import { startWorker } from '../support/daemon.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { eventually, prefectApi } from '../support/prefect-api.js';
 import { parsePrometheus } from '../support/prometheus.js';
 import { startProxy, type HoldRule } from '../support/proxy.js';
 
@@ -359,7 +359,13 @@ describe('the guard and the worker in /metrics; alive but not syncing in /health
     });
     try {
       await worker.waitForLog((l) => l.msg === 'pass finished' && l.kind === 'full', 120_000);
-      const metrics = parsePrometheus(await (await fetch(`${worker.baseUrl}/metrics`)).text());
+      // The status gauge is counted from the state table just after the pass
+      // has returned (and logged), so it may lag the log line by a query.
+      const metrics = await eventually(
+        async () => parsePrometheus(await (await fetch(`${worker.baseUrl}/metrics`)).text()),
+        (m) => m.value('connector_sync_connectors', { status: 'held' }) !== undefined,
+        10_000,
+      );
       expect(metrics.value('connector_sync_held_deletes')).toBe(12);
       expect(metrics.value('connector_sync_connectors', { status: 'held' })).toBe(12);
       expect(metrics.value('connector_sync_failed_passes_in_a_row')).toBe(0);

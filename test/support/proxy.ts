@@ -83,6 +83,11 @@ export interface LoggedRequest {
   userAgent: string;
 }
 
+/** A call a pass made (not the publisher's, which posts the log's events with a client of its own). */
+export function byPass(r: LoggedRequest): boolean {
+  return r.userAgent === 'connector-sync';
+}
+
 /** A call the proxy passed on to Prefect: its body, and Prefect's status once it answered. */
 export interface ForwardedCall {
   method: string;
