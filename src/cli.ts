@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { eventsCommand, type EventsOptions } from './commands/events.js';
 import { describeFailure } from './commands/failure.js';
 import { migrateCommand } from './commands/migrate.js';
+import { passesCommand, type PassesOptions } from './commands/passes.js';
 import type { Output } from './commands/output.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { parseSince } from './commands/since.js';
@@ -12,7 +13,7 @@ import { statusCommand } from './commands/status.js';
 import { withDefaultCommand } from './commands/usage.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { EVENT_ACTIONS } from './core/vocabulary.js';
+import { EVENT_ACTIONS, PASS_RESULTS } from './core/vocabulary.js';
 import { createLogger, redactText } from './logger.js';
 import { EXIT } from './render/run.js';
 import { createRuntime, secretsOf, type Runtime } from './runtime.js';
@@ -148,6 +149,29 @@ Examples:
   )
   .action(async (options: EventsOptions) => {
     await withRuntime((rt) => eventsCommand(rt, options, output));
+  });
+
+program
+  .command('passes')
+  .description('the pass history: the newest real passes (dry runs are not recorded), newest first')
+  .option('--limit <n>', 'show the newest N passes', parsePositiveInt, 20)
+  .addOption(new Option('--result <result>', 'only passes that ended so').choices(PASS_RESULTS))
+  .option('--json', 'one JSON object per line, newest first')
+  .addHelpText(
+    'after',
+    `
+Each line: when the pass started, full or targeted, how it ended (ok; problems:
+some connectors failed or are invalid; aborted: cut short; error: the pass
+itself failed), how long it took, the changes it applied, the connectors with
+a problem, the Prefect calls (reads/writes) and the error, if any.
+
+Examples:
+  connector-sync passes                      the newest 20 passes
+  connector-sync passes --result error       the passes that failed
+  connector-sync passes --limit 1 --json     the last pass, as JSON`,
+  )
+  .action(async (options: PassesOptions) => {
+    await withRuntime((rt) => passesCommand(rt, options, output));
   });
 
 program

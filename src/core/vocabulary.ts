@@ -29,6 +29,10 @@ export const CONNECTOR_STATUSES = [
 ] as const;
 export type ConnectorStatus = (typeof CONNECTOR_STATUSES)[number];
 
+/** `passes.result`: how a real pass ended (README, "Pass history"). */
+export const PASS_RESULTS = ['ok', 'problems', 'aborted', 'error'] as const;
+export type PassResultKind = (typeof PASS_RESULTS)[number];
+
 /** `intents.action`: a change about to be sent. */
 export const CHANGE_ACTIONS = ['create', 'update', 'pause', 'resume', 'delete'] as const;
 

@@ -1,3 +1,4 @@
+import type { PassResultKind } from '../core/vocabulary.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
 // <schema>.passes: the history of real passes (README, "Pass history").
@@ -7,7 +8,7 @@ export interface PassRecord {
   startedAt: Date;
   finishedAt: Date;
   kind: 'full' | 'targeted';
-  result: 'ok' | 'problems' | 'aborted' | 'error';
+  result: PassResultKind;
   /** Changes applied, by action. */
   changes: Record<string, number>;
   problems: number;

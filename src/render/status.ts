@@ -1,3 +1,4 @@
+import { renderColumns } from './table.js';
 import type { ConnectorState } from '../db/state.js';
 import type { StoredEvent } from '../db/eventlog.js';
 
@@ -21,18 +22,10 @@ export function renderStatusTable(states: ConnectorState[]): string {
     'LAST SYNCED',
     'LAST ERROR',
   ];
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => (i === 6 ? 0 : r[i]!.length))),
-  );
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
   const counts = new Map<string, number>();
   for (const s of states) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
-  return [line(header), ...rows.map(line), '', `${states.length} connectors: ${summary}.`].join(
+  return [...renderColumns(header, rows), '', `${states.length} connectors: ${summary}.`].join(
     '\n',
   );
 }

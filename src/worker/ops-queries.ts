@@ -1,4 +1,9 @@
-import { CONNECTOR_STATUSES, EVENT_ACTIONS } from '../core/vocabulary.js';
+import {
+  CONNECTOR_STATUSES,
+  EVENT_ACTIONS,
+  PASS_RESULTS,
+  type PassResultKind,
+} from '../core/vocabulary.js';
 import type { EventQuery } from '../db/eventlog.js';
 
 // The query strings of the ops API, checked and turned into queries: pure.
@@ -46,6 +51,24 @@ export function connectorsQueryOf(params: URLSearchParams): {
   if (status !== undefined && !STATUSES.has(status))
     throw new BadRequest(`status must be one of ${[...STATUSES].join(', ')}`);
   return { status, after: params.get('after') ?? undefined, limit: pageSizeOf(params) };
+}
+
+/** `/api/passes?result=R&limit=N&before=CURSOR` (newest first; the cursor is a pass id). */
+export function passesQueryOf(params: URLSearchParams): {
+  result: PassResultKind | undefined;
+  before: string | undefined;
+  limit: number;
+} {
+  const result = params.get('result') ?? undefined;
+  if (result !== undefined && !isPassResult(result))
+    throw new BadRequest(`result must be one of ${PASS_RESULTS.join(', ')}`);
+  const before = params.get('before') ?? undefined;
+  if (before !== undefined && !UUID.test(before)) throw new BadRequest('before must be a pass id');
+  return { result, before, limit: pageSizeOf(params) };
+}
+
+function isPassResult(value: string): value is PassResultKind {
+  return (PASS_RESULTS as readonly string[]).includes(value);
 }
 
 function pageSizeOf(params: URLSearchParams): number {

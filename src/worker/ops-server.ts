@@ -4,12 +4,14 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { queryEvents, UnknownCursorError } from '../db/eventlog.js';
 import { latestMigration, schemaVersion } from '../db/migrate.js';
+import { recentPasses } from '../db/passes.js';
 import { pageStates } from '../db/state.js';
 import { coerceError, ConfigurationError } from '../errors.js';
+import { passJson } from '../render/passes.js';
 import { statusJson } from '../render/status.js';
 import type { Metrics } from './metrics.js';
 import type { Worker } from './loop.js';
-import { BadRequest, connectorsQueryOf, eventsQueryOf } from './ops-queries.js';
+import { BadRequest, connectorsQueryOf, eventsQueryOf, passesQueryOf } from './ops-queries.js';
 
 export interface OpsDeps {
   pool: pg.Pool;
@@ -35,6 +37,7 @@ const ROUTES: Record<string, Handler> = {
   '/metrics': metrics,
   '/api/events': apiEvents,
   '/api/connectors': apiConnectors,
+  '/api/passes': apiPasses,
 };
 
 export function createOpsServer(deps: OpsDeps): http.Server {
@@ -102,6 +105,13 @@ async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<An
   const states = await pageStates(deps.pool, deps.schema, query);
   const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
   return [200, { ...(statusJson(states) as object), next_cursor: next }];
+}
+
+async function apiPasses(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
+  const query = passesQueryOf(params);
+  const passes = await recentPasses(deps.pool, deps.schema, query);
+  const next = passes.length === query.limit ? passes.at(-1)!.id : null;
+  return [200, { passes: passes.map(passJson), next_cursor: next }];
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, type?: string): void {

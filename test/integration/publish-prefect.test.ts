@@ -3,6 +3,7 @@ import { startWorker } from '../support/daemon.js';
 import { createTestEnv, insertConnectors, SHORT_CALLS, type TestEnv } from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
 import { parsePrometheus } from '../support/prometheus.js';
+import { storedInPrefect } from '../support/prefect-events.js';
 import { startProxy } from '../support/proxy.js';
 
 // The event log reaches Prefect's own event stream: connector-sync.* events
@@ -14,26 +15,6 @@ afterEach(async () => {
   await env?.cleanup();
   env = undefined;
 });
-
-/** Prefect's stored copies of some events, by their ids. */
-async function storedInPrefect(apiUrl: string, ids: string[]): Promise<Record<string, any>[]> {
-  const found: Record<string, any>[] = [];
-  for (let i = 0; i < ids.length; i += 50) {
-    const { data } = await prefectApi(apiUrl).call<{ events: Record<string, any>[] }>(
-      'POST',
-      '/events/filter',
-      {
-        filter: {
-          id: { id: ids.slice(i, i + 50) },
-          occurred: { since: new Date(Date.now() - 3_600_000).toISOString() },
-        },
-        limit: 50,
-      },
-    );
-    found.push(...data.events);
-  }
-  return found;
-}
 
 /** Our events Prefect should get (not the deployment changes it emits itself), in log order. */
 async function postedKinds(e: TestEnv): Promise<{ id: string; seq: string }[]> {

@@ -4,6 +4,7 @@ import {
   connectorsQueryOf,
   eventsQueryOf,
   MAX_PAGE,
+  passesQueryOf,
 } from '../../src/worker/ops-queries.js';
 import { parseWakeup } from '../../src/worker/wakeups.js';
 
@@ -56,6 +57,22 @@ describe('connectorsQueryOf', () => {
     expect(() => connectorsQueryOf(params('status=sad'))).toThrow(
       /status must be one of synced, pending/,
     );
+  });
+});
+
+describe('passesQueryOf', () => {
+  it('a result of the vocabulary, a pass id as the cursor, a page size', () => {
+    expect(passesQueryOf(params(`result=error&before=${CURSOR}&limit=5`))).toEqual({
+      result: 'error',
+      before: CURSOR,
+      limit: 5,
+    });
+    expect(passesQueryOf(params(''))).toEqual({ result: undefined, before: undefined, limit: 100 });
+    expect(() => passesQueryOf(params('result=fine'))).toThrow(
+      /result must be one of ok, problems, aborted, error/,
+    );
+    expect(() => passesQueryOf(params('before=41'))).toThrow(BadRequest);
+    expect(() => passesQueryOf(params(`limit=${MAX_PAGE + 1}`))).toThrow(/limit must be/);
   });
 });
 

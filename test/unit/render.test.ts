@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, Problem } from '../../src/core/types.js';
 import type { StoredEvent } from '../../src/db/eventlog.js';
+import type { PassRecord } from '../../src/db/passes.js';
 import type { ConnectorState } from '../../src/db/state.js';
+import { passJson, renderPassesTable } from '../../src/render/passes.js';
 import type { PassResult } from '../../src/reconcile/pass.js';
 import { planJson, renderChange, renderPlan, summarize } from '../../src/render/plan.js';
 import { EXIT, exitCodeOf, renderRun, runJson } from '../../src/render/run.js';
@@ -284,5 +286,65 @@ describe('status and events', () => {
       payload: { status: 'invalid', message: 'bad cron' },
     };
     expect(renderEvent(failed)).toMatch(/failed +connector 7 +connector-7 {2}invalid: bad cron$/);
+  });
+});
+
+describe('the pass history', () => {
+  const pass = (over: Partial<PassRecord>): PassRecord => ({
+    id: '0190c2a4-7d1e-7c3b-9f00-123456789abc',
+    startedAt: new Date('2026-12-02T08:00:00Z'),
+    finishedAt: new Date('2026-12-02T08:00:01.5Z'),
+    kind: 'full',
+    result: 'ok',
+    changes: {},
+    problems: 0,
+    events: 0,
+    calls: { reads: 6, writes: 0 },
+    durationMs: 1500,
+    error: null,
+    ...over,
+  });
+
+  it('a table newest first, changes counted, the error last and unpadded', () => {
+    const table = renderPassesTable(
+      [
+        pass({
+          result: 'error',
+          error: 'Prefect unreachable: connect ECONNREFUSED',
+          durationMs: 12_400,
+        }),
+        pass({
+          result: 'problems',
+          changes: { create: 3, update: 0, delete: 1 },
+          problems: 2,
+          calls: { reads: 7, writes: 4 },
+        }),
+      ],
+      true,
+    );
+    expect(table.split('\n')).toEqual([
+      'STARTED                   KIND  RESULT    DURATION  CHANGES             PROBLEMS  CALLS  ERROR',
+      '2026-12-02T08:00:00.000Z  full  error     12s       -                   0         6r/0w  Prefect unreachable: connect ECONNREFUSED',
+      '2026-12-02T08:00:00.000Z  full  problems  1.50s     3 create, 1 delete  2         7r/4w',
+      '',
+      'Showing the newest 2; use --limit to see more.',
+    ]);
+    expect(renderPassesTable([], false)).toMatch(/^No passes recorded yet/);
+  });
+
+  it("JSON in the API's words", () => {
+    expect(passJson(pass({ changes: { create: 1 } }))).toEqual({
+      id: '0190c2a4-7d1e-7c3b-9f00-123456789abc',
+      started_at: '2026-12-02T08:00:00.000Z',
+      finished_at: '2026-12-02T08:00:01.500Z',
+      kind: 'full',
+      result: 'ok',
+      duration_ms: 1500,
+      changes: { create: 1 },
+      problems: 0,
+      events: 0,
+      prefect_calls: { reads: 6, writes: 0 },
+      error: null,
+    });
   });
 });

@@ -8,6 +8,7 @@ import {
   connectorIdOfTags,
   connectorTag,
   EVENT_ACTIONS,
+  PASS_RESULTS,
 } from '../../src/core/vocabulary.js';
 
 // Each vocabulary is written once in code; the SQL CHECK constraints list it too.
@@ -33,6 +34,10 @@ function checkedValues(table: string, column: string): string[] {
 }
 
 describe('vocabulary', () => {
+  it('pass results: the code and the table agree', () => {
+    expect(checkedValues('passes', 'result')).toEqual([...PASS_RESULTS]);
+  });
+
   it('connector statuses: the code and the table agree', () => {
     expect(checkedValues('connector_state', 'status')).toEqual([...CONNECTOR_STATUSES]);
   });
