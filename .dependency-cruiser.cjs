@@ -20,11 +20,18 @@ module.exports = {
     never(
       'edges-below-the-pass',
       '^src/(db|prefect)/',
-      '^src/(reconcile|worker|commands|render)/|^src/cli',
+      '^src/(reconcile|worker|commands|render|publish)/|^src/cli',
     ),
     never('pass-below-the-worker', '^src/reconcile/', '^src/(worker|commands)/|^src/cli'),
     never('render-below-the-commands', '^src/render/', '^src/(worker|commands)/|^src/cli'),
     never('worker-below-the-cli', '^src/worker/', '^src/commands/|^src/cli'),
+    // The publisher reads the committed log and talks to sinks: it never runs a pass.
+    never(
+      'publish-beside-the-pass',
+      '^src/publish/',
+      '^src/(reconcile|worker|commands|render)/|^src/cli',
+    ),
+    never('pass-never-publishes', '^src/(reconcile|core|db|prefect)/', '^src/publish/'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
