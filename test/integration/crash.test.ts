@@ -37,21 +37,27 @@ async function crashDuring(
       DATABASE_URL: env.databaseUrl,
       PREFECT_API_URL: proxy.url,
       CONNECTOR_SYNC_CONFIG: env.configFile,
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: 'warn',
     },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_code, signal) => resolve(signal)),
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
   );
   const held = await Promise.race([
     proxy.held(),
-    exited.then(() => {
-      throw new Error('the worker finished before the call was held');
+    exited.then(({ code }) => {
+      throw new Error(
+        `the worker finished (exit ${code}) before the call was held; calls: ${proxy.log
+          .map((r) => `${r.method} ${r.path} ${r.status}`)
+          .join(', ')}; stderr:\n${stderr}`,
+      );
     }),
   ]);
   child.kill('SIGKILL');
-  expect(await exited).toBe('SIGKILL');
+  expect((await exited).signal).toBe('SIGKILL');
   await proxy.close();
   await untilIntentsSettleable(env.db, env.config);
   return held;

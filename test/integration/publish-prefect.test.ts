@@ -145,9 +145,15 @@ describe('the outbox to Prefect: nothing lost, nothing doubled', () => {
       let worker = await startWorker(e, workerEnv);
       await worker.waitForLog((l) => l.msg === 'pass finished', 60_000);
       await worker.waitForLog((l) => l.msg?.toString().startsWith('cannot publish') === true);
-      const metrics = parsePrometheus(await (await fetch(`${worker.baseUrl}/metrics`)).text());
+      const backlog = Number(await lastSeq(e)) - Number(await cursor(e, 'prefect'));
+      expect(backlog).toBeGreaterThan(0);
+      // The gauge is refreshed just after the failed attempt that logged.
+      const metrics = await eventually(
+        async () => parsePrometheus(await (await fetch(`${worker.baseUrl}/metrics`)).text()),
+        (m) => m.value('connector_sync_publish_backlog_events', { sink: 'prefect' }) === backlog,
+      );
       expect(metrics.value('connector_sync_publish_backlog_events', { sink: 'prefect' })).toBe(
-        Number(await lastSeq(e)) - Number(await cursor(e, 'prefect')),
+        backlog,
       );
 
       // 2. Prefect goes away altogether: the passes fail, and say so in the log.

@@ -107,6 +107,13 @@ describe('NOTIFY wake-ups', () => {
         { timeout: 10_000 },
       )
       .toBe(25);
+    // The pass logs that it finished once its history is written, just after its events.
+    await worker.waitForLog(
+      (l) =>
+        l.msg === 'pass finished' &&
+        Array.isArray(l.connectors) &&
+        l.connectors.includes(String(ids[24])),
+    );
     const passes = worker.logs.filter((l) => l.msg === 'pass finished').length - before;
     expect(passes).toBeLessThanOrEqual(5);
     // The worker's write-back of prefect_deployment_id does not wake it again (the trigger ignores that column).
