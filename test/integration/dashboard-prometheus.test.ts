@@ -196,15 +196,16 @@ describe('the alert rules against a real Prometheus scraping a real worker', () 
     const evaluated = await eventually(
       () => prometheus!.rules(),
       (states) =>
-        states.length === rules.length &&
-        states.every((s) => !s.lastEvaluation.startsWith('0001')),
+        states.length === rules.length && states.every((s) => !s.lastEvaluation.startsWith('0001')),
       30_000,
     );
     expect(evaluated.map((s) => s.name).sort()).toEqual(rules.map((r) => r.alert).sort());
     for (const state of evaluated) {
-      expect({ rule: state.name, health: state.health, lastError: state.lastError ?? '' }).toEqual(
-        { rule: state.name, health: 'ok', lastError: '' },
-      );
+      expect({ rule: state.name, health: state.health, lastError: state.lastError ?? '' }).toEqual({
+        rule: state.name,
+        health: 'ok',
+        lastError: '',
+      });
     }
     const measures = rules.map((r) => ({ name: r.alert, expr: measureOf(r.expr) ?? r.expr }));
     expect(await emptyOrFailing(measures)).toEqual([]);
