@@ -77,7 +77,14 @@ export async function startPrometheus(options: {
   child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (text += c.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await untilReady(url, exited, () => text);
+  try {
+    await untilReady(url, exited, () => text);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     query: async (expr) => {
