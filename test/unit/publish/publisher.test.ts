@@ -402,3 +402,59 @@ describe('Publisher', () => {
     await publisher.stop();
   });
 });
+
+describe('Publisher: a lost publisher lock', () => {
+  /** A publisher whose first lock is lost once it delivered the backlog; the next tryLock gets a second one. */
+  async function losingItsLock() {
+    vi.useFakeTimers();
+    const db = new FakeOutboxDb();
+    db.append(1);
+    const sink = new FakeSink();
+    const locks = [new FakeLock(), new FakeLock()];
+    let asked = 0;
+    const publisher = new Publisher(
+      depsWith(db, [sink], { tryLock: () => Promise.resolve(locks[asked++] ?? null) }),
+    );
+    publisher.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sink.delivered).toEqual(['1']);
+    locks[0]!.lost = true;
+    db.append(1);
+    return { db, sink, locks, publisher, asked: () => asked };
+  }
+
+  async function stop(publisher: Publisher): Promise<void> {
+    const stopping = publisher.stop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    await stopping;
+  }
+
+  it('stops delivering under the lost lock, releases it, takes the lock again and carries on', async () => {
+    const { sink, locks, publisher, asked } = await losingItsLock();
+    publisher.nudge();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sink.delivered).toEqual(['1']); // nothing more under the lost lock
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+    expect(locks[0]!.released).toBe(1);
+    expect(asked()).toBe(2);
+    expect(sink.delivered).toEqual(['1', '2']); // delivered under the second lock
+    await stop(publisher);
+    expect(locks[1]!.released).toBe(1);
+  });
+
+  // Known gap (reported to the lead, not fixed here): the retention loop waits
+  // out its hourly round on a lost lock, so the lead loop releases the lock and
+  // asks for it again only up to an hour later; a replica alone (its lock
+  // connection dropped and came back) publishes nothing meanwhile. `it.fails`
+  // turns red once that is fixed: then make it a plain `it`.
+  it.fails('releases a lost lock and asks again within seconds', async () => {
+    const { locks, publisher, asked } = await losingItsLock();
+    try {
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(locks[0]!.released).toBe(1);
+      expect(asked()).toBe(2);
+    } finally {
+      await stop(publisher);
+    }
+  });
+});
