@@ -136,7 +136,7 @@ export class Publisher {
  * One attempt to deliver the next batch to a sink: how many went, and the
  * failures in a row after it (logged on the first and at each doubling).
  */
-async function drainStep(
+export async function drainStep(
   deps: PublisherDeps,
   sink: Sink,
   failuresBefore: number,
@@ -159,7 +159,7 @@ async function drainStep(
   }
 }
 
-function retryDelayMs(failures: number, random: (() => number) | undefined): number {
+export function retryDelayMs(failures: number, random: (() => number) | undefined): number {
   return backoffSeconds(failures, SINK_BACKOFF, (random ?? Math.random)()) * 1000;
 }
 
@@ -203,7 +203,7 @@ export async function flushSinks(
 }
 
 /** A wait that ends at a timeout or when fired; a fire with no one waiting ends the next wait at once. */
-class Signal {
+export class Signal {
   private wake: (() => void) | null = null;
   private pending = false;
 
