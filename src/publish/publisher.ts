@@ -114,7 +114,11 @@ export class Publisher {
   private async pruneEvery(holding: () => boolean): Promise<void> {
     while (holding()) {
       await pruneOnce(this.deps, holding);
-      await this.idle.wait(RETENTION_EVERY_MS);
+      // Waited in slices: a lost lock must end this round within seconds, not
+      // an hour, so the lock is released and asked for again.
+      const next = Date.now() + RETENTION_EVERY_MS;
+      while (holding() && Date.now() < next)
+        await this.idle.wait(Math.min(POLL_MS, next - Date.now()));
     }
   }
 
