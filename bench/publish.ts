@@ -94,8 +94,14 @@ async function backlog(env: BenchEnv): Promise<Backlog> {
   return { events: rows.length, ids: rows.filter((r) => r.posted).map((r) => r.id) };
 }
 
-/** The sink code as `run --once` runs it after a pass, in this process: seconds until the log is delivered. */
-async function sinkFlush(env: BenchEnv): Promise<number> {
+/** Calls and seconds by route, as the sink's HTTP client observed them. */
+type Routes = Record<string, { calls: number; seconds: number }>;
+
+/**
+ * The sink code as `run --once` runs it after a pass, in this process:
+ * seconds until the log is delivered, and the sink's calls by route.
+ */
+async function sinkFlush(env: BenchEnv): Promise<{ seconds: number; routes: Routes }> {
   const loaded = loadConfig({
     env: {
       ...process.env,
@@ -109,7 +115,12 @@ async function sinkFlush(env: BenchEnv): Promise<number> {
   const { config } = loaded;
   const logger = createLogger({ level: 'warn', format: 'json', secrets: [] });
   const rt = createRuntime(config, logger);
-  const sinks = sinksOf(config, logger, rt.prefect.http);
+  const routes: Routes = {};
+  const sinks = sinksOf(config, logger, rt.prefect.http, ({ method, route, seconds }) => {
+    const entry = (routes[`${method} ${route}`] ??= { calls: 0, seconds: 0 });
+    entry.calls++;
+    entry.seconds += seconds;
+  });
   try {
     const deps = publisherDepsOf(config, rt.pool, sinks, logger, null);
     const started = performance.now();
@@ -117,7 +128,7 @@ async function sinkFlush(env: BenchEnv): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     if (outcome === 'another process publishes') throw new Error('another process publishes');
     if (outcome.some((s) => s.left > 0)) throw new Error(`left: ${JSON.stringify(outcome)}`);
-    return seconds;
+    return { seconds, routes };
   } finally {
     await Promise.all(sinks.map((s) => s.close()));
     await rt.close();
@@ -206,6 +217,7 @@ async function rawLoop(
 interface Burst {
   events: number;
   sinkSeconds: number;
+  sinkRoutes: Routes;
   sinkStoredSeconds: number;
   rawSeconds: number;
   rawBatchedSeconds: number;
@@ -218,7 +230,7 @@ async function burst(env: BenchEnv): Promise<Burst> {
   await pass(env, configs.deferred);
   const { events, ids } = await backlog(env);
   if (ids.length !== N) throw new Error(`the pass left ${ids.length} events to post, not ${N}`);
-  const sinkSeconds = await sinkFlush(env);
+  const { seconds: sinkSeconds, routes: sinkRoutes } = await sinkFlush(env);
   const sinkStoredSeconds = await allStored(env, ids);
   const bodies = await storedBodies(env, ids);
   const withPool = bodies.filter((b) =>
@@ -235,6 +247,7 @@ async function burst(env: BenchEnv): Promise<Burst> {
   return {
     events,
     sinkSeconds,
+    sinkRoutes,
     sinkStoredSeconds,
     rawSeconds: single.seconds,
     rawBatchedSeconds: batched.seconds,
@@ -457,6 +470,15 @@ function printResults(
       sink_s: bursts.map((b) => round(b.sinkSeconds, 3)),
       raw_1_per_call_s: bursts.map((b) => round(b.rawSeconds, 3)),
       raw_batched_s: bursts.map((b) => round(b.rawBatchedSeconds, 3)),
+      // Where the sink's time goes (the rest: Postgres reads and cursor moves, the lock, pruning, the rate limit's spacing).
+      sink_http_by_route: bursts.map((b) =>
+        Object.fromEntries(
+          Object.entries(b.sinkRoutes).map(([route, r]) => [
+            route,
+            `${r.calls} calls, ${round(r.seconds, 3)} s`,
+          ]),
+        ),
+      ),
       stored_after_sink_s: bursts.map((b) => round(b.sinkStoredSeconds, 2)),
       events_with_work_pool: bursts.map((b) => b.withPool),
       outage_drain_s: outages.map((o) => round(o.seconds, 2)),
