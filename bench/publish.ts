@@ -359,6 +359,14 @@ async function until<T>(probe: () => Promise<T>, accept: (v: T) => boolean, ms =
   }
 }
 
+interface Outage {
+  /** From Prefect's return until the backlog gauge read 0. */
+  seconds: number;
+  /** From Prefect's return until the publisher's first POST /events it took. */
+  firstPostSeconds: number;
+  backlog: number;
+}
+
 const passesDone = (d: Daemon): number => d.lines.filter((l) => l.msg === 'pass finished').length;
 
 /**
@@ -366,7 +374,7 @@ const passesDone = (d: Daemon): number => d.lines.filter((l) => l.msg === 'pass 
  * then Prefect is gone altogether for OUTAGE_MS; then back. Seconds from its
  * return until the backlog gauge is 0, and the failures the publisher counted.
  */
-async function outage(env: BenchEnv): Promise<{ seconds: number; backlog: number }> {
+async function outage(env: BenchEnv): Promise<Outage> {
   const proxy = await startProxy(env.apiUrl, []);
   const daemon = await startDaemon(env, proxy.url);
   try {
@@ -391,11 +399,17 @@ async function outage(env: BenchEnv): Promise<{ seconds: number; backlog: number
     await sleep(OUTAGE_MS);
     await proxy.clearFaults();
     const back = performance.now();
+    const backAt = Date.now();
     await until(
       () => gauge(daemon, 'connector_sync_publish_backlog_events'),
       (v) => v === 0,
     );
     const seconds = (performance.now() - back) / 1000;
+    // The publisher's first call Prefect took after its return: the rest of its backoff wait.
+    const firstTaken = proxy.log.find(
+      (r) => r.at >= backAt && r.path === '/events' && r.status === 204,
+    );
+    if (!firstTaken) throw new Error('no POST /events reached Prefect after the outage');
     if ((await backlog(env)).events !== 0) throw new Error('gauge 0 but the cursor is behind');
     // Valid again, published by the worker as it goes.
     await setValid(env, true);
@@ -408,7 +422,7 @@ async function outage(env: BenchEnv): Promise<{ seconds: number; backlog: number
       async () => (await backlog(env)).events,
       (v) => v === 0,
     );
-    return { seconds, backlog: waiting ?? 0 };
+    return { seconds, firstPostSeconds: (firstTaken.at - backAt) / 1000, backlog: waiting ?? 0 };
   } finally {
     await daemon.stop();
     await proxy.close();
@@ -429,11 +443,7 @@ try {
   await env.stop();
 }
 
-function printResults(
-  calls: Record<string, CallCount>,
-  bursts: Burst[],
-  outages: { seconds: number; backlog: number }[],
-): void {
+function printResults(calls: Record<string, CallCount>, bursts: Burst[], outages: Outage[]): void {
   const sink = median(bursts.map((b) => b.sinkSeconds));
   const raw = median(bursts.map((b) => b.rawSeconds));
   const rawBatched = median(bursts.map((b) => b.rawBatchedSeconds));
@@ -482,6 +492,7 @@ function printResults(
       stored_after_sink_s: bursts.map((b) => round(b.sinkStoredSeconds, 2)),
       events_with_work_pool: bursts.map((b) => b.withPool),
       outage_drain_s: outages.map((o) => round(o.seconds, 2)),
+      outage_first_post_s: outages.map((o) => round(o.firstPostSeconds, 2)),
       outage_backlog: outages.map((o) => o.backlog),
       calls,
     },
