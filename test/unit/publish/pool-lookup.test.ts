@@ -103,6 +103,37 @@ describe('PoolLookup.withPools', () => {
     expect(events[0]!.related).toEqual([deployment(DEP_A)]); // the input is left as it was
   });
 
+  it('more deployments than one page of Prefect: asked 200 ids at a time, every event gets its pool', async () => {
+    const seen: Seen[] = [];
+    const ids = Array.from(
+      { length: 450 },
+      (_, i) => `22222222-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    );
+    const prefectPages = (deployments: { id: string; work_pool_name: string }[]) =>
+      prefect()
+        .post('/api/deployments/filter')
+        .times(3)
+        .reply(async (req: Request) => {
+          const body = JSON.parse(await req.clone().text());
+          const wanted = new Set<string>(body.deployments.id.any_);
+          // As Prefect does: at most `limit` answers.
+          const found = deployments.filter((d) => wanted.has(d.id)).slice(0, body.limit);
+          return recordAndReply(seen, 200, found)(req);
+        });
+    prefectPages(ids.map((id) => ({ id, work_pool_name: 'default' })));
+    prefect()
+      .post('/api/work_pools/filter')
+      .reply(recordAndReply(seen, 200, POOLS));
+    const out = await new PoolLookup(makeHttp()).withPools(
+      ids.map((id, i) => event(`e${i}`, [deployment(id)])),
+    );
+    const asked = seen.filter((s) => s.path === '/api/deployments/filter');
+    expect(asked.map((s) => (s.body as any).deployments.id.any_.length)).toEqual([200, 200, 50]);
+    expect(
+      out.every((e) => e.related.some((r) => r['prefect.resource.role'] === 'work-pool')),
+    ).toBe(true);
+  });
+
   it('asks nothing when no event wants a pool (no deployment, or the pool already there)', async () => {
     const seen: Seen[] = [];
     const events = [
