@@ -69,7 +69,8 @@ export interface PassBar {
   prefect_calls: { reads: number; writes: number };
 }
 
-const CHART = { width: 640, height: 160, gap: 2, top: 16, bottom: 4 };
+// A bar is at most 24 wide, so a few passes read as bars, not as blocks.
+const CHART = { width: 640, height: 160, gap: 2, top: 16, bottom: 4, widest: 24 };
 
 /**
  * The passes (oldest left) as an inline SVG bar chart: height is the duration,
@@ -77,11 +78,11 @@ const CHART = { width: 640, height: 160, gap: 2, top: 16, bottom: 4 };
  * screen reader reads).
  */
 export function passesChart(passes: PassBar[]): string {
-  const { width, height, gap, top, bottom } = CHART;
+  const { width, height, gap, top, bottom, widest } = CHART;
   const label = `Duration of the last ${passes.length} passes, oldest first`;
   if (passes.length === 0) return '<p>No passes recorded yet.</p>';
   const longest = Math.max(...passes.map((p) => p.duration_ms), 1);
-  const barWidth = Math.max(2, (width - gap * passes.length) / passes.length);
+  const barWidth = Math.min(widest, Math.max(2, (width - gap * passes.length) / passes.length));
   const bars = passes.map((p, i) => {
     const h = Math.max(2, ((height - top - bottom) * p.duration_ms) / longest);
     const x = i * (barWidth + gap);

@@ -73,6 +73,8 @@ describe('console format helpers', () => {
     expect(Number(bars[1]![2])).toBeGreaterThan(Number(bars[0]![2]) * 3.9);
     expect(svg).toContain('role="img"');
     expect(svg.match(/<title>/g)).toHaveLength(2);
+    const lone = /width="([\d.]+)"/.exec(passesChart([pass()]).replace(/^<svg[^>]*>/, ''));
+    expect(Number(lone![1])).toBeLessThanOrEqual(24);
     expect(passesChart([])).toBe('<p>No passes recorded yet.</p>');
   });
 
