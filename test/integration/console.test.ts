@@ -128,7 +128,7 @@ describe.skipIf(skip)('the ops console', () => {
     expect(await page.locator('#history tbody').innerText()).toMatch(/created/);
 
     // A change the page did not make: the worker's targeted pass writes an event; it shows up live.
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     await expect.poll(() => page.locator('#live').innerText()).toBe('Live: on');
     await env.sql(`UPDATE cai_connectors SET schedule = '30 6 * * *' WHERE id = $1`, [id]);
     await env.sql(`SELECT pg_notify('connector_sync_wakeup', $1)`, [id]);
@@ -138,12 +138,14 @@ describe.skipIf(skip)('the ops console', () => {
     await update.waitFor({ timeout: 10_000 });
     expect(await update.locator('.changes li').first().innerText()).toMatch(/→/);
     expect(await update.innerText()).toContain('30 6 * * *');
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(
+      42,
+    );
 
     // Accessibility: no serious or critical axe-core violation.
     await page.addScriptTag({ path: AXE });
     const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(): Promise<any> } }).axe;
+      const axe = (globalThis as unknown as { axe: { run(): Promise<any> } }).axe;
       const result = await axe.run();
       return (result.violations as { id: string; impact: string; help: string }[])
         .filter((v) => v.impact === 'serious' || v.impact === 'critical')
@@ -167,6 +169,20 @@ describe.skipIf(skip)('the ops console', () => {
     expect(streams).toHaveLength(0);
   }, 120_000);
 
+  it('the stream: Last-Event-ID resumes after that seq, in seq order; ?connector narrows it', async () => {
+    const events = await env.sql<{ seq: string; id: string; connector_id: string }>(
+      'SELECT seq::text, id, connector_id FROM connector_sync.events ORDER BY seq',
+    );
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    const first = events[0]!;
+    const all = await readStream('', first.seq, events.length - 1);
+    expect(all.map((m) => m.id)).toEqual(events.slice(1).map((e) => e.seq));
+    expect(all.map((m) => JSON.parse(m.data).id)).toEqual(events.slice(1).map((e) => e.id));
+    const one = events.filter((e) => e.connector_id === validIds[0]);
+    const narrowed = await readStream(`?connector=${validIds[0]}`, '0', one.length);
+    expect(narrowed.map((m) => m.id)).toEqual(one.map((e) => e.seq));
+  }, 60_000);
+
   it('a standby replica serves the same console from Postgres, and says it is standby', async () => {
     const standby = await startWorker(env, {
       CONNECTOR_SYNC_SCHEDULE: '0 0 1 1 *',
@@ -181,6 +197,9 @@ describe.skipIf(skip)('the ops console', () => {
       const page = await openConsole(standby.baseUrl);
       expect((await rowIds(page)).sort()).toEqual([...validIds, invalidId].sort());
       expect(await page.locator('#role').innerText()).toBe('Role: standby (following)');
+      // A page left open (its stream with it) does not hold up a graceful stop.
+      standby.kill('SIGTERM');
+      expect((await standby.exited).code).toBe(0);
       await page.context().close();
     } finally {
       standby.kill('SIGTERM');
@@ -188,3 +207,41 @@ describe.skipIf(skip)('the ops console', () => {
     }
   }, 60_000);
 });
+
+/** Reads `count` messages of /api/events/stream, resuming after `lastSeq`, then hangs up. */
+async function readStream(
+  query: string,
+  lastSeq: string,
+  count: number,
+): Promise<{ id: string; data: string }[]> {
+  const abort = new AbortController();
+  const response = await fetch(`${worker.baseUrl}/api/events/stream${query}`, {
+    headers: { 'last-event-id': lastSeq },
+    signal: abort.signal,
+  });
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const messages: { id: string; data: string }[] = [];
+  let buffer = '';
+  const decoder = new TextDecoder();
+  const reader = response.body!.getReader();
+  while (messages.length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const field = (name: string): string | undefined =>
+        block
+          .split('\n')
+          .find((l) => l.startsWith(`${name}: `))
+          ?.slice(name.length + 2);
+      const id = field('id');
+      const data = field('data');
+      if (id !== undefined && data !== undefined) messages.push({ id, data });
+    }
+  }
+  abort.abort();
+  return messages;
+}
