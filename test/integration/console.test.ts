@@ -169,6 +169,23 @@ describe.skipIf(skip)('the ops console', () => {
     expect(streams).toHaveLength(0);
   }, 120_000);
 
+  it('/api/connectors?q= matches part of the id or deployment name, wildcards taken literally', async () => {
+    const ids = async (query: string): Promise<string[]> => {
+      const response = await fetch(`${worker.baseUrl}/api/connectors?${query}`);
+      expect(response.status, query).toBe(200);
+      return ((await response.json()) as any).connectors.map((c: any) => c.connector_id);
+    };
+    expect((await ids('q=connector-')).sort()).toEqual([...validIds].sort());
+    expect(await ids('q=%25')).toEqual([]);
+    expect(await ids('q=connector_')).toEqual([]);
+    expect(await ids(`q=${invalidId}&status=invalid`)).toEqual([invalidId]);
+    expect(await ids(`q=${invalidId}&status=synced`)).toEqual([]);
+    const page = await ids('q=connector-&limit=2');
+    expect(await ids(`q=connector-&limit=2&after=${page[1]}`)).toEqual(
+      [...validIds].sort().slice(2),
+    );
+  });
+
   it('the stream: Last-Event-ID resumes after that seq, in seq order; ?connector narrows it', async () => {
     const events = await env.sql<{ seq: string; id: string; connector_id: string }>(
       'SELECT seq::text, id, connector_id FROM connector_sync.events ORDER BY seq',
