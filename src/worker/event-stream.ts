@@ -45,7 +45,9 @@ export async function streamEvents(
   try {
     await stream.start(lastEventId(req));
   } catch (error) {
-    deps.logger.warn({ err: coerceError(error) }, 'console event stream failed');
+    // A page that went away while the stream was opening is no failure.
+    if (!stream.closed)
+      deps.logger.warn({ err: coerceError(error) }, 'console event stream failed');
     stream.close();
   }
 }
@@ -58,7 +60,7 @@ function lastEventId(req: http.IncomingMessage): string | null {
 
 class Stream {
   private seq = '0';
-  private closed = false;
+  closed = false;
   private reading: Promise<void> = Promise.resolve();
   private again = false;
   private heartbeat: NodeJS.Timeout | null = null;

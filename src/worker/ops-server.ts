@@ -76,7 +76,8 @@ export function createOpsServer(deps: OpsDeps): http.Server {
     }
     const route = ROUTES[url.pathname];
     if (req.method !== 'GET' || !route) {
-      send(res, route ? 405 : 404, { error: route ? 'only GET' : 'not found' });
+      const known = route !== undefined || url.pathname in RAW_ROUTES;
+      send(res, known ? 405 : 404, { error: known ? 'only GET' : 'not found' });
       return;
     }
     route(deps, url.searchParams)
