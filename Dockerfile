@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # connector-sync: multi-stage build on Node 24; the final image holds only the
-# compiled code, production dependencies, config/ and sql/, and runs as the
+# compiled code, production dependencies, config/, sql/ and console/ (the ops
+# console's page), and runs as the
 # unprivileged `node` user under tini (so signals reach Node, which is not PID 1).
 #
 # BASE_IMAGE is the only thing the container test changes: it builds this file
@@ -40,6 +41,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY sql ./sql
+COPY console ./console
 # The base's `node` user is uid/gid 1000 (the manifests' runAsUser).
 USER 1000:1000
 EXPOSE 8080

@@ -25,6 +25,7 @@ const ENV_KEYS: [string, string][] = [
   ['PREFECT_API_URL', 'prefect.apiUrl'],
   ['PREFECT_API_KEY', 'prefect.apiKey'],
   ['PREFECT_API_AUTH_STRING', 'prefect.authString'],
+  ['PREFECT_UI_URL', 'prefect.uiUrl'],
   ['CONNECTOR_SYNC_SCHEDULE', 'reconcile.schedule'],
   ['LOG_LEVEL', 'log.level'],
   ['LOG_FORMAT', 'log.format'],

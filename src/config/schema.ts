@@ -149,6 +149,14 @@ export const configSchema = z.strictObject({
       retries: z.int().min(0).max(20).default(4),
       retryMinDelayMs: z.int().min(1).default(500),
       retryMaxDelayMs: z.int().min(1).default(8_000),
+      // Where people open Prefect's UI: the console links each deployment there. null: no links.
+      uiUrl: z
+        .url({
+          protocol: /^https?$/,
+          error: 'must be an http(s) URL such as http://127.0.0.1:4200',
+        })
+        .nullable()
+        .default(null),
     })
     .refine((p) => p.retryMinDelayMs <= p.retryMaxDelayMs, {
       path: ['retryMaxDelayMs'],

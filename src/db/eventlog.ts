@@ -273,3 +273,11 @@ export async function eventsAfterSeq(
   );
   return sequenced(result.rows);
 }
+
+/** The seq of the newest committed event ('0' when there is none): where a live feed starts. */
+export async function lastSeq(db: Queryable, schema: string): Promise<string> {
+  const result = await db.query<{ seq: string }>(
+    `SELECT coalesce(max(seq), 0)::text AS seq FROM ${quoteIdent(schema)}.events`,
+  );
+  return result.rows[0]!.seq;
+}

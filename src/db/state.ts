@@ -106,11 +106,22 @@ export async function countByStatus(
 export async function pageStates(
   db: Queryable,
   schema: string,
-  query: { status?: string | undefined; after?: string | undefined; limit: number },
+  query: {
+    status?: string | undefined;
+    q?: string | undefined;
+    after?: string | undefined;
+    limit: number;
+  },
 ): Promise<ConnectorState[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (query.status) where.push(`status = $${params.push(query.status)}`);
+  if (query.q) {
+    // A substring search walks connector_state (no trigram index: pg_trgm is an extension
+    // we do not ask for); the page stops at `limit` rows, so it reads only until it is full.
+    const like = `$${params.push(containsPattern(query.q))}`;
+    where.push(`(connector_id ILIKE ${like} OR deployment_name ILIKE ${like})`);
+  }
   if (query.after) where.push(`connector_id > $${params.push(query.after)}`);
   const limitParam = `$${params.push(query.limit)}`;
   const result = await db.query<StateRecord>(
@@ -122,4 +133,9 @@ export async function pageStates(
     params,
   );
   return result.rows.map(fromRecord);
+}
+
+/** An ILIKE pattern matching `text` anywhere, with its own % _ and \\ taken literally. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }

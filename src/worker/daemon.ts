@@ -47,6 +47,8 @@ export async function startDaemon(
     metrics,
     logger,
     stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
+    databaseUrl: config.database.url,
+    uiUrl: config.prefect.uiUrl,
   });
   const { address: host, port } = await listen(server, config.http.port, config.http.host);
   const listener = new WakeupListener(config.database.url, logger, (wakeup) =>

@@ -41,17 +41,23 @@ export function eventsQueryOf(params: URLSearchParams): EventQuery {
   };
 }
 
-/** `/api/connectors?status=S&limit=N&after=CURSOR` */
+/** `/api/connectors?status=S&q=TEXT&limit=N&after=CURSOR` (q: part of the id or deployment name) */
 export function connectorsQueryOf(params: URLSearchParams): {
   status: string | undefined;
+  q: string | undefined;
   after: string | undefined;
   limit: number;
 } {
-  const status = params.get('status') ?? undefined;
+  const status = params.get('status') || undefined;
   if (status !== undefined && !STATUSES.has(status))
     throw new BadRequest(`status must be one of ${[...STATUSES].join(', ')}`);
-  return { status, after: params.get('after') ?? undefined, limit: pageSizeOf(params) };
+  const q = params.get('q')?.trim() || undefined;
+  if (q !== undefined && q.length > MAX_SEARCH)
+    throw new BadRequest(`q must be at most ${MAX_SEARCH} characters`);
+  return { status, q, after: params.get('after') || undefined, limit: pageSizeOf(params) };
 }
+
+const MAX_SEARCH = 200;
 
 /** `/api/passes?result=R&limit=N&before=CURSOR` (newest first; the cursor is a pass id). */
 export function passesQueryOf(params: URLSearchParams): {

@@ -11,6 +11,9 @@ import { passJson } from '../render/passes.js';
 import { statusJson } from '../render/status.js';
 import type { Metrics } from './metrics.js';
 import type { Worker } from './loop.js';
+import { ASSET_PATHS, serveAsset } from './console-assets.js';
+import { streamEvents } from './event-stream.js';
+import { overview } from './overview.js';
 import { BadRequest, connectorsQueryOf, eventsQueryOf, passesQueryOf } from './ops-queries.js';
 
 export interface OpsDeps {
@@ -21,6 +24,10 @@ export interface OpsDeps {
   logger: Logger;
   /** /healthz fails when the loop has shown no progress for this long. */
   stallMs: number;
+  /** For the console's live stream: each stream LISTENs on a connection of its own. */
+  databaseUrl: string;
+  /** prefect.uiUrl: the console links deployments there (null: no links). */
+  uiUrl: string | null;
 }
 
 type Answer = [status: number, body: unknown, contentType?: string];
@@ -38,14 +45,39 @@ const ROUTES: Record<string, Handler> = {
   '/api/events': apiEvents,
   '/api/connectors': apiConnectors,
   '/api/passes': apiPasses,
+  '/api/overview': apiOverview,
+};
+
+type RawHandler = (
+  deps: OpsDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  params: URLSearchParams,
+) => Promise<void>;
+
+/** Routes that write their own answer: the console's files and its live event stream. */
+const RAW_ROUTES: Record<string, RawHandler> = {
+  ...Object.fromEntries(ASSET_PATHS.map((path) => [path, (_d, _q, res) => serveAsset(path, res)])),
+  '/api/events/stream': (deps, req, res, params) =>
+    streamEvents(deps, req, res, params.get('connector') || undefined),
 };
 
 export function createOpsServer(deps: OpsDeps): http.Server {
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const raw = req.method === 'GET' ? RAW_ROUTES[url.pathname] : undefined;
+    if (raw) {
+      raw(deps, req, res, url.searchParams).catch((error: unknown) => {
+        deps.logger.warn({ err: coerceError(error), path: url.pathname }, 'ops endpoint failed');
+        if (!res.headersSent) send(res, 503, { error: 'unavailable' });
+        else res.end();
+      });
+      return;
+    }
     const route = ROUTES[url.pathname];
     if (req.method !== 'GET' || !route) {
-      send(res, route ? 405 : 404, { error: route ? 'only GET' : 'not found' });
+      const known = route !== undefined || url.pathname in RAW_ROUTES;
+      send(res, known ? 405 : 404, { error: known ? 'only GET' : 'not found' });
       return;
     }
     route(deps, url.searchParams)
@@ -112,6 +144,10 @@ async function apiPasses(deps: OpsDeps, params: URLSearchParams): Promise<Answer
   const passes = await recentPasses(deps.pool, deps.schema, query);
   const next = passes.length === query.limit ? passes.at(-1)!.id : null;
   return [200, { passes: passes.map(passJson), next_cursor: next }];
+}
+
+async function apiOverview(deps: OpsDeps): Promise<Answer> {
+  return [200, await overview(deps)];
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, type?: string): void {

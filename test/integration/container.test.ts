@@ -122,10 +122,11 @@ describe('the image', () => {
       'sh',
       image,
       '-c',
-      'ls /app; ls /app/node_modules/pg /app/node_modules/vitest /app/node_modules/typescript 2>&1 >/dev/null || true',
+      'ls /app; ls /app/node_modules/pg /app/node_modules/vitest /app/node_modules/typescript 2>&1 >/dev/null || true; ls /app/console /app/dist/console/format.js',
     ]);
-    expect(files.split('\n').slice(0, 5)).toEqual([
+    expect(files.split('\n').slice(0, 6)).toEqual([
       'config',
+      'console',
       'dist',
       'node_modules',
       'package.json',
@@ -134,6 +135,9 @@ describe('the image', () => {
     expect(files).toMatch(/vitest': No such file/);
     expect(files).toMatch(/typescript': No such file/);
     expect(files).not.toMatch(/\/pg': No such file/);
+    // The ops console's files: the page from console/, format.js compiled into dist/.
+    expect(files).toMatch(/^\/app\/dist\/console\/format\.js$/m);
+    expect(files).toMatch(/^app\.css\napp\.js\nindex\.html$/m);
 
     const version = await podman(['run', '--rm', image, '--version']);
     expect(version).toMatchObject({ code: 0, stdout: `${PKG.version}\n` });
@@ -217,6 +221,12 @@ describe('the image', () => {
     const health = await fetch(`${base}${container.livenessProbe.httpGet.path}`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
+    // The console is served from the image's files (read-only root filesystem and all).
+    for (const path of ['/', '/app.js', '/app.css', '/format.js']) {
+      const asset = await fetch(`${base}${path}`);
+      expect(asset.status, path).toBe(200);
+      expect((await asset.text()).length, path).toBeGreaterThan(100);
+    }
 
     // tini is PID 1; the root filesystem is read-only and /tmp is writable.
     expect((await podmanOk(['exec', name, 'cat', '/proc/1/comm'])).trim()).toBe('tini');

@@ -367,7 +367,7 @@ describe('/api/events', () => {
       expect(typeof response.json?.error, query).toBe('string');
       expect(response.json.error, query).toMatch(about);
     }
-    for (const path of ['/api/nothing', '/', '/api/events/extra', '/metricsz']) {
+    for (const path of ['/api/nothing', '/index.html', '/api/events/extra', '/metricsz']) {
       const response = await get(path);
       expect(response.status, path).toBe(404);
       expect(response.json?.error).toEqual(expect.any(String));
@@ -377,6 +377,8 @@ describe('/api/events', () => {
       ['DELETE', '/api/events'],
       ['POST', '/api/connectors'],
       ['PUT', '/healthz'],
+      ['POST', '/'],
+      ['POST', '/api/events/stream'],
     ] as const) {
       const response = await get(path, { method, body: method === 'DELETE' ? undefined : '{}' });
       expect(response.status, `${method} ${path}`).toBe(405);

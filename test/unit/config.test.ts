@@ -60,6 +60,7 @@ describe('defaults (README, "Configuration")', () => {
       retries: 4,
       retryMinDelayMs: 500,
       retryMaxDelayMs: 8_000,
+      uiUrl: null,
     });
     expect(c.source).toEqual({ table: 'cai_connectors', writeBackDeploymentId: true });
     expect(c.deployment).toEqual({

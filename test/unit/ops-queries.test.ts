@@ -6,6 +6,7 @@ import {
   MAX_PAGE,
   passesQueryOf,
 } from '../../src/worker/ops-queries.js';
+import { containsPattern } from '../../src/db/state.js';
 import { parseWakeup } from '../../src/worker/wakeups.js';
 
 const params = (query: string): URLSearchParams => new URLSearchParams(query);
@@ -51,12 +52,33 @@ describe('connectorsQueryOf', () => {
   it('a status of the vocabulary, a cursor, a page size', () => {
     expect(connectorsQueryOf(params('status=held&after=41&limit=3'))).toEqual({
       status: 'held',
+      q: undefined,
       after: '41',
       limit: 3,
     });
     expect(() => connectorsQueryOf(params('status=sad'))).toThrow(
       /status must be one of synced, pending/,
     );
+  });
+});
+
+describe('connectorsQueryOf: search', () => {
+  it('trims q, treats empty values as absent, and refuses a very long q', () => {
+    expect(connectorsQueryOf(params('q=%20ab%25_%20&status=&after='))).toEqual({
+      status: undefined,
+      q: 'ab%_',
+      after: undefined,
+      limit: 100,
+    });
+    expect(connectorsQueryOf(params('q=%20%20')).q).toBeUndefined();
+    expect(() => connectorsQueryOf(params(`q=${'x'.repeat(201)}`))).toThrow(/q must be at most/);
+  });
+});
+
+describe('containsPattern', () => {
+  it('matches anywhere and takes the LIKE wildcards and the escape literally', () => {
+    expect(containsPattern('42')).toBe('%42%');
+    expect(containsPattern('a%b_c\\d')).toBe('%a\\%b\\_c\\\\d%');
   });
 });
 
