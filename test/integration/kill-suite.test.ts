@@ -366,16 +366,25 @@ interface OnceResult {
 }
 
 async function cleanPass(): Promise<OnceResult> {
-  const proxy = await startProxy(env.apiUrl, []);
-  try {
-    const result = await env.cli(['run', '--once', '--json'], { PREFECT_API_URL: proxy.url });
-    // 2: some connectors wait for a killed run's call to settle.
-    if (result.code !== 0 && result.code !== 1 && result.code !== 2)
-      throw new Error(`run --once exited ${result.code}: ${result.stderr}`);
-    return { code: result.code, json: JSON.parse(result.stdout) as OnceResult['json'] };
-  } finally {
-    await proxy.close();
-    forwarded.push(...proxy.forwarded);
+  // 69 here is Prefect timing out calls of a busy machine until the pass is cut
+  // short (no fault is injected): that pass's intents settle like any other,
+  // and the pass is run again, a few times at most.
+  for (let attempt = 1; ; attempt++) {
+    const proxy = await startProxy(env.apiUrl, []);
+    try {
+      const result = await env.cli(['run', '--once', '--json'], { PREFECT_API_URL: proxy.url });
+      if (result.code === 69 && attempt < 3) {
+        await untilIntentsSettleable(env.db, env.config);
+        continue;
+      }
+      // 2: some connectors wait for a killed run's call to settle.
+      if (result.code !== 0 && result.code !== 1 && result.code !== 2)
+        throw new Error(`run --once exited ${result.code}: ${result.stderr}`);
+      return { code: result.code, json: JSON.parse(result.stdout) as OnceResult['json'] };
+    } finally {
+      await proxy.close();
+      forwarded.push(...proxy.forwarded);
+    }
   }
 }
 
@@ -544,7 +553,12 @@ describe(`kill -9 at random moments (seed ${SEED}, ${KILLS} kills)`, () => {
     console.log(`kill suite: KILL_SEED=${SEED} KILL_COUNT=${KILLS}`);
     const suiteStart = performance.now();
     for (let i = 0; i < 24; i++) await insertRandom();
-    expect((await cleanPass()).json.applied).toBe(24); // the starting point
+    // The starting point: all 24 created (by one pass, or by its rerun after a 69).
+    await cleanPass();
+    const [start] = await env.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${SCHEMA}.events WHERE action = 'created'`,
+    );
+    expect(start!.n).toBe(24);
 
     const cycles: Cycle[] = [];
     const maxCycles = KILLS * 3;

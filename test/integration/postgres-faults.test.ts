@@ -204,8 +204,10 @@ async function expectRecovery(w: WorkerProcess, fault: Fault, sql: Sql): Promise
   const errors = metrics
     .find('connector_sync_passes_total', { result: 'error' })
     .reduce((n, s) => n + s.value, 0);
-  const good = metrics
-    .find('connector_sync_passes_total', { result: 'ok' })
+  // A pass that ran to its end: 'problems' too (on a busy machine a create of
+  // it may time out against Prefect; that is no Postgres recovery failing).
+  const good = ['ok', 'problems']
+    .flatMap((result) => metrics.find('connector_sync_passes_total', { result }))
     .reduce((n, s) => n + s.value, 0);
   expect(errors).toBeGreaterThanOrEqual(1);
   expect(good).toBeGreaterThanOrEqual(1);
