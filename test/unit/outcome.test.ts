@@ -23,6 +23,7 @@ const plan = (overrides: Partial<Plan> = {}): Plan => ({
   notices: [],
   unchanged: [],
   heldDeletes: null,
+  suspended: [],
   ...overrides,
 });
 const invalid = (id: string, message = 'bad cron'): Problem => ({
