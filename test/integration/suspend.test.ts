@@ -130,7 +130,7 @@ describe('suspend', () => {
     worker = await startWorker(env, { CONNECTOR_SYNC_SCHEDULE: '0 0 1 1 *' });
     await worker.waitForLog((l) => l.msg === 'pass finished' && l.kind === 'full');
     expect(await deployment(gone)).toBeDefined();
-    const api = await (await fetch(`${worker.baseUrl}/api/connectors`)).json();
+    const api: any = await (await fetch(`${worker.baseUrl}/api/connectors`)).json();
     const shown = api.connectors.find((c: any) => c.connector_id === gone);
     expect(shown.suspended).toMatchObject({ by: 'alice', reason: 'migrating' });
 
