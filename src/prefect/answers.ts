@@ -22,11 +22,14 @@ export class WriteWindowClosed extends PrefectError {
 
 /** The path with ids replaced, for logs and metrics: /deployments/{id}. */
 export function routeOf(path: string): string {
-  return path
-    .split('?')[0]!
-    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
-    .replace(/\/deployments\/name\/[^/]+\/[^/]+/, '/deployments/name/{name}/{name}')
-    .replace(/\/(flows\/name|work_pools)\/[^/]+/, '/$1/{name}');
+  return (
+    path
+      .split('?')[0]!
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
+      .replace(/\/deployments\/name\/[^/]+\/[^/]+/, '/deployments/name/{name}/{name}')
+      // A pool's name, not a verb of the collection (`/work_pools/filter`).
+      .replace(/\/(flows\/name|work_pools)\/(?!(filter|count|paginate)$)[^/]+/, '/$1/{name}')
+  );
 }
 
 export function networkError(

@@ -4,6 +4,8 @@ import type { PrefectEvent } from './prefect-events.js';
 /** Work pools change rarely: their ids are read again after this long, or on a name not seen. */
 const POOLS_TTL_MS = 5 * 60 * 1000;
 const DEPLOYMENT_PREFIX = 'prefect.deployment.';
+/** Prefect's largest page of a filter call. */
+const PAGE = 200;
 
 /**
  * Adds the work pool to events about a connector that name its deployment
@@ -38,13 +40,16 @@ export class PoolLookup {
 
   /** Deployment id → its work pool's name (a deployment gone since has none). */
   private async poolNamesOf(deploymentIds: string[]): Promise<Map<string, string>> {
-    const { data } = await this.http.request<{ id: string; work_pool_name: string | null }[]>(
-      'POST',
-      '/deployments/filter',
-      { deployments: { id: { any_: deploymentIds } }, limit: 200 },
-    );
     const names = new Map<string, string>();
-    for (const d of data) if (d.work_pool_name) names.set(d.id, d.work_pool_name);
+    // Prefect answers at most PAGE deployments a call: ask for that many ids at a time.
+    for (let i = 0; i < deploymentIds.length; i += PAGE) {
+      const { data } = await this.http.request<{ id: string; work_pool_name: string | null }[]>(
+        'POST',
+        '/deployments/filter',
+        { deployments: { id: { any_: deploymentIds.slice(i, i + PAGE) } }, limit: PAGE },
+      );
+      for (const d of data) if (d.work_pool_name) names.set(d.id, d.work_pool_name);
+    }
     return names;
   }
 
@@ -54,7 +59,7 @@ export class PoolLookup {
       const { data } = await this.http.request<{ id: string; name: string }[]>(
         'POST',
         '/work_pools/filter',
-        { limit: 200 },
+        { limit: PAGE },
       );
       this.pools = { byName: new Map(data.map((p) => [p.name, p.id])), readAt: Date.now() };
     }

@@ -114,7 +114,11 @@ export class Publisher {
   private async pruneEvery(holding: () => boolean): Promise<void> {
     while (holding()) {
       await pruneOnce(this.deps, holding);
-      await this.idle.wait(RETENTION_EVERY_MS);
+      // Waited in slices: a lost lock must end this round within seconds, not
+      // an hour, so the lock is released and asked for again.
+      const next = Date.now() + RETENTION_EVERY_MS;
+      while (holding() && Date.now() < next)
+        await this.idle.wait(Math.min(POLL_MS, next - Date.now()));
     }
   }
 
@@ -136,7 +140,7 @@ export class Publisher {
  * One attempt to deliver the next batch to a sink: how many went, and the
  * failures in a row after it (logged on the first and at each doubling).
  */
-async function drainStep(
+export async function drainStep(
   deps: PublisherDeps,
   sink: Sink,
   failuresBefore: number,
@@ -159,7 +163,7 @@ async function drainStep(
   }
 }
 
-function retryDelayMs(failures: number, random: (() => number) | undefined): number {
+export function retryDelayMs(failures: number, random: (() => number) | undefined): number {
   return backoffSeconds(failures, SINK_BACKOFF, (random ?? Math.random)()) * 1000;
 }
 
@@ -203,7 +207,7 @@ export async function flushSinks(
 }
 
 /** A wait that ends at a timeout or when fired; a fire with no one waiting ends the next wait at once. */
-class Signal {
+export class Signal {
   private wake: (() => void) | null = null;
   private pending = false;
 

@@ -518,8 +518,14 @@ describe('shutdown', () => {
     await untilIntentsSettleable(env!.db, env!.config);
     const result = await env!.pass();
     console.log(
-      `restart after exit 130: settled ${result.settled.tookEffect} taken effect / ${result.settled.didNot} not, applied ${result.applied.length}`,
+      `restart after exit 130: settled ${result.settled.tookEffect} taken effect / ${result.settled.didNot} not, applied ${result.applied.length}, failed ${result.failures.length}`,
     );
+    // On a busy machine a call of the restart pass itself may time out (2 s):
+    // its intent is open again, and settled like the others by the next pass.
+    for (let again = 0; again < 5 && (await intents()).length > 0; again++) {
+      await untilIntentsSettleable(env!.db, env!.config);
+      await env!.pass();
+    }
     expect(await intents()).toEqual([]);
     const all = await expectPrefectMatchesRows();
     expect(all).toHaveLength(30);

@@ -218,4 +218,10 @@ describe('routeOf', () => {
   it('a template read by flow and name', () => {
     expect(routeOf('/deployments/name/etl/template')).toBe('/deployments/name/{name}/{name}');
   });
+
+  it('a work pool by name, and the pools filter as itself', () => {
+    expect(routeOf('/work_pools/default')).toBe('/work_pools/{name}');
+    expect(routeOf('/work_pools/filter')).toBe('/work_pools/filter');
+    expect(routeOf('/work_pools/default/queues/filter')).toBe('/work_pools/{name}/queues/filter');
+  });
 });
