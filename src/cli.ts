@@ -11,6 +11,7 @@ import { reconcileCommand } from './commands/reconcile.js';
 import { parseSince } from './commands/since.js';
 import { statusCommand } from './commands/status.js';
 import { withDefaultCommand } from './commands/usage.js';
+import { addControlCommands } from './cli-controls.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { EVENT_ACTIONS, PASS_RESULTS } from './core/vocabulary.js';
@@ -72,21 +73,27 @@ program
   .option('--once', 'run one pass and exit with its result')
   .option('--dry-run', 'plan only: change nothing (same as `plan`)')
   .option('--allow-mass-delete', 'let a pass delete more than reconcile.maxDeletesPerPass')
+  .option(
+    '--observe',
+    'observe mode (= reconcile.mode: observe): plan and report every pass, never write to Prefect',
+  )
   .option('--json', 'print the result as JSON')
   .action(
     async (options: {
       once?: boolean;
       dryRun?: boolean;
       allowMassDelete?: boolean;
+      observe?: boolean;
       json?: boolean;
     }) => {
-      if (!options.once && !options.dryRun) return runDaemon();
+      const overrides = options.observe ? { 'reconcile.mode': 'observe' } : {};
+      if (!options.once && !options.dryRun) return runDaemon(overrides);
       const reconcile = {
         dryRun: options.dryRun === true,
         allowMassDelete: options.allowMassDelete === true,
         json: options.json === true,
       };
-      await withRuntime((rt) => reconcileCommand(rt, reconcile, output));
+      await withRuntime((rt) => reconcileCommand(rt, reconcile, output), overrides);
     },
   );
 
@@ -174,6 +181,8 @@ Examples:
     await withRuntime((rt) => passesCommand(rt, options, output));
   });
 
+addControlCommands(program, (work) => withRuntime(work), output);
+
 program
   .command('migrate')
   .description("apply the worker's own schema (database.schema), then exit")
@@ -182,8 +191,8 @@ program
   });
 
 /** The long-running worker: runs until SIGTERM/SIGINT; a second signal exits at once. */
-async function runDaemon(): Promise<void> {
-  const config = readConfigOrExit();
+async function runDaemon(overrides: Record<string, unknown>): Promise<void> {
+  const config = readConfigOrExit(overrides);
   const logger = createLogger({
     level: config.log.level,
     format: config.log.format,
@@ -217,8 +226,11 @@ async function runDaemon(): Promise<void> {
 }
 
 /** Runs a one-shot command with the process's real edges; its exit code becomes the process's. */
-async function withRuntime(work: (rt: Runtime) => Promise<number>): Promise<void> {
-  const config = readConfigOrExit();
+async function withRuntime(
+  work: (rt: Runtime) => Promise<number>,
+  overrides: Record<string, unknown> = {},
+): Promise<void> {
+  const config = readConfigOrExit(overrides);
   const rt = createRuntime(config);
   logWarnings(rt.logger);
   let code: number;
@@ -232,12 +244,12 @@ async function withRuntime(work: (rt: Runtime) => Promise<number>): Promise<void
   process.exitCode = code;
 }
 
-function readConfigOrExit(): Config {
+function readConfigOrExit(overrides: Record<string, unknown> = {}): Config {
   const globals = program.opts<GlobalOptions>();
   const result = loadConfig({
     env: process.env,
     configFile: globals.config,
-    overrides: { 'log.level': globals.logLevel },
+    overrides: { 'log.level': globals.logLevel, ...overrides },
   });
   if (!result.ok) {
     const [only, ...more] = result.errors;

@@ -22,6 +22,9 @@ export async function reconcileCommand(
   options: ReconcileOptions,
   out: Output,
 ): Promise<number> {
+  // Observe mode (run --once --observe, reconcile.mode: observe) is a plan: no lock, no writes.
+  if (rt.config.reconcile.mode === 'observe' && !options.dryRun)
+    return reconcileCommand(rt, { ...options, dryRun: true }, out);
   const { url, schema } = rt.config.database;
   // Checked before the lock: a mistyped schema must not take a leader lock of its own.
   if (options.dryRun) await requireCurrentSchema(rt.pool, schema);

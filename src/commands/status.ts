@@ -1,5 +1,6 @@
 import { requireCurrentSchema } from '../db/schema-check.js';
 import { loadStates } from '../db/state.js';
+import { loadSuspensions } from '../db/suspensions.js';
 import { EXIT } from '../render/run.js';
 import { renderStatusTable, statusJson } from '../render/status.js';
 import type { Runtime } from '../runtime.js';
@@ -12,7 +13,13 @@ export async function statusCommand(
   out: Output,
 ): Promise<number> {
   await requireCurrentSchema(rt.pool, rt.config.database.schema);
-  const states = [...(await loadStates(rt.pool, rt.config.database.schema)).values()];
-  out.print(options.json ? JSON.stringify(statusJson(states), null, 2) : renderStatusTable(states));
+  const { schema } = rt.config.database;
+  const states = [...(await loadStates(rt.pool, schema)).values()];
+  const suspensions = await loadSuspensions(rt.pool, schema);
+  out.print(
+    options.json
+      ? JSON.stringify(statusJson(states, suspensions), null, 2)
+      : renderStatusTable(states, suspensions),
+  );
   return EXIT.ok;
 }

@@ -113,6 +113,8 @@ export const configSchema = z.strictObject({
   reconcile: z
     .strictObject({
       schedule: cron.default('* * * * *'),
+      /** observe: plan and report every pass, never write to Prefect (README, "Observe mode"). */
+      mode: z.enum(['apply', 'observe']).default('apply'),
       concurrency: z.int().min(1).max(64).default(8),
       maxDeletesPerPass: z
         .union([

@@ -25,7 +25,11 @@ export interface GuardDraft {
  * deployment that must not run meanwhile (a leftover beside the connector's
  * live deployment, an inactive connector's) is paused instead.
  */
-export function guardDeletes(draft: GuardDraft, limit: number, allowMassDelete: boolean): Plan {
+export function guardDeletes(
+  draft: GuardDraft,
+  limit: number,
+  allowMassDelete: boolean,
+): Omit<Plan, 'suspended'> {
   const plan = { problems: draft.problems, unchanged: draft.unchanged };
   if (draft.deletes.length <= limit || allowMassDelete) {
     return {

@@ -2,7 +2,15 @@ import { deleteChange, pauseChange } from './changes.js';
 import { diffDeployment, updateAction } from './diff.js';
 import { guardDeletes, type GuardDraft } from './guard.js';
 import { connectorIdOfTags } from './vocabulary.js';
-import type { DeleteReason, Deployment, DeploymentSpec, Plan, Problem } from './types.js';
+import type {
+  DeleteReason,
+  Deployment,
+  DeploymentSpec,
+  Plan,
+  Problem,
+  SuspendedConnector,
+  Suspension,
+} from './types.js';
 
 export type DeleteLimit = { percent: number } | { count: number };
 
@@ -11,6 +19,13 @@ export interface PlanInput {
   specs: DeploymentSpec[];
   /** Connectors that must not be touched this pass (invalid, backing off): their deployments stay. */
   untouchable: Set<string>;
+  /**
+   * Connectors an operator suspended (id → who, why, since): their deployments
+   * stay exactly as they are — none created, updated, paused, resumed or
+   * deleted, not even when the row is gone or inactive — and their problems
+   * are not this pass's to report.
+   */
+  suspended: Map<string, Suspension>;
   problems: Problem[];
   /**
    * Connectors left as they are because their row is invalid, whose row is
@@ -63,6 +78,34 @@ interface Draft extends GuardDraft {
 }
 
 /**
+ * Suspended connectors and the managed deployments they keep: every one
+ * tagged with their id (whatever its name or flow, so a rename's leftover
+ * stays too), listed or not by a spec. Pure.
+ */
+export function suspendedOf(
+  suspended: Map<string, Suspension>,
+  managed: Deployment[],
+  configTags: string[],
+): { connectors: SuspendedConnector[]; kept: Set<string> } {
+  const names = new Map<string, string>();
+  const kept = new Set<string>();
+  for (const deployment of managed) {
+    const connectorId = connectorIdOf(deployment, configTags);
+    if (connectorId === null || !suspended.has(connectorId)) continue;
+    kept.add(deployment.id);
+    if (!names.has(connectorId)) names.set(connectorId, deployment.name);
+  }
+  const connectors = [...suspended]
+    .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+    .map(([connectorId, s]) => ({
+      connectorId,
+      ...s,
+      deploymentName: names.get(connectorId) ?? null,
+    }));
+  return { connectors, kept };
+}
+
+/**
  * Desired × actual → the changes and problems of one pass. Pure.
  *
  * A connector whose deployment must be recreated (renamed, or moved to
@@ -73,25 +116,28 @@ interface Draft extends GuardDraft {
  * deployments that run.
  */
 export function planPass(input: PlanInput): Plan {
+  const suspended = suspendedOf(input.suspended, input.managed, input.configTags);
   const draft: Draft = {
     changes: [],
     deletes: [],
-    problems: [...input.problems],
+    problems: input.problems.filter((p) => !input.suspended.has(p.connectorId)),
     unchanged: [],
-    claimed: new Set(),
+    claimed: suspended.kept,
   };
   const ours = new Map(
     input.managed.filter((d) => d.flow_id === input.flowId).map((d) => [d.name, d]),
   );
   const foreign = new Map(input.foreign.map((d) => [d.name, d]));
-  for (const spec of input.specs) planSpec(spec, input, ours, foreign, draft);
+  for (const spec of input.specs)
+    if (!input.suspended.has(spec.connectorId)) planSpec(spec, input, ours, foreign, draft);
   planStoppedRuns(input, draft);
   planLeftovers(input, draft);
-  return guardDeletes(
+  const plan = guardDeletes(
     draft,
     deleteLimit(input.deleteLimit, input.managed.length),
     input.allowMassDelete,
   );
+  return { ...plan, suspended: suspended.connectors };
 }
 
 function planSpec(
@@ -156,6 +202,7 @@ function planStoppedRuns(input: PlanInput, draft: Draft): void {
   for (const deployment of input.managed) {
     const connectorId = connectorIdOf(deployment, input.configTags);
     if (connectorId === null || !input.stopRuns.has(connectorId)) continue;
+    if (input.suspended.has(connectorId)) continue;
     draft.claimed.add(deployment.id);
     const name = input.stopRuns.get(connectorId) ?? null;
     if (input.onInactive === 'delete')

@@ -235,6 +235,20 @@ export interface HeldDeletes {
   connectors: HeldConnector[];
 }
 
+/** An operator's hold on one connector (`connector-sync suspend`): who, why, since when. */
+export interface Suspension {
+  by: string;
+  reason: string;
+  since: Date;
+}
+
+/** A suspended connector the plan left exactly as it is, with its deployment (if it has one). */
+export interface SuspendedConnector extends Suspension {
+  connectorId: string;
+  /** Its managed deployment as listed this pass; null when it has none (none is created). */
+  deploymentName: string | null;
+}
+
 export interface Plan {
   changes: Change[];
   problems: Problem[];
@@ -243,4 +257,6 @@ export interface Plan {
   unchanged: string[];
   /** Set when the mass-delete guard held deletes back. */
   heldDeletes: HeldDeletes | null;
+  /** Connectors an operator suspended: nothing of theirs is changed, created or deleted. */
+  suspended: SuspendedConnector[];
 }

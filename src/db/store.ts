@@ -12,6 +12,8 @@ import {
 import { insertPass, type PassRecord } from './passes.js';
 import { readSource, writeBackDeploymentId, type SourceSnapshot } from './source.js';
 import { loadStates, saveStates, type ConnectorState } from './state.js';
+import { loadSuspensions } from './suspensions.js';
+import type { Suspension } from '../core/types.js';
 
 /**
  * What a pass reads and writes in Postgres (reconcile/ports.ts PassStore):
@@ -34,6 +36,10 @@ export class PostgresStore {
 
   saveStates(states: ConnectorState[]): Promise<void> {
     return saveStates(this.pool, this.schema, states);
+  }
+
+  loadSuspensions(): Promise<Map<string, Suspension>> {
+    return loadSuspensions(this.pool, this.schema);
   }
 
   openIntents(): Promise<Intent[]> {

@@ -97,7 +97,9 @@ export function judge(
   const specs = validated.valid.map((row) => desiredDeployment(row, settings));
   const untouchable = new Set([...held.untouchable, ...waitingIds]);
   const lookups = unmatchedNames(
-    specs.filter((s) => !untouchable.has(s.connectorId)),
+    specs.filter(
+      (s) => !untouchable.has(s.connectorId) && !snapshot.suspensions.has(s.connectorId),
+    ),
     snapshot.managed,
     snapshot.flowId,
   );
@@ -131,6 +133,7 @@ export function decide(
   const plan = planPass({
     specs: judgement.specs,
     untouchable: judgement.untouchable,
+    suspended: snapshot.suspensions,
     problems,
     stopRuns: inactiveButInvalid(snapshot.source.rows, problems, judgement.waitingIds),
     softDeleted: validated.softDeleted,

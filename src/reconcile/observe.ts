@@ -1,4 +1,4 @@
-import type { Deployment, TemplateDeployment } from '../core/types.js';
+import type { Deployment, Suspension, TemplateDeployment } from '../core/types.js';
 import { connectorTag } from '../core/vocabulary.js';
 import type { Intent } from '../db/eventlog.js';
 import type { SourceSnapshot } from '../db/source.js';
@@ -14,6 +14,8 @@ export interface Snapshot {
   template: TemplateDeployment | null;
   source: SourceSnapshot;
   states: Map<string, ConnectorState>;
+  /** Connectors an operator suspended (`connector-sync suspend`), read before the listing. */
+  suspensions: Map<string, Suspension>;
   flowId: string | null;
   /** Every deployment carrying the managed tag (a targeted pass: its connectors' only). */
   managed: Deployment[];
@@ -41,6 +43,7 @@ async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapsh
   const template = await readTemplate(deps);
   const source = await store.readSource(scope);
   const states = await store.loadStates();
+  const suspensions = inScopeOnly(await store.loadSuspensions(), scope);
   const flowId = template
     ? template.flow_id
     : await prefect.readFlowId(flowNameOf(config.deployment));
@@ -54,7 +57,13 @@ async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapsh
       (intent.change.connectorId !== null && inScope.has(intent.change.connectorId)),
   );
   const intentsReadAt = intents.length > 0 ? await store.now() : null;
-  return { template, source, states, flowId, managed, intents, intentsReadAt };
+  return { template, source, states, suspensions, flowId, managed, intents, intentsReadAt };
+}
+
+/** A targeted pass speaks only of its own connectors. */
+function inScopeOnly<T>(byId: Map<string, T>, scope: string[] | undefined): Map<string, T> {
+  if (!scope) return byId;
+  return new Map(scope.flatMap((id) => (byId.has(id) ? [[id, byId.get(id)!] as const] : [])));
 }
 
 async function listManaged(deps: PassDeps, scope: string[] | undefined): Promise<Deployment[]> {

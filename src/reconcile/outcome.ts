@@ -118,8 +118,10 @@ function syncedStates(input: OutcomeInput): Map<string, ConnectorState> {
       id,
       synced(states.get(id), id, byConnector.get(id) ?? null, now, input.hashes.get(id)),
     );
+  // A suspended connector's state stays what it was, even when its row is gone.
+  const suspended = new Set(input.plan.suspended.map((s) => s.connectorId));
   for (const id of goneConnectors(states, input.liveRows, new Set(byConnector.keys()), input.scope))
-    next.set(id, synced(states.get(id), id, null, now));
+    if (!suspended.has(id)) next.set(id, synced(states.get(id), id, null, now));
   return next;
 }
 

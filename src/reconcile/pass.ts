@@ -131,6 +131,9 @@ export function logPassFinished(logger: Logger, result: PassResult, options: Pas
       ...(options.scope ? { connectors: options.scope } : {}),
       dryRun: options.dryRun,
       changes: result.plan.changes.length,
+      // What the plan would do, by action: all a dry run (or observe mode) does.
+      ...(options.dryRun ? { planned: plannedByAction(result.plan) } : {}),
+      ...(result.plan.suspended.length > 0 ? { suspended: result.plan.suspended.length } : {}),
       applied: result.applied.length,
       problems: result.plan.problems.length + result.failures.length,
       events: result.events,
@@ -141,6 +144,12 @@ export function logPassFinished(logger: Logger, result: PassResult, options: Pas
     },
     'pass finished',
   );
+}
+
+function plannedByAction(plan: Plan): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const change of plan.changes) counts[change.action] = (counts[change.action] ?? 0) + 1;
+  return counts;
 }
 
 function diffCounts(after: CallCounts, before: CallCounts): CallCounts {

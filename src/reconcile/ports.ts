@@ -3,6 +3,7 @@ import type {
   Deployment,
   DeploymentSpec,
   FieldChanges,
+  Suspension,
   TemplateDeployment,
 } from '../core/types.js';
 import type { Intent } from '../db/eventlog.js';
@@ -52,6 +53,8 @@ export interface PassStore {
   readSource(onlyIds?: string[]): Promise<SourceSnapshot>;
   loadStates(): Promise<Map<string, ConnectorState>>;
   saveStates(states: ConnectorState[]): Promise<void>;
+  /** Connectors an operator suspended: id → who, why, since. */
+  loadSuspensions(): Promise<Map<string, Suspension>>;
   openIntents(): Promise<Intent[]>;
   /** The database's clock: the age of an intent is read against it. */
   now(): Promise<Date>;

@@ -1,4 +1,10 @@
-import type { Change, FieldChanges, HeldDeletes, Problem } from '../core/types.js';
+import type {
+  Change,
+  FieldChanges,
+  HeldDeletes,
+  Problem,
+  SuspendedConnector,
+} from '../core/types.js';
 import type { PassResult } from '../reconcile/pass.js';
 
 // How a pass is shown: a diff for people, a stable JSON object for machines.
@@ -10,6 +16,8 @@ export interface PlanSummary {
   resume: number;
   delete: number;
   unchanged: number;
+  /** Connectors an operator suspended: left as they are. */
+  suspended: number;
   invalid: number;
   conflict: number;
   failed: number;
@@ -36,6 +44,14 @@ export interface PlanJson {
     }[];
     connectors: { connector_id: string; message: string; not_created: string | null }[];
   } | null;
+  /** Connectors an operator suspended, left as they are (who, why, since). */
+  suspended: {
+    connector_id: string;
+    suspended_by: string;
+    reason: string;
+    suspended_at: string;
+    deployment_name: string | null;
+  }[];
   summary: PlanSummary;
 }
 
@@ -55,6 +71,7 @@ export function summarize(result: PassResult): PlanSummary {
     resume: count('resume'),
     delete: count('delete'),
     unchanged: result.plan.unchanged.length,
+    suspended: result.plan.suspended.length,
     invalid: status('invalid'),
     conflict: status('conflict'),
     failed: status('failed'),
@@ -76,6 +93,13 @@ export function planJson(result: PassResult): PlanJson {
       message: p.message,
     })),
     held_deletes: heldJson(result.plan.heldDeletes),
+    suspended: result.plan.suspended.map((s) => ({
+      connector_id: s.connectorId,
+      suspended_by: s.by,
+      reason: s.reason,
+      suspended_at: s.since.toISOString(),
+      deployment_name: s.deploymentName,
+    })),
     summary: summarize(result),
   };
 }
@@ -168,6 +192,12 @@ export function renderHeld(held: HeldDeletes, changes: Change[]): string[] {
   });
 }
 
+/** `= suspended connector-42  left as it is (suspended by alice: "migrating"; since …)` */
+export function renderSuspended(s: SuspendedConnector): string {
+  const what = s.deploymentName ?? `connector ${s.connectorId} (no deployment)`;
+  return `= suspended ${what.padEnd(14)} left as it is (suspended by ${s.by}: ${JSON.stringify(s.reason)}; since ${s.since.toISOString()})`;
+}
+
 export function renderProblem(problem: Problem): string {
   return `! ${problem.status.padEnd(7)} ${`connector ${problem.connectorId}`.padEnd(14)} ${problem.message}`;
 }
@@ -176,6 +206,7 @@ export function renderPlan(result: PassResult, verb: 'Plan' | 'Applied'): string
   const lines = [
     ...result.plan.changes.map(renderChange),
     ...(result.plan.heldDeletes ? renderHeld(result.plan.heldDeletes, result.plan.changes) : []),
+    ...result.plan.suspended.map(renderSuspended),
     ...allProblems(result).map(renderProblem),
   ];
   for (const notice of result.plan.notices) lines.push(`? note    ${notice.message}`);
@@ -192,7 +223,8 @@ export function renderPlan(result: PassResult, verb: 'Plan' | 'Applied'): string
     s.conflict ? `${s.conflict} conflict` : '',
     s.failed ? `${s.failed} failed` : '',
   ].filter(Boolean);
-  const tail = `${s.unchanged} unchanged${issues.length ? `; ${issues.join(', ')}` : ''}.`;
+  const suspended = s.suspended ? `, ${s.suspended} suspended` : '';
+  const tail = `${s.unchanged} unchanged${suspended}${issues.length ? `; ${issues.join(', ')}` : ''}.`;
   if (verb === 'Applied') {
     lines.push(
       `Applied: ${result.applied.length} of ${result.plan.changes.length} changes; ${parts.join(', ').replaceAll(' to ', ' ')}; ${tail}`,

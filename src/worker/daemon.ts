@@ -36,7 +36,7 @@ export async function startDaemon(
     worker?.beat(); // an answer from Prefect is progress, even in a long pass
   });
   await prepareSchemaForRun(runtime.pool, config.database.schema, logger);
-  const publisher = await startPublisher(runtime, metrics);
+  const publisher = await publisherUnlessObserving(runtime, metrics);
   worker = workerOf(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
   const w = worker;
 
@@ -83,6 +83,18 @@ export async function startDaemon(
   };
 }
 
+/** Observe mode writes nothing to Prefect: not even its event feed (the publisher). */
+async function publisherUnlessObserving(
+  runtime: Runtime,
+  metrics: Metrics,
+): Promise<{ stop(): Promise<void> }> {
+  if (runtime.config.reconcile.mode !== 'observe') return startPublisher(runtime, metrics);
+  runtime.logger.info(
+    'observe mode (reconcile.mode: observe): every pass plans only; nothing is written to Prefect',
+  );
+  return { stop: () => Promise.resolve() };
+}
+
 /**
  * The publisher of the log to the enabled sinks, woken by every event
  * committed; their cursors exist before the first pass writes.
@@ -125,7 +137,12 @@ function workerOf(runtime: Runtime, metrics: Metrics, options: WorkerOptions): W
   const { url, schema } = runtime.config.database;
   return new Worker(
     {
-      runPass: (passOptions) => runRecordedPass(runtime, passOptions),
+      // Observe mode: every pass is a dry run (plans, logs, metrics; no writes, no events).
+      runPass: (passOptions) =>
+        runRecordedPass(runtime, {
+          ...passOptions,
+          dryRun: passOptions.dryRun || runtime.config.reconcile.mode === 'observe',
+        }),
       tryLock: () => ReconcileLock.tryAcquire(url, schema, runtime.logger),
       countStatuses: () => countByStatus(runtime.pool, schema),
       metrics,

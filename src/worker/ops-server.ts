@@ -6,6 +6,7 @@ import { queryEvents, UnknownCursorError } from '../db/eventlog.js';
 import { latestMigration, schemaVersion } from '../db/migrate.js';
 import { recentPasses } from '../db/passes.js';
 import { pageStates } from '../db/state.js';
+import { loadSuspensions } from '../db/suspensions.js';
 import { coerceError, ConfigurationError } from '../errors.js';
 import { passJson } from '../render/passes.js';
 import { statusJson } from '../render/status.js';
@@ -135,8 +136,10 @@ async function apiEvents(deps: OpsDeps, params: URLSearchParams): Promise<Answer
 async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
   const query = connectorsQueryOf(params);
   const states = await pageStates(deps.pool, deps.schema, query);
+  const ids = states.map((s) => s.connectorId);
+  const suspensions = await loadSuspensions(deps.pool, deps.schema, ids);
   const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
-  return [200, { ...(statusJson(states) as object), next_cursor: next }];
+  return [200, { ...(statusJson(states, suspensions, false) as object), next_cursor: next }];
 }
 
 async function apiPasses(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {

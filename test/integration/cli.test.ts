@@ -35,6 +35,7 @@ describe('exit codes', () => {
       changes: [],
       problems: [],
       held_deletes: null,
+      suspended: [],
       waiting: [],
       summary: {
         create: 0,
@@ -43,6 +44,7 @@ describe('exit codes', () => {
         resume: 0,
         delete: 0,
         unchanged: 1,
+        suspended: 0,
         invalid: 0,
         conflict: 0,
         failed: 0,

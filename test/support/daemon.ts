@@ -24,8 +24,10 @@ export interface WorkerProcess {
 export async function startWorker(
   env: TestEnv,
   extraEnv: Record<string, string> = {},
+  /** More arguments of `run` (say `--observe`). */
+  args: string[] = [],
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'run'], {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], {
     env: cliEnv(env, { PORT: '0', LOG_LEVEL: 'info', ...extraEnv }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import type { EventRow } from '../../src/core/events.js';
-import type { IdKind, SourceRow } from '../../src/core/types.js';
+import type { IdKind, SourceRow, Suspension } from '../../src/core/types.js';
 import type { Intent } from '../../src/db/eventlog.js';
 import type { PassRecord } from '../../src/db/passes.js';
 import type { SourceSnapshot } from '../../src/db/source.js';
@@ -17,6 +17,7 @@ export class FakeStore implements PassStore {
   rows: SourceRow[] = [];
   idKind: IdKind = 'number';
   readonly states = new Map<string, ConnectorState>();
+  readonly suspensions = new Map<string, Suspension>();
   readonly intents = new Map<string, Intent>();
   readonly events: EventRow[] = [];
   readonly writeBacks = new Map<string, string | null>();
@@ -49,6 +50,11 @@ export class FakeStore implements PassStore {
   async saveStates(states: ConnectorState[]): Promise<void> {
     await this.step('saveStates');
     this.putStates(states);
+  }
+
+  async loadSuspensions(): Promise<Map<string, Suspension>> {
+    await this.step('loadSuspensions');
+    return new Map(this.suspensions);
   }
 
   async openIntents(): Promise<Intent[]> {

@@ -85,6 +85,7 @@ describe('defaults (README, "Configuration")', () => {
     expect(c.ownership).toEqual({ managedTag: 'managed-by:connector-sync', adopt: false });
     expect(c.reconcile).toEqual({
       schedule: '* * * * *',
+      mode: 'apply',
       concurrency: 8,
       maxDeletesPerPass: '25%',
       backoff: { baseSeconds: 10, maxSeconds: 3600 },

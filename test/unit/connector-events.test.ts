@@ -106,6 +106,7 @@ const emptyPlan = (overrides: Partial<Plan> = {}): Plan => ({
   notices: [],
   unchanged: [],
   heldDeletes: null,
+  suspended: [],
   ...overrides,
 });
 
@@ -280,6 +281,7 @@ function planInput(overrides: Partial<PlanInput>): PlanInput {
   return {
     specs: [],
     untouchable: new Set(),
+    suspended: new Map(),
     problems: [],
     stopRuns: new Map(),
     softDeleted: new Map(),

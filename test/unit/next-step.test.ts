@@ -9,7 +9,14 @@ function result(overrides: Partial<PassResult> = {}): PassResult {
   return {
     passId: 'p',
     dryRun: false,
-    plan: { changes: [], problems: [], notices: [], unchanged: [], heldDeletes: null },
+    plan: {
+      changes: [],
+      problems: [],
+      notices: [],
+      unchanged: [],
+      heldDeletes: null,
+      suspended: [],
+    },
     applied: [],
     failures: [],
     settled: { tookEffect: 0, didNot: 0 },

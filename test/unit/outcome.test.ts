@@ -23,6 +23,7 @@ const plan = (overrides: Partial<Plan> = {}): Plan => ({
   notices: [],
   unchanged: [],
   heldDeletes: null,
+  suspended: [],
   ...overrides,
 });
 const invalid = (id: string, message = 'bad cron'): Problem => ({
@@ -59,6 +60,16 @@ const byId = (states: ConnectorState[]): Record<string, string> =>
   );
 
 describe('connectorOutcome', () => {
+  it('a suspended connector whose row is gone and has no deployment keeps its state', () => {
+    const suspended = [
+      { connectorId: '2', by: 'alice', reason: 'migrating', since: NOW, deploymentName: null },
+    ];
+    const states = new Map([['2', withStatus(undefined, '2', 'failed', { lastError: 'boom' })]]);
+    expect(connectorOutcome(input({ plan: plan({ suspended }), states })).states).toEqual([]);
+    // Not suspended: deleted, as ever.
+    expect(byId(connectorOutcome(input({ states })).states)).toEqual({ '2': 'deleted' });
+  });
+
   it('unchanged connectors are synced to their deployment; gone ones deleted; nothing written twice', () => {
     const deployment = managedOnly('1');
     const out = connectorOutcome(

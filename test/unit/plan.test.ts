@@ -22,6 +22,7 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
   return {
     specs: [],
     untouchable: new Set(),
+    suspended: new Map(),
     problems: [],
     stopRuns: new Map(),
     softDeleted: new Map(),

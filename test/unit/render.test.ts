@@ -19,7 +19,15 @@ function result(
   return {
     passId: 'pass-1',
     dryRun: false,
-    plan: { changes: [], problems: [], notices: [], unchanged: [], heldDeletes: null, ...plan },
+    plan: {
+      changes: [],
+      problems: [],
+      notices: [],
+      unchanged: [],
+      heldDeletes: null,
+      suspended: [],
+      ...plan,
+    },
     applied: [],
     failures: [],
     settled: { tookEffect: 0, didNot: 0 },
@@ -191,6 +199,40 @@ describe('the plan, for machines', () => {
     expect(json.summary).toMatchObject({ create: 1, update: 1, invalid: 1 });
   });
 
+  it('suspended connectors: a line each, counted in the summary, listed in JSON', () => {
+    const since = new Date('2026-12-01T09:00:00Z');
+    const suspended = [
+      {
+        connectorId: '42',
+        by: 'alice',
+        reason: 'migrating',
+        since,
+        deploymentName: 'connector-42',
+      },
+      { connectorId: '43', by: 'bob', reason: 'no "rush"', since, deploymentName: null },
+    ];
+    const r = result({ dryRun: true }, { changes: [create], suspended, unchanged: ['5'] });
+    const lines = renderPlan(r, 'Plan').split('\n');
+    expect(lines).toContain(
+      '= suspended connector-42   left as it is (suspended by alice: "migrating"; since 2026-12-01T09:00:00.000Z)',
+    );
+    expect(lines).toContain(
+      '= suspended connector 43 (no deployment) left as it is (suspended by bob: "no \\"rush\\""; since 2026-12-01T09:00:00.000Z)',
+    );
+    expect(lines.at(-1)).toBe(
+      'Plan: 1 to create, 0 to update, 0 to pause, 0 to resume, 0 to delete; 1 unchanged, 2 suspended.',
+    );
+    const json = planJson(r);
+    expect(json.summary.suspended).toBe(2);
+    expect(json.suspended[0]).toEqual({
+      connector_id: '42',
+      suspended_by: 'alice',
+      reason: 'migrating',
+      suspended_at: '2026-12-01T09:00:00.000Z',
+      deployment_name: 'connector-42',
+    });
+  });
+
   it('runJson: a dry run carries only the waiting connectors, a real one the pass', () => {
     expect(runJson(result({ dryRun: true, waiting }))).toEqual({
       waiting: [{ connector_id: '4', deployment_id: 'd', message: waiting[0]!.message }],
@@ -259,9 +301,34 @@ describe('status and events', () => {
           attempts: 0,
           next_attempt_at: null,
           last_synced_at: state.lastSyncedAt,
+          suspended: null,
         },
       ],
     });
+  });
+
+  it('suspended connectors: who, since and why in a column of their own, and in JSON', () => {
+    const since = new Date('2026-12-01T09:00:00Z');
+    const suspensions = new Map([
+      ['7', { by: 'alice', reason: 'migrating', since }],
+      ['99', { by: 'bob', reason: 'not yet', since }],
+    ]);
+    const text = renderStatusTable([state], suspensions);
+    expect(text.split('\n')[0]).toMatch(/ +LAST ERROR +SUSPENDED$/);
+    expect(text).toMatch(
+      /^7 +held .* +not deleted +by alice since 2026-12-01T09:00:00.000Z: "migrating"$/m,
+    );
+    expect(text).toMatch(/^99 +- .* by bob since 2026-12-01T09:00:00.000Z: "not yet"$/m);
+    expect(text.endsWith('2 connectors: 1 held; 2 suspended.')).toBe(true);
+    const json = statusJson([state], suspensions) as { connectors: Record<string, unknown>[] };
+    expect(json.connectors.map((c) => [c.connector_id, c.status, c.suspended])).toEqual([
+      ['7', 'held', { by: 'alice', reason: 'migrating', since }],
+      ['99', null, { by: 'bob', reason: 'not yet', since }],
+    ]);
+    // A page of /api/connectors lists the states it pages through, nothing more.
+    expect(
+      (statusJson([state], suspensions, false) as { connectors: unknown[] }).connectors,
+    ).toHaveLength(1);
   });
 
   it('an event line names the action, connector, deployment and what changed', () => {

@@ -193,6 +193,7 @@ describe('work pools of a plan', () => {
     notices: [],
     unchanged: [],
     heldDeletes: null,
+    suspended: [],
   };
 
   it('the pools writes send, and the ones changes touch', () => {
