@@ -2,8 +2,8 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { failedEvent, heldEvent, recoveredEvent } from '../../src/core/connector-events.js';
 import { updatedEvent, type RelatedContext } from '../../src/core/events.js';
-import { planPass, type PlanInput } from '../../src/core/plan.js';
-import type { HeldConnector, Plan } from '../../src/core/types.js';
+import { planPass } from '../../src/core/plan.js';
+import type { HeldConnector } from '../../src/core/types.js';
 import type { StoredEvent } from '../../src/db/eventlog.js';
 import type { ConnectorState } from '../../src/db/state.js';
 import { prefectEventOf } from '../../src/publish/prefect-events.js';
@@ -12,7 +12,15 @@ import { recordStates } from '../../src/reconcile/record.js';
 import { withStatus } from '../../src/reconcile/states.js';
 import { FakeStore } from '../support/fake-store.js';
 import { passWorld } from '../support/pass-world.js';
-import { deploymentFor, FLOW_ID, invalidProblem, managedOnly, specFor } from './core-fixtures.js';
+import {
+  deploymentFor,
+  FLOW_ID,
+  invalidProblem,
+  managedOnly,
+  specFor,
+  planInputOf,
+  emptyPlan,
+} from './core-fixtures.js';
 
 // The events about a connector rather than a deployment change: recovered
 // (only out of failed, invalid or conflict), held (a delete the mass-delete
@@ -98,16 +106,6 @@ describe('the events about a connector: resource the connector, its deployment r
     expect(alone.related).toEqual([]);
     expect(alone.deployment_id).toBeNull();
   });
-});
-
-const emptyPlan = (overrides: Partial<Plan> = {}): Plan => ({
-  changes: [],
-  problems: [],
-  notices: [],
-  unchanged: [],
-  heldDeletes: null,
-  suspended: [],
-  ...overrides,
 });
 
 function outcomeInput(overrides: Partial<OutcomeInput> = {}): OutcomeInput {
@@ -277,27 +275,7 @@ describe('recordStates writes the recovered and held events with the pass and th
   });
 });
 
-function planInput(overrides: Partial<PlanInput>): PlanInput {
-  return {
-    specs: [],
-    untouchable: new Set(),
-    suspended: new Map(),
-    problems: [],
-    stopRuns: new Map(),
-    softDeleted: new Map(),
-    known: new Set(),
-    rowAsSynced: new Set(),
-    managed: [],
-    foreign: [],
-    flowId: FLOW_ID,
-    configTags: ['team:data'],
-    onInactive: 'pause',
-    adopt: false,
-    deleteLimit: { percent: 25 },
-    allowMassDelete: false,
-    ...overrides,
-  };
-}
+const planInput = planInputOf;
 
 describe('drift: marked only when Prefect has this spec version and the row is as last synced', () => {
   const spec = specFor('1');

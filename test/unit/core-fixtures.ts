@@ -1,9 +1,11 @@
 // Builders shared by the unit tests of the pure core (not a test file itself).
 import { desiredDeployment, type DesiredSettings } from '../../src/core/desired.js';
+import type { PlanInput } from '../../src/core/plan.js';
 import type {
   ConnectorRow,
   Deployment,
   DeploymentSpec,
+  Plan,
   Problem,
   SourceRow,
 } from '../../src/core/types.js';
@@ -129,5 +131,41 @@ export function invalidProblem(id: string, message = 'unknown timezone "Mars/Oly
     status: 'invalid',
     message,
     retryable: false,
+  };
+}
+
+/** The planner's input with nothing in it: no rows, no deployments, the defaults. */
+export function planInputOf(overrides: Partial<PlanInput> = {}): PlanInput {
+  return {
+    specs: [],
+    untouchable: new Set(),
+    suspended: new Map(),
+    problems: [],
+    stopRuns: new Map(),
+    softDeleted: new Map(),
+    known: new Set(),
+    rowAsSynced: new Set(),
+    managed: [],
+    foreign: [],
+    flowId: FLOW_ID,
+    configTags: ['team:data'],
+    onInactive: 'pause',
+    adopt: false,
+    deleteLimit: { percent: 25 },
+    allowMassDelete: false,
+    ...overrides,
+  };
+}
+
+/** A plan with nothing to do. */
+export function emptyPlan(overrides: Partial<Plan> = {}): Plan {
+  return {
+    changes: [],
+    problems: [],
+    notices: [],
+    unchanged: [],
+    heldDeletes: null,
+    suspended: [],
+    ...overrides,
   };
 }

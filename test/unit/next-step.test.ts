@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LeadershipLostError } from '../../src/db/lock.js';
 import type { PassResult } from '../../src/reconcile/pass.js';
 import { COME_BACK_MARGIN_MS, nextStep } from '../../src/worker/next-step.js';
+import { emptyPlan } from './core-fixtures.js';
 
 // What follows a pass, from how it ended: one pure decision (next-step.ts).
 
@@ -9,14 +10,7 @@ function result(overrides: Partial<PassResult> = {}): PassResult {
   return {
     passId: 'p',
     dryRun: false,
-    plan: {
-      changes: [],
-      problems: [],
-      notices: [],
-      unchanged: [],
-      heldDeletes: null,
-      suspended: [],
-    },
+    plan: emptyPlan(),
     applied: [],
     failures: [],
     settled: { tookEffect: 0, didNot: 0 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Change, Plan, Problem } from '../../src/core/types.js';
+import type { Change, Problem } from '../../src/core/types.js';
 import type { ConnectorState } from '../../src/db/state.js';
 import { connectorOutcome, type OutcomeInput } from '../../src/reconcile/outcome.js';
 import {
@@ -12,20 +12,12 @@ import {
   synced,
   withStatus,
 } from '../../src/reconcile/states.js';
-import { connectorRow, managedOnly, specFor } from './core-fixtures.js';
+import { connectorRow, managedOnly, specFor, emptyPlan } from './core-fixtures.js';
 
 // Every connector's state after a pass, decided from its plan and what it applied.
 
 const NOW = new Date('2026-12-01T08:00:00Z');
-const plan = (overrides: Partial<Plan> = {}): Plan => ({
-  changes: [],
-  problems: [],
-  notices: [],
-  unchanged: [],
-  heldDeletes: null,
-  suspended: [],
-  ...overrides,
-});
+const plan = emptyPlan;
 const invalid = (id: string, message = 'bad cron'): Problem => ({
   connectorId: id,
   connectorName: null,

@@ -3,11 +3,11 @@ import { planPass, type PlanInput } from '../../src/core/plan.js';
 import type { Suspension } from '../../src/core/types.js';
 import {
   deploymentFor,
-  FLOW_ID,
   invalidProblem,
   managedOnly,
   OTHER_FLOW_ID,
   specFor,
+  planInputOf,
 } from './core-fixtures.js';
 
 // The planner's rule for a connector an operator suspended: its deployment
@@ -17,25 +17,12 @@ const SINCE = new Date('2026-12-01T10:00:00Z');
 const BY_ALICE: Suspension = { by: 'alice', reason: 'migrating', since: SINCE };
 
 function input(overrides: Partial<PlanInput> = {}): PlanInput {
-  return {
-    specs: [],
-    untouchable: new Set(),
+  return planInputOf({
     suspended: new Map([['1', BY_ALICE]]),
-    problems: [],
-    stopRuns: new Map(),
-    softDeleted: new Map(),
     known: new Set(['1']),
     rowAsSynced: new Set(['1']),
-    managed: [],
-    foreign: [],
-    flowId: FLOW_ID,
-    configTags: ['team:data'],
-    onInactive: 'pause',
-    adopt: false,
-    deleteLimit: { percent: 25 },
-    allowMassDelete: false,
     ...overrides,
-  };
+  });
 }
 
 describe('planPass: a suspended connector', () => {

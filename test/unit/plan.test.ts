@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  connectorIdOf,
-  deleteLimit,
-  planPass,
-  unmatchedNames,
-  type PlanInput,
-} from '../../src/core/plan.js';
+import { connectorIdOf, deleteLimit, planPass, unmatchedNames } from '../../src/core/plan.js';
 import { changesConnectorState } from '../../src/core/changes.js';
 import type { Change, Deployment } from '../../src/core/types.js';
 import {
@@ -16,29 +10,10 @@ import {
   managedOnly,
   OTHER_FLOW_ID,
   specFor,
+  planInputOf,
 } from './core-fixtures.js';
 
-function input(overrides: Partial<PlanInput> = {}): PlanInput {
-  return {
-    specs: [],
-    untouchable: new Set(),
-    suspended: new Map(),
-    problems: [],
-    stopRuns: new Map(),
-    softDeleted: new Map(),
-    known: new Set(),
-    rowAsSynced: new Set(),
-    managed: [],
-    foreign: [],
-    flowId: FLOW_ID,
-    configTags: ['team:data'],
-    onInactive: 'pause',
-    adopt: false,
-    deleteLimit: { percent: 25 },
-    allowMassDelete: false,
-    ...overrides,
-  };
-}
+const input = planInputOf;
 
 function summary(changes: Change[]): string[] {
   return changes.map((c) =>

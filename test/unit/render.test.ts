@@ -8,7 +8,7 @@ import type { PassResult } from '../../src/reconcile/pass.js';
 import { planJson, renderChange, renderPlan, summarize } from '../../src/render/plan.js';
 import { EXIT, exitCodeOf, renderRun, runJson } from '../../src/render/run.js';
 import { renderEvent, renderStatusTable, statusJson } from '../../src/render/status.js';
-import { deploymentFor, managedOnly, specFor } from './core-fixtures.js';
+import { deploymentFor, emptyPlan, managedOnly, specFor } from './core-fixtures.js';
 
 // What people and machines read about a pass, and the exit code it ends with.
 
@@ -19,15 +19,7 @@ function result(
   return {
     passId: 'pass-1',
     dryRun: false,
-    plan: {
-      changes: [],
-      problems: [],
-      notices: [],
-      unchanged: [],
-      heldDeletes: null,
-      suspended: [],
-      ...plan,
-    },
+    plan: emptyPlan(plan),
     applied: [],
     failures: [],
     settled: { tookEffect: 0, didNot: 0 },
