@@ -44,6 +44,16 @@ async function loadOverview() {
       .join('');
 }
 
+/** A suspended connector keeps its status; the badge says that nothing is reconciled meanwhile. */
+function suspendedBadge(suspended) {
+  return suspended ? ' <span class="st st-suspended">suspended</span>' : '';
+}
+
+function suspendedReason(suspended) {
+  if (!suspended) return null;
+  return `suspended by ${suspended.by} since ${whenText(suspended.since)}: ${suspended.reason}`;
+}
+
 function connectorRow(c) {
   const url = deploymentUrl(view.uiUrl, c.deployment_id);
   const name = escapeHtml(c.deployment_name ?? '–');
@@ -52,8 +62,8 @@ function connectorRow(c) {
   return `<tr data-connector="${id}">
     <th scope="row"><a href="#connector=${encodeURIComponent(c.connector_id)}">${id}</a></th>
     <td>${deployment}</td>
-    <td><span class="st st-${escapeHtml(c.status)}">${escapeHtml(c.status)}</span></td>
-    <td class="reason">${escapeHtml(c.last_error ?? '')}</td>
+    <td><span class="st st-${escapeHtml(c.status)}">${escapeHtml(c.status)}</span>${suspendedBadge(c.suspended)}</td>
+    <td class="reason">${escapeHtml(suspendedReason(c.suspended) ?? c.last_error ?? '')}</td>
     <td>${whenText(c.last_synced_at)}</td>
     <td>${c.next_attempt_at ? whenText(c.next_attempt_at) : '–'}</td>
   </tr>`;

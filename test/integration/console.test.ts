@@ -127,6 +127,19 @@ describe.skipIf(skip)('the ops console', () => {
     expect(await page.locator('#connector-title').innerText()).toBe(`Connector ${id}: history`);
     expect(await page.locator('#history tbody').innerText()).toMatch(/created/);
 
+    // A suspended connector keeps its status, with a badge and who/why in place of the reason.
+    expect(
+      (await env.cli(['suspend', validIds[3]!, '--reason', 'migrating', '--by', 'alice'])).code,
+    ).toBe(0);
+    await page.press('#q', 'Enter');
+    const held = page.locator(`tr[data-connector="${validIds[3]}"]`);
+    await expect.poll(() => held.locator('.st-suspended').count()).toBe(1);
+    expect(await held.locator('.st-synced').count()).toBe(1);
+    expect(await held.locator('.reason').innerText()).toMatch(
+      /^suspended by alice since .+: migrating$/,
+    );
+    expect((await env.cli(['resume', validIds[3]!])).code).toBe(0);
+
     // A change the page did not make: the worker's targeted pass writes an event; it shows up live.
     await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     await expect.poll(() => page.locator('#live').innerText()).toBe('Live: on');
