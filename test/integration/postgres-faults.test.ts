@@ -13,7 +13,7 @@ import {
   SHORT_CALLS,
   type TestEnv,
 } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { eventually, prefectApi } from '../support/prefect-api.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { parsePrometheus } from '../support/prometheus.js';
 import { startProxy, type FaultProxy } from '../support/proxy.js';
@@ -216,7 +216,14 @@ async function expectRecovery(w: WorkerProcess, fault: Fault, sql: Sql): Promise
   expect(await lockPid(sql)).not.toBe(fault.lockPid);
 
   // Exactly once: every create reached Prefect once and has one created event, by id.
-  expect(await sql(`SELECT * FROM ${SCHEMA}.intents`)).toEqual([]);
+  // A call of the recovery pass that timed out on a busy machine leaves its
+  // intent open; the worker comes back for it once it may be settled.
+  const open = await eventually(
+    () => sql(`SELECT * FROM ${SCHEMA}.intents`),
+    (rows) => rows.length === 0,
+    90_000,
+  );
+  expect(open).toEqual([]);
   const deployments = await prefectApi(env!.apiUrl).deploymentsByTag(env!.tag);
   expect(deployments.map((d) => d.name).sort()).toEqual(
     (await sql<{ id: string }>('SELECT id::text FROM cai_connectors'))
