@@ -24,7 +24,7 @@ export async function deliveredToAll(
 
 /**
  * Deletes up to `batch` events older than `before` whose seq is at most
- * `upToSeq` (null: any). Returns how many went.
+ * `upToSeq` (null: no bound). Returns how many went.
  */
 export async function pruneEvents(
   db: Queryable,

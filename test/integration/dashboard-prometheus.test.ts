@@ -10,7 +10,7 @@ import {
   dashboardQueries,
   measureOf,
 } from '../support/monitoring.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
+import { eventually, handMadeDeployment } from '../support/prefect-api.js';
 import { parsePrometheus } from '../support/prometheus.js';
 import {
   PROMETHEUS_BIN,
@@ -70,13 +70,7 @@ beforeAll(async () => {
   );
   await insertConnectors(env, [{ name: 'bad cron', schedule: 'every day at noon' }]);
   const [taken] = await insertConnectors(env, [{ name: 'taken', schedule: '0 5 * * *' }]);
-  const api = prefectApi(env.apiUrl);
-  const flow = await api.call<{ id: string }>('POST', '/flows/', { name: env.flowName });
-  await api.call('POST', '/deployments/', {
-    name: `connector-${taken}`,
-    flow_id: flow.data.id,
-    tags: ['hand-made'],
-  });
+  await handMadeDeployment(env.apiUrl, env.flowName, `connector-${taken}`);
   expect(ids).toHaveLength(VALID);
 
   proxy = await startProxy(env.apiUrl, []);

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
 import { shippedViews } from '../support/monitoring.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { handMadeDeployment } from '../support/prefect-api.js';
 
 // The dashboard views of migration 004 (README, "Dashboard") after real passes
 // (`run --once`) against the real Prefect: the numbers they give are the tables' numbers, and
@@ -23,13 +23,7 @@ beforeAll(async () => {
     { name: 'bad timezone', schedule: '0 1 * * *', timezone: 'Mars/X' },
   ]);
   const [taken] = await insertConnectors(env, [{ name: 'taken', schedule: '0 2 * * *' }]);
-  const api = prefectApi(env.apiUrl);
-  const flow = await api.call<{ id: string }>('POST', '/flows/', { name: env.flowName });
-  await api.call('POST', '/deployments/', {
-    name: `connector-${taken}`,
-    flow_id: flow.data.id,
-    tags: ['hand-made'],
-  });
+  await handMadeDeployment(env.apiUrl, env.flowName, `connector-${taken}`);
   // run --once, not a pass in this process: only a real command records its pass.
   const first = await env.cli(['run', '--once', '--json']);
   expect(first.code, first.stderr).toBe(1); // problems: the invalid and the conflicting row

@@ -83,3 +83,17 @@ export async function eventually<T>(
   }
   return last;
 }
+
+/**
+ * A deployment made by hand (no managed tag) under the name a connector's
+ * would take, in the test's flow: that connector is then in conflict.
+ */
+export async function handMadeDeployment(
+  apiUrl: string,
+  flowName: string,
+  name: string,
+): Promise<void> {
+  const api = prefectApi(apiUrl);
+  const flow = await api.call<{ id: string }>('POST', '/flows/', { name: flowName });
+  await api.call('POST', '/deployments/', { name, flow_id: flow.data.id, tags: ['hand-made'] });
+}
