@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Output } from './commands/output.js';
 import { resumeCommand, suspendCommand } from './commands/suspend.js';
+import { retryCommand, syncCommand, type SyncOptions } from './commands/sync.js';
 import type { Runtime } from './runtime.js';
 
 // The operator's controls on single connectors, registered on cli.ts's
@@ -25,7 +26,87 @@ function nonEmpty(value: string): string {
   return value;
 }
 
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a number of seconds > 0');
+  return n;
+}
+
+const RETRYABLE = ['failed', 'invalid', 'conflict'] as const;
+
+const SYNC_HELP = `
+With a worker leading, the connectors are handed to it (a request in
+<database.schema>.sync_requests and a NOTIFY) and this waits for the outcome
+of its pass; with none, this takes the reconcile lock and runs the targeted
+pass itself. Either way their backoff is ignored, and a row Prefect refused
+as invalid is tried again. In observe mode it only plans.
+
+Exit codes: as \`run --once\` (0 converged, 1 a connector failed or is
+invalid/conflicting, 64 bad usage, 69 Postgres or Prefect unreachable, or no
+outcome within --timeout).`;
+
+interface SyncFlags {
+  json?: boolean;
+  timeout: number;
+}
+
+/** `--json` and `--timeout`, shared by sync and retry. */
+function withSyncFlags(command: Command): Command {
+  return command
+    .option('--json', 'print the outcome as JSON')
+    .option(
+      '--timeout <seconds>',
+      "how long to wait for a leading worker's pass (then exit 69)",
+      positiveSeconds,
+      60,
+    );
+}
+
+function syncOptionsOf(flags: SyncFlags): SyncOptions {
+  return { json: flags.json === true, timeoutSeconds: flags.timeout, by: defaultWho() };
+}
+
 export function addControlCommands(program: Command, run: RunWith, output: Output): void {
+  addSyncCommands(program, run, output);
+  addSuspendCommands(program, run, output);
+}
+
+function addSyncCommands(program: Command, run: RunWith, output: Output): void {
+  withSyncFlags(
+    program
+      .command('sync')
+      .description('reconcile these connectors now, ignoring backoff; prints the outcome')
+      .argument('<id...>', 'connector ids'),
+  )
+    .addHelpText('after', `${SYNC_HELP}\n\nExample:\n  connector-sync sync 42 43`)
+    .action(async (ids: string[], flags: SyncFlags) => {
+      await run((rt) => syncCommand(rt, [...new Set(ids)], syncOptionsOf(flags), output));
+    });
+
+  withSyncFlags(
+    program
+      .command('retry')
+      .description(
+        '`sync` every connector whose last pass left it failed, invalid or conflicting (or just --status)',
+      )
+      .addOption(
+        new Option('--status <status...>', 'only connectors in these states')
+          .choices(RETRYABLE)
+          .default([...RETRYABLE]),
+      ),
+  )
+    .addHelpText(
+      'after',
+      `${SYNC_HELP}\n\nExamples:\n  connector-sync retry\n  connector-sync retry --status failed`,
+    )
+    .action(async (flags: SyncFlags & { status: string[] }) => {
+      const statuses = [...new Set(flags.status)];
+      await run((rt) => retryCommand(rt, statuses, syncOptionsOf(flags), output));
+    });
+}
+
+function addSuspendCommands(program: Command, run: RunWith, output: Output): void {
   program
     .command('suspend')
     .description(

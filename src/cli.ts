@@ -54,12 +54,13 @@ const program = new Command()
   .addHelpText(
     'after',
     `
-Exit codes (run --once, plan):
+Exit codes (run --once, plan, sync, retry):
   0   converged (plan: nothing to change)
   1   a connector failed or is invalid/conflicting, or the mass-delete guard held deletes back
   2   plan only: changes pending and no problems
   64  bad usage or configuration, credentials refused, work pool missing
   69  Postgres or Prefect unreachable, or the reconcile lock was held too long
+      (sync, retry: no outcome from the leading worker within --timeout)
 
 Environment: DATABASE_URL, PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING,
 CONNECTOR_SYNC_CONFIG, CONNECTOR_SYNC_ENV, CONNECTOR_SYNC_SCHEDULE, LOG_LEVEL, LOG_FORMAT, HOST, PORT.`,

@@ -3,8 +3,9 @@ import { prepareSchemaForRun, requireCurrentSchema } from '../db/schema-check.js
 import { flushSinks } from '../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../publish/sinks.js';
 import { runRecordedPass } from '../reconcile/recorded.js';
-import { planJson } from '../render/plan.js';
-import { EXIT, exitCodeOf, renderRun, runJson } from '../render/run.js';
+import type { PassOptions } from '../reconcile/context.js';
+import type { PassResult } from '../reconcile/pass.js';
+import { EXIT, reportOf, type PassReport } from '../render/run.js';
 import type { Runtime } from '../runtime.js';
 import type { Output } from './output.js';
 import type { Sink } from '../publish/sink.js';
@@ -32,25 +33,34 @@ export async function reconcileCommand(
   const lock = options.dryRun
     ? null
     : await ReconcileLock.acquire(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
-  const sinks = options.dryRun ? [] : sinksOf(rt.config, rt.logger, rt.prefect.http);
+  const pass = { dryRun: options.dryRun, allowMassDelete: options.allowMassDelete };
+  return passAndReport(rt, lock, pass, { json: options.json, report: reportOf }, out);
+}
+
+/**
+ * One pass (under `lock`, null for a dry run), printed as `report` makes it,
+ * the lock released, then — for a real pass that was not cut short — the
+ * sinks flushed. Its exit code.
+ */
+export async function passAndReport(
+  rt: Runtime,
+  lock: ReconcileLock | null,
+  pass: PassOptions,
+  how: { json: boolean; report: (result: PassResult) => PassReport },
+  out: Output,
+): Promise<number> {
+  const sinks = pass.dryRun ? [] : sinksOf(rt.config, rt.logger, rt.prefect.http);
   let code: number;
   try {
-    await prepareSinks(rt.pool, schema, sinks);
-    const result = await runRecordedPass(rt, {
-      dryRun: options.dryRun,
-      allowMassDelete: options.allowMassDelete,
-    });
-    out.print(
-      options.json
-        ? JSON.stringify({ ...planJson(result), ...runJson(result) }, null, 2)
-        : renderRun(result),
-    );
-    code = exitCodeOf(result);
+    await prepareSinks(rt.pool, rt.config.database.schema, sinks);
+    const report = how.report(await runRecordedPass(rt, pass));
+    out.print(how.json ? JSON.stringify(report.json, null, 2) : report.text);
+    code = report.exitCode;
   } finally {
     await lock?.release();
   }
   // A pass cut short (exit 69) found Prefect failing: the sinks wait for the next run.
-  if (!options.dryRun && code !== EXIT.unavailable) await publishAfterPass(rt, sinks);
+  if (!pass.dryRun && code !== EXIT.unavailable) await publishAfterPass(rt, sinks);
   return code;
 }
 

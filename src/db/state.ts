@@ -102,6 +102,20 @@ export async function countByStatus(
   return Object.fromEntries(result.rows.map((r) => [r.status, Number(r.n)]));
 }
 
+/** The connectors whose last pass left them in one of `statuses` (for `retry`). */
+export async function idsWithStatus(
+  db: Queryable,
+  schema: string,
+  statuses: readonly string[],
+): Promise<string[]> {
+  const result = await db.query<{ connector_id: string }>(
+    `SELECT connector_id FROM ${quoteIdent(schema)}.connector_state
+      WHERE status = ANY($1::text[]) ORDER BY connector_id`,
+    [statuses],
+  );
+  return result.rows.map((r) => r.connector_id);
+}
+
 /** A page of connector states, ordered by connector id (cursor = the last id seen). */
 export async function pageStates(
   db: Queryable,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/pool.js';
 import { deliveredToAll, pruneEvents, prunePasses } from '../db/retention.js';
+import { pruneSyncRequests } from '../db/sync-requests.js';
 import { coerceError } from '../errors.js';
 
 export interface RetentionPolicy {
@@ -27,8 +28,8 @@ interface RetentionDeps {
 /**
  * Prunes what retention allows, in batches, while `going()`: events older
  * than eventDays that every enabled sink has (an event a sink still lacks
- * stays, however old), and pass rows older than passDays. A failure is
- * logged and left to the next round.
+ * stays, however old), and pass rows (and served sync requests) older
+ * than passDays. A failure is logged and left to the next round.
  */
 export async function pruneOnce(deps: RetentionDeps, going: () => boolean): Promise<void> {
   const { db, schema, retention, logger, metrics } = deps;
@@ -50,6 +51,8 @@ export async function pruneOnce(deps: RetentionDeps, going: () => boolean): Prom
       const before = new Date(now - retention.passDays * DAY_MS);
       passes = await inBatches(going, () => prunePasses(db, schema, before, PRUNE_BATCH));
       metrics?.pruned.inc({ table: 'passes' }, passes);
+      // Served `sync` requests are history of the same kind, kept as long.
+      await inBatches(going, () => pruneSyncRequests(db, schema, before, PRUNE_BATCH));
     }
     if (events + passes > 0) logger.info({ events, passes }, 'retention: pruned old rows');
   } catch (error) {

@@ -68,7 +68,7 @@ export interface Judgement {
 export function judge(
   snapshot: Snapshot,
   config: Config,
-  options: Pick<PassOptions, 'honourBackoff'>,
+  options: Pick<PassOptions, 'honourBackoff' | 'retryHeld'>,
   now: Date,
 ): Judgement {
   const { settlements, waiting } = splitIntents(snapshot, config);
@@ -93,7 +93,10 @@ export function judge(
     settings,
   );
   const hashes = rowHashes(source.rows);
-  const held = heldBack(validated.valid, states, hashes, now, options.honourBackoff === true);
+  const held = heldBack(validated.valid, states, hashes, now, {
+    backoff: options.honourBackoff === true && options.retryHeld !== true,
+    invalid: options.retryHeld !== true,
+  });
   const specs = validated.valid.map((row) => desiredDeployment(row, settings));
   const untouchable = new Set([...held.untouchable, ...waitingIds]);
   const lookups = unmatchedNames(

@@ -152,17 +152,26 @@ export interface HeldBack {
   problems: Problem[];
 }
 
+/** Which holds a pass keeps (see heldBack). */
+export interface Holds {
+  /** A failing connector waits for its backoff (the long-running worker). */
+  backoff: boolean;
+  /** A row Prefect itself judged invalid waits until it changes (all but `sync`/`retry`). */
+  invalid: boolean;
+}
+
 /**
  * Connectors a pass leaves alone: a row Prefect itself judged invalid (until
  * the row changes) and, in the long-running worker, a failing connector whose
- * backoff has not run out (unless its row changed since).
+ * backoff has not run out (unless its row changed since). An operator's
+ * `sync` or `retry` lifts both.
  */
 export function heldBack(
   rows: ConnectorRow[],
   states: Map<string, ConnectorState>,
   hashes: Map<string, string>,
   now: Date,
-  honourBackoff: boolean,
+  holds: Holds,
 ): HeldBack {
   const held: HeldBack = { untouchable: new Set(), problems: [] };
   for (const row of rows) {
@@ -170,16 +179,13 @@ export function heldBack(
     if (!state?.lastError || state.rowHash !== hashes.get(row.id)) continue;
     const invalid = state.status === 'invalid';
     const backingOff =
-      honourBackoff &&
-      state.status === 'failed' &&
-      state.nextAttemptAt !== null &&
-      state.nextAttemptAt > now;
-    if (!invalid && !backingOff) continue;
+      state.status === 'failed' && state.nextAttemptAt !== null && state.nextAttemptAt > now;
+    if (!(invalid && holds.invalid) && !(backingOff && holds.backoff)) continue;
     held.untouchable.add(row.id);
     held.problems.push({
       connectorId: row.id,
       connectorName: row.name,
-      status: state.status === 'invalid' ? 'invalid' : 'failed',
+      status: invalid ? 'invalid' : 'failed',
       message: state.lastError,
       retryable: !invalid,
     });

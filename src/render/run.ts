@@ -1,9 +1,25 @@
 import type { PassResult } from '../reconcile/pass.js';
-import { allProblems, renderPlan } from './plan.js';
+import { allProblems, planJson, renderPlan } from './plan.js';
 
 // What `run --once` / `plan` report about a pass: text, JSON and exit code. Pure.
 
 export const EXIT = { ok: 0, problems: 1, pending: 2, usage: 64, unavailable: 69 } as const;
+
+/** What a command prints for a pass (text or JSON) and exits with. */
+export interface PassReport {
+  exitCode: number;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+/** `run --once` / `plan`: the whole pass. */
+export function reportOf(result: PassResult): PassReport {
+  return {
+    exitCode: exitCodeOf(result),
+    text: renderRun(result),
+    json: { ...planJson(result), ...runJson(result) },
+  };
+}
 
 export function runJson(result: PassResult): Record<string, unknown> {
   // Connectors left alone because an earlier call of theirs may still land: plan says so too.

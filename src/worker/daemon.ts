@@ -11,7 +11,9 @@ import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from './metrics.js';
 import { createOpsServer, listen } from './ops-server.js';
-import { WakeupListener } from './wakeups.js';
+import { parseWakeup, WAKEUP_CHANNEL, WakeupListener } from './wakeups.js';
+import { SYNC_CHANNEL } from '../db/sync-requests.js';
+import { syncRequestsOf } from './sync-requests.js';
 import { EVENTS_CHANNEL } from '../db/eventlog.js';
 
 export interface Daemon {
@@ -51,9 +53,10 @@ export async function startDaemon(
     uiUrl: config.prefect.uiUrl,
   });
   const { address: host, port } = await listen(server, config.http.port, config.http.host);
-  const listener = new WakeupListener(config.database.url, logger, (wakeup) =>
-    w.requestWakeup(wakeup),
-  );
+  const listener = new WakeupListener(config.database.url, logger, {
+    [WAKEUP_CHANNEL]: (payload) => w.requestWakeup(parseWakeup(payload)),
+    [SYNC_CHANNEL]: () => w.requestSync(),
+  });
   await listener.start();
   const schedule = cron.schedule(config.reconcile.schedule, () => w.requestFullPass(), {
     name: 'reconcile',
@@ -116,12 +119,9 @@ async function startPublisher(
     metrics.publishFailures.inc({ sink: sink.name }, 0);
   }
   const publisher = new Publisher(publisherDepsOf(config, pool, sinks, logger, metrics));
-  const committed = new WakeupListener(
-    config.database.url,
-    logger,
-    () => publisher.nudge(),
-    EVENTS_CHANNEL,
-  );
+  const committed = new WakeupListener(config.database.url, logger, {
+    [EVENTS_CHANNEL]: () => publisher.nudge(),
+  });
   await committed.start();
   publisher.start();
   return {
@@ -145,6 +145,7 @@ function workerOf(runtime: Runtime, metrics: Metrics, options: WorkerOptions): W
         }),
       tryLock: () => ReconcileLock.tryAcquire(url, schema, runtime.logger),
       countStatuses: () => countByStatus(runtime.pool, schema),
+      syncRequests: syncRequestsOf(runtime.pool, schema),
       metrics,
       logger: runtime.logger,
     },

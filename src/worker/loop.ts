@@ -5,6 +5,7 @@ import type { PassResult } from '../reconcile/pass.js';
 import { ComeBack } from './come-back.js';
 import type { Metrics } from './metrics.js';
 import { nextStep, type NextStep, type PassOutcome } from './next-step.js';
+import { serveSyncRequests, type SyncRequests } from './sync-requests.js';
 import type { Wakeup } from './wakeups.js';
 import { realClock, WorkQueue, type Clock } from './work-queue.js';
 
@@ -51,6 +52,8 @@ export interface WorkerDeps {
   tryLock(): Promise<Lock | null>;
   /** Connectors by status, for the gauge after a full pass. */
   countStatuses(): Promise<Record<string, number>>;
+  /** Operators' `sync` / `retry` requests (none in tests that do not need them). */
+  syncRequests?: SyncRequests;
   metrics: Metrics;
   logger: Logger;
   clock?: Clock;
@@ -114,6 +117,12 @@ export class Worker {
     this.wake();
   }
 
+  /** An operator's `sync` / `retry` was written: served before anything else. */
+  requestSync(): void {
+    this.work.requestSync();
+    this.wake();
+  }
+
   start(): Promise<void> {
     this.loopDone ??= this.loop();
     return this.loopDone;
@@ -157,7 +166,9 @@ export class Worker {
         continue;
       }
       this.state = 'reconciling';
-      await this.runOnePass(work.scope);
+      if (!work.sync) await this.runOnePass({ scope: work.scope });
+      else if (this.deps.syncRequests)
+        await serveSyncRequests(this.deps.syncRequests, (pass) => this.runOnePass(pass), this.log);
     }
     this.state = 'stopping';
   }
@@ -183,15 +194,16 @@ export class Worker {
     return true;
   }
 
-  private async runOnePass(scope: string[] | undefined): Promise<void> {
+  private async runOnePass(pass: Pick<PassOptions, 'scope' | 'retryHeld'>): Promise<PassOutcome> {
+    const { scope } = pass;
     const kind = scope ? 'targeted' : 'full';
     const started = performance.now();
     const lock = this.lock!;
     const outcome: PassOutcome = await this.deps
       .runPass({
+        ...pass,
         dryRun: false,
         allowMassDelete: false,
-        scope,
         honourBackoff: true,
         guard: () => lock.assertHeld(),
         shouldStop: () => this.stopping,
@@ -205,6 +217,7 @@ export class Worker {
     if ('result' in outcome && kind === 'full') await this.refreshStatusGauge();
     this.passesRun++;
     this.deps.metrics.passDuration.observe({ kind }, (performance.now() - started) / 1000);
+    return outcome;
   }
 
   /** Does what `nextStep` decided: metrics, logs, the retry pause, requeues, the come-back. */

@@ -17,10 +17,14 @@ export function parseWakeup(payload: string | undefined): Wakeup {
   return ids.length === 0 ? null : ids;
 }
 
+/** What to do with a notification on a channel; an undefined payload means "some may be lost". */
+export type ChannelHandlers = Record<string, (payload: string | undefined) => void>;
+
 /**
- * LISTENs for wake-ups on a dedicated connection and reconnects (with a
- * growing pause) when that connection fails. After a reconnect it asks for a
- * full pass: notifications sent while it was away are lost.
+ * LISTENs on some channels on one dedicated connection and reconnects (with
+ * a growing pause) when that connection fails. After a reconnect it calls
+ * every handler with no payload: notifications sent while it was away are
+ * lost (for wake-ups that means a full pass).
  */
 export class WakeupListener {
   private client: pg.Client | null = null;
@@ -30,21 +34,17 @@ export class WakeupListener {
   constructor(
     private readonly url: string,
     private readonly logger: Logger,
-    private readonly onWakeup: (wakeup: Wakeup) => void,
-    /** Another channel (the event log's, for the publisher); its payloads are not connector ids. */
-    private readonly channel: string = WAKEUP_CHANNEL,
+    private readonly handlers: ChannelHandlers,
   ) {}
 
   async start(): Promise<void> {
     while (!this.stopped) {
       try {
         const client = await connectClient(this.url, this.logger);
-        client.on('notification', (message) => {
-          if (message.channel === this.channel) this.onWakeup(parseWakeup(message.payload));
-        });
+        client.on('notification', (message) => this.handlers[message.channel]?.(message.payload));
         client.on('error', () => this.reconnect(client));
         client.on('end', () => this.reconnect(client));
-        await client.query(`LISTEN ${this.channel}`);
+        for (const channel of Object.keys(this.handlers)) await client.query(`LISTEN ${channel}`);
         this.client = client;
         this.retryMs = 500;
         return;
@@ -60,7 +60,7 @@ export class WakeupListener {
     if (this.client !== client || this.stopped) return;
     this.client = null;
     this.logger.warn('wake-up connection lost; reconnecting');
-    this.onWakeup(null);
+    for (const handle of Object.values(this.handlers)) handle(undefined);
     void this.start();
   }
 

@@ -92,8 +92,13 @@ export async function handMadeDeployment(
   apiUrl: string,
   flowName: string,
   name: string,
-): Promise<void> {
+): Promise<string> {
   const api = prefectApi(apiUrl);
   const flow = await api.call<{ id: string }>('POST', '/flows/', { name: flowName });
-  await api.call('POST', '/deployments/', { name, flow_id: flow.data.id, tags: ['hand-made'] });
+  const made = await api.call<{ id: string }>('POST', '/deployments/', {
+    name,
+    flow_id: flow.data.id,
+    tags: ['hand-made'],
+  });
+  return made.data.id;
 }

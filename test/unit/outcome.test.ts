@@ -201,11 +201,15 @@ describe('state helpers', () => {
       ['1', 'h1'],
       ['2', 'h2'],
     ]);
-    expect([...heldBack(rows, states, hashes, NOW, true).untouchable]).toEqual(['1', '2']);
-    expect([...heldBack(rows, states, hashes, NOW, false).untouchable]).toEqual(['1']);
-    expect([...heldBack(rows, states, new Map([['1', 'changed']]), NOW, true).untouchable]).toEqual(
-      [],
-    );
+    const worker = { backoff: true, invalid: true };
+    expect([...heldBack(rows, states, hashes, NOW, worker).untouchable]).toEqual(['1', '2']);
+    const once = { backoff: false, invalid: true };
+    expect([...heldBack(rows, states, hashes, NOW, once).untouchable]).toEqual(['1']);
+    const changed = new Map([['1', 'changed']]);
+    expect([...heldBack(rows, states, changed, NOW, worker).untouchable]).toEqual([]);
+    // `sync` / `retry`: nothing is held back.
+    const sync = { backoff: false, invalid: false };
+    expect([...heldBack(rows, states, hashes, NOW, sync).untouchable]).toEqual([]);
   });
 
   it('stateAfter: a change that only clears the way leaves the connector alone', () => {

@@ -1,5 +1,5 @@
 // An in-memory stand-in for the outbox's tables (events, sink_cursors and
-// passes), answering exactly the statements src/db/outbox.ts,
+// passes, sync_requests), answering exactly the statements src/db/outbox.ts,
 // src/db/retention.ts and eventsAfterSeq send and failing loudly on any other, so the publisher can be unit-tested
 // without Postgres. Not a test file itself.
 import type { StoredEvent } from '../../../src/db/eventlog.js';
@@ -12,6 +12,8 @@ export class FakeOutboxDb {
   readonly cursors = new Map<string, number>();
   /** The pass history, as far as retention looks at it. */
   passes: { id: string; startedAt: Date }[] = [];
+  /** `sync` requests, as far as retention looks at them (open ones have no finishedAt). */
+  syncRequests: { id: string; finishedAt: Date | null }[] = [];
   /** Every statement, by its first words: what the code under test asked. */
   readonly statements: string[] = [];
   /** Set to make every query fail (Postgres down). */
@@ -103,6 +105,14 @@ export class FakeOutboxDb {
         .filter((p) => p.startedAt < before)
         .slice(0, batch);
       this.passes = this.passes.filter((p) => !gone.includes(p));
+      return { rows: [], rowCount: gone.length };
+    }
+    if (sql.startsWith('DELETE FROM') && sql.includes('.sync_requests WHERE id IN')) {
+      const [before, batch] = params as [Date, number];
+      const gone = this.syncRequests
+        .filter((r) => r.finishedAt !== null && r.finishedAt < before)
+        .slice(0, batch);
+      this.syncRequests = this.syncRequests.filter((r) => !gone.includes(r));
       return { rows: [], rowCount: gone.length };
     }
     throw new Error(`FakeOutboxDb does not know this statement: ${sql}`);

@@ -82,15 +82,21 @@ describe('pruneOnce', () => {
     expect(db.events).toHaveLength(1_500);
   });
 
-  it('prunes the pass history by passDays, apart from the events', async () => {
+  it('prunes the pass history (and served sync requests) by passDays, apart from the events', async () => {
     const { db, deps, pruned, lines } = world({ passDays: 10 });
     db.append(2, daysAgo(400)); // eventDays null: events are kept however old
     db.passes = [
       { id: 'old', startedAt: daysAgo(11) },
       { id: 'new', startedAt: daysAgo(9) },
     ];
+    db.syncRequests = [
+      { id: 'served long ago', finishedAt: daysAgo(11) },
+      { id: 'served lately', finishedAt: daysAgo(9) },
+      { id: 'still open', finishedAt: null },
+    ];
     await pruneOnce(deps, () => true);
     expect(db.passes.map((p) => p.id)).toEqual(['new']);
+    expect(db.syncRequests.map((r) => r.id)).toEqual(['served lately', 'still open']);
     expect(seqs(db)).toEqual([1, 2]);
     expect(pruned.get('passes')).toBe(1);
     expect(pruned.has('events')).toBe(false);

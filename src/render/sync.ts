@@ -1,0 +1,44 @@
+import type { SyncOutcome } from '../db/sync-requests.js';
+import type { PassResult } from '../reconcile/pass.js';
+import { reportOf } from './run.js';
+
+// What `sync` / `retry` print for one request and exit with: the part of a
+// pass that concerns the request's connectors (the leader may have served
+// several requests in one pass). Pure.
+
+/** The pass as it concerns `ids`: their changes, problems and waits; the pass's own totals. */
+export function resultFor(result: PassResult, ids: readonly string[]): PassResult {
+  const mine = new Set(ids);
+  const has = (id: string | null): boolean => id !== null && mine.has(id);
+  const { plan } = result;
+  const held = plan.heldDeletes;
+  return {
+    ...result,
+    plan: {
+      changes: plan.changes.filter((c) => has(c.connectorId)),
+      problems: plan.problems.filter((p) => has(p.connectorId)),
+      notices: plan.notices.filter((n) => has(n.connectorId)),
+      unchanged: plan.unchanged.filter(has),
+      suspended: plan.suspended.filter((s) => has(s.connectorId)),
+      heldDeletes: held?.connectors.some((c) => has(c.connectorId)) ? held : null,
+    },
+    applied: result.applied.filter((a) => has(a.change.connectorId)),
+    failures: result.failures.filter((f) => has(f.connectorId)),
+    waiting: result.waiting.filter((w) => has(w.connectorId)),
+  };
+}
+
+/** The request's report, as `run --once` would print it, and its exit code. */
+export function syncOutcomeOf(result: PassResult, ids: readonly string[]): SyncOutcome {
+  const report = reportOf(resultFor(result, ids));
+  return { ...report, json: { connectors: [...ids], ...report.json } };
+}
+
+/** A request whose pass failed as a whole: the error's one line and its exit code. */
+export function failedSyncOutcome(message: string, exitCode: number): SyncOutcome {
+  return {
+    exitCode,
+    text: `The pass failed: ${message}`,
+    json: { error: message },
+  };
+}

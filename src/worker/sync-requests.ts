@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import { LeadershipLostError } from '../db/lock.js';
+import type { Queryable } from '../db/pool.js';
+import {
+  finishSyncRequests,
+  openSyncRequests,
+  type SyncOutcome,
+  type SyncRequest,
+} from '../db/sync-requests.js';
+import { classifyError, coerceError, EXIT_CODE_OF } from '../errors.js';
+import { SHUTTING_DOWN } from '../reconcile/apply.js';
+import type { PassOptions } from '../reconcile/context.js';
+import { failedSyncOutcome, syncOutcomeOf } from '../render/sync.js';
+import type { PassOutcome } from './next-step.js';
+
+// The leader's side of `connector-sync sync` / `retry` (db/sync-requests.ts
+// has the table): every open request is served by one targeted pass that
+// lifts backoff and Prefect's "invalid" hold for their connectors.
+
+/** The open requests and their outcomes, as the worker reaches them. */
+export interface SyncRequests {
+  open(): Promise<SyncRequest[]>;
+  finish(passId: string | null, outcomes: { id: string; outcome: SyncOutcome }[]): Promise<void>;
+}
+
+export function syncRequestsOf(db: Queryable, schema: string): SyncRequests {
+  return {
+    open: () => openSyncRequests(db, schema),
+    finish: (passId, outcomes) => finishSyncRequests(db, schema, passId, outcomes),
+  };
+}
+
+/** The pass that serves `requests`: their connectors, nothing held back. */
+export function syncPassOf(requests: SyncRequest[]): Pick<PassOptions, 'scope' | 'retryHeld'> {
+  return { scope: [...new Set(requests.flatMap((r) => r.connectorIds))], retryHeld: true };
+}
+
+/**
+ * What each request is told, from how its pass ended; null when it stays
+ * open for the next pass or the next leader (this one lost the lock, or is
+ * shutting down: the pass did not get to say anything about them).
+ */
+export function outcomesOf(
+  outcome: PassOutcome,
+  requests: SyncRequest[],
+): { passId: string | null; outcomes: { id: string; outcome: SyncOutcome }[] } | null {
+  if ('error' in outcome) {
+    if (outcome.error instanceof LeadershipLostError) return null;
+    const failed = failedSyncOutcome(
+      outcome.error.message,
+      EXIT_CODE_OF[classifyError(outcome.error)],
+    );
+    return { passId: null, outcomes: requests.map(({ id }) => ({ id, outcome: failed })) };
+  }
+  const { result } = outcome;
+  if (result.aborted === SHUTTING_DOWN) return null;
+  return {
+    passId: result.passId,
+    outcomes: requests.map(({ id, connectorIds }) => ({
+      id,
+      outcome: syncOutcomeOf(result, connectorIds),
+    })),
+  };
+}
+
+/**
+ * Serves the open requests with `runPass` (the worker's own pass, under its
+ * lock); a Postgres that fails here is logged, and the requests wait for the
+ * next full pass, which looks again.
+ */
+export async function serveSyncRequests(
+  requests: SyncRequests,
+  runPass: (options: Pick<PassOptions, 'scope' | 'retryHeld'>) => Promise<PassOutcome>,
+  log: Logger,
+): Promise<void> {
+  let open: SyncRequest[];
+  try {
+    open = await requests.open();
+  } catch (error) {
+    log.warn({ err: coerceError(error) }, 'cannot read the sync requests; looking again later');
+    return;
+  }
+  if (open.length === 0) return;
+  const pass = syncPassOf(open);
+  const outcome = await runPass(pass);
+  const told = outcomesOf(outcome, open);
+  if (!told) return;
+  try {
+    await requests.finish(told.passId, told.outcomes);
+    log.info(
+      { requests: open.map((r) => r.id), connectors: pass.scope, pass: told.passId },
+      'sync requests served',
+    );
+  } catch (error) {
+    log.warn(
+      { err: coerceError(error), requests: open.map((r) => r.id) },
+      'cannot record the outcome of sync requests; the next pass serves them again',
+    );
+  }
+}
