@@ -2,6 +2,7 @@
 // them. Read-only. Markup helpers live in format.js (compiled from
 // src/console/format.ts, unit-tested); this file only fetches and places.
 import {
+  comparisonRows,
   deploymentUrl,
   escapeHtml,
   eventDetail,
@@ -112,6 +113,46 @@ async function loadHistory(more) {
   $('history-more').hidden = !body.next_cursor;
 }
 
+function stateText(body) {
+  const c = body.connector;
+  const state = c
+    ? `Status ${c.status}${c.last_error ? `: ${c.last_error}` : ''}; deployment ${c.deployment_name ?? 'none'}; ${c.attempts} failed attempts.`
+    : 'No pass has recorded a state for it yet.';
+  const why = suspendedReason(c?.suspended);
+  const problem = body.comparison?.problem;
+  return [
+    state,
+    why && `It is ${why}.`,
+    problem && `Its row: ${problem.status}, ${problem.message}.`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+function compareRow(r) {
+  const mark = r.differs ? ' class="differs"' : '';
+  const label = r.differs ? ' <span class="st st-failed">differs</span>' : '';
+  return `<tr${mark}><th scope="row"><code>${escapeHtml(r.field)}</code>${label}</th>
+    <td><code>${escapeHtml(r.desired)}</code></td><td><code>${escapeHtml(r.actual)}</code></td></tr>`;
+}
+
+/** Its state, and desired beside actual (`/api/connectors/<id>`). */
+async function loadComparison() {
+  const response = await fetch(`/api/connectors/${encodeURIComponent(view.connector)}`, {
+    headers: { accept: 'application/json' },
+  });
+  const body = response.status === 404 ? null : await response.json();
+  if (body === null || !response.ok) {
+    $('connector-state').textContent = body?.error ?? 'No connector with this id is known.';
+    $('compare').tBodies[0].innerHTML = '';
+  } else {
+    $('connector-state').textContent = stateText(body);
+    $('compare').tBodies[0].innerHTML = body.comparison
+      ? comparisonRows(body.comparison).map(compareRow).join('')
+      : `<tr><td colspan="3">Cannot compare now: ${escapeHtml(body.comparison_error)}</td></tr>`;
+  }
+}
+
 async function openConnector() {
   const match = /^#connector=(.+)$/.exec(location.hash);
   const section = $('connector');
@@ -122,14 +163,8 @@ async function openConnector() {
   }
   view.connector = decodeURIComponent(match[1]);
   section.hidden = false;
-  $('connector-title').textContent = `Connector ${view.connector}: history`;
-  const states = await getJson(
-    `/api/connectors?${new URLSearchParams({ q: view.connector, limit: '20' })}`,
-  );
-  const state = states.connectors.find((c) => c.connector_id === view.connector);
-  $('connector-state').textContent = state
-    ? `Status ${state.status}${state.last_error ? `: ${state.last_error}` : ''}; deployment ${state.deployment_name ?? 'none'}; ${state.attempts} failed attempts.`
-    : 'No state recorded for this connector.';
+  $('connector-title').textContent = `Connector ${view.connector}`;
+  await loadComparison();
   await loadHistory(false);
   $('connector-title').focus();
 }
@@ -149,7 +184,7 @@ function liveEvent(e) {
   list.prepend(item);
   while (list.children.length > 50) list.lastElementChild.remove();
   if (view.connector && e.connector_id === view.connector)
-    void safely(loadHistory(Boolean(view.historyAfter)));
+    void safely(Promise.all([loadHistory(Boolean(view.historyAfter)), loadComparison()]));
 }
 
 function followEvents() {

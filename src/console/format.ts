@@ -42,6 +42,36 @@ function jsonText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+export interface ComparisonRow {
+  field: string;
+  desired: string;
+  actual: string;
+  differs: boolean;
+}
+
+/**
+ * `/api/connectors/<id>`'s comparison as table rows: every field either
+ * side has, values as compact JSON ('–' where a side has none), the fields a
+ * pass would change first.
+ */
+export function comparisonRows(comparison: {
+  desired: { fields: Record<string, unknown> } | null;
+  actual: { fields: Record<string, unknown> } | null;
+  differs: string[];
+}): ComparisonRow[] {
+  const desired = comparison.desired?.fields ?? {};
+  const actual = comparison.actual?.fields ?? {};
+  const fields = [...new Set([...Object.keys(desired), ...Object.keys(actual)])];
+  const differs = new Set(comparison.differs);
+  const rows = fields.map((field) => ({
+    field,
+    desired: field in desired ? jsonText(desired[field]) : '–',
+    actual: field in actual ? jsonText(actual[field]) : '–',
+    differs: differs.has(field),
+  }));
+  return [...rows.filter((r) => r.differs), ...rows.filter((r) => !r.differs)];
+}
+
 /** One line about an event that is not an update: what failed, or what was made. */
 export function eventDetail(event: {
   action: string;

@@ -91,6 +91,21 @@ export function diffDeployment(spec: DeploymentSpec, actual: Deployment): FieldC
   return changes;
 }
 
+/** Every managed field as Prefect holds it, in the shape plans and events show (`from`). */
+export function actualFields(actual: Deployment): Record<ManagedField, unknown> {
+  return Object.fromEntries(
+    MANAGED_FIELDS.map((field) => [field, FIELD_RULES[field].from(actual)]),
+  ) as Record<ManagedField, unknown>;
+}
+
+/** Every managed field as the connector wants it (`to`: what would be sent). */
+export function desiredFields(spec: DeploymentSpec): Record<ManagedField, unknown> {
+  return Object.fromEntries(MANAGED_FIELDS.map((field) => [field, spec[field]])) as Record<
+    ManagedField,
+    unknown
+  >;
+}
+
 /** The planned field changes that Prefect does not hold yet (settling an intent reads this). */
 export function unappliedFields(fields: FieldChanges, actual: Deployment): FieldChanges {
   const left: FieldChanges = {};

@@ -121,6 +121,8 @@ export async function pageStates(
   db: Queryable,
   schema: string,
   query: {
+    /** Just this connector. */
+    id?: string | undefined;
     status?: string | undefined;
     q?: string | undefined;
     after?: string | undefined;
@@ -129,6 +131,7 @@ export async function pageStates(
 ): Promise<ConnectorState[]> {
   const where: string[] = [];
   const params: unknown[] = [];
+  if (query.id !== undefined) where.push(`connector_id = $${params.push(query.id)}`);
   if (query.status) where.push(`status = $${params.push(query.status)}`);
   if (query.q) {
     // A substring search walks connector_state (no trigram index: pg_trgm is an extension

@@ -6,6 +6,7 @@ import { prepareSchemaForRun } from '../db/schema-check.js';
 import { countByStatus } from '../db/state.js';
 import { Publisher } from '../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../publish/sinks.js';
+import { compareConnector } from '../reconcile/explain.js';
 import { runRecordedPass } from '../reconcile/recorded.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
@@ -51,6 +52,7 @@ export async function startDaemon(
     stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
     databaseUrl: config.database.url,
     uiUrl: config.prefect.uiUrl,
+    compare: (id) => compareConnector(runtime, id),
   });
   const { address: host, port } = await listen(server, config.http.port, config.http.host);
   const listener = new WakeupListener(config.database.url, logger, {

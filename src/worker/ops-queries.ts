@@ -59,6 +59,14 @@ export function connectorsQueryOf(params: URLSearchParams): {
 
 const MAX_SEARCH = 200;
 
+/** `/api/connectors/<id>` takes no query parameters; the id is at most 200 characters. */
+export function connectorQueryOf(id: string, params: URLSearchParams): void {
+  if (id.trim() === '' || id.length > MAX_SEARCH)
+    throw new BadRequest(`a connector id is 1 to ${MAX_SEARCH} characters`);
+  const unknown = [...params.keys()];
+  if (unknown.length > 0) throw new BadRequest(`unknown parameter ${unknown[0]}`);
+}
+
 /** `/api/passes?result=R&limit=N&before=CURSOR` (newest first; the cursor is a pass id). */
 export function passesQueryOf(params: URLSearchParams): {
   result: PassResultKind | undefined;

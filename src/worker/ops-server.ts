@@ -15,7 +15,14 @@ import type { Worker } from './loop.js';
 import { ASSET_PATHS, serveAsset } from './console-assets.js';
 import { streamEvents } from './event-stream.js';
 import { overview } from './overview.js';
-import { BadRequest, connectorsQueryOf, eventsQueryOf, passesQueryOf } from './ops-queries.js';
+import {
+  BadRequest,
+  connectorQueryOf,
+  connectorsQueryOf,
+  eventsQueryOf,
+  passesQueryOf,
+} from './ops-queries.js';
+import type { ConnectorComparison } from '../reconcile/explain.js';
 
 export interface OpsDeps {
   pool: pg.Pool;
@@ -29,6 +36,8 @@ export interface OpsDeps {
   databaseUrl: string;
   /** prefect.uiUrl: the console links deployments there (null: no links). */
   uiUrl: string | null;
+  /** One connector's desired deployment beside Prefect's (reads Postgres and Prefect). */
+  compare: (id: string) => Promise<ConnectorComparison>;
 }
 
 type Answer = [status: number, body: unknown, contentType?: string];
@@ -75,7 +84,10 @@ export function createOpsServer(deps: OpsDeps): http.Server {
       });
       return;
     }
-    const route = ROUTES[url.pathname];
+    const one = ONE_CONNECTOR.exec(url.pathname);
+    const route: Handler | undefined = one
+      ? async (d, params) => apiConnector(d, decodedId(one[1]!), params)
+      : ROUTES[url.pathname];
     if (req.method !== 'GET' || !route) {
       const known = route !== undefined || url.pathname in RAW_ROUTES;
       send(res, known ? 405 : 404, { error: known ? 'only GET' : 'not found' });
@@ -140,6 +152,34 @@ async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<An
   const suspensions = await loadSuspensions(deps.pool, deps.schema, ids);
   const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
   return [200, { ...(statusJson(states, suspensions, false) as object), next_cursor: next }];
+}
+
+/** `/api/connectors/<id>`: its state, and its desired deployment beside Prefect's. */
+const ONE_CONNECTOR = /^\/api\/connectors\/([^/]{1,600})$/;
+
+function decodedId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest('the connector id is not valid percent-encoding');
+  }
+}
+
+async function apiConnector(deps: OpsDeps, id: string, params: URLSearchParams): Promise<Answer> {
+  connectorQueryOf(id, params);
+  const states = await pageStates(deps.pool, deps.schema, { id, limit: 1 });
+  const suspensions = await loadSuspensions(deps.pool, deps.schema, [id]);
+  const [connector = null] = (
+    statusJson(states, suspensions, false) as { connectors: Record<string, unknown>[] }
+  ).connectors;
+  // Prefect down (or slow) is no reason to hide the state: the comparison says why it is missing.
+  const comparison = await deps.compare(id).then(
+    (c) => ({ comparison: c, comparison_error: null }),
+    (error: unknown) => ({ comparison: null, comparison_error: coerceError(error).message }),
+  );
+  if (!connector && !comparison.comparison?.desired && !comparison.comparison?.actual)
+    return [404, { error: `no connector ${id} is known (no state, no row, no deployment)` }];
+  return [200, { connector_id: id, connector, ...comparison }];
 }
 
 async function apiPasses(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {

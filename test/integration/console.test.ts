@@ -124,8 +124,12 @@ describe.skipIf(skip)('the ops console', () => {
     await page.locator(`tr[data-connector="${id}"] th a`).focus();
     await page.keyboard.press('Enter');
     await page.locator('#connector:not([hidden]) #history tbody tr').first().waitFor();
-    expect(await page.locator('#connector-title').innerText()).toBe(`Connector ${id}: history`);
+    expect(await page.locator('#connector-title').innerText()).toBe(`Connector ${id}`);
     expect(await page.locator('#history tbody').innerText()).toMatch(/created/);
+    // Desired beside actual: in step, nothing differs.
+    await page.locator('#compare tbody tr').first().waitFor();
+    expect(await page.locator('#compare tbody').innerText()).toContain('4 * * *');
+    expect(await page.locator('#compare tr.differs').count()).toBe(0);
 
     // A suspended connector keeps its status, with a badge and who/why in place of the reason.
     expect(
@@ -144,6 +148,18 @@ describe.skipIf(skip)('the ops console', () => {
     await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     await expect.poll(() => page.locator('#live').innerText()).toBe('Live: on');
     await env.sql(`UPDATE cai_connectors SET schedule = '30 6 * * *' WHERE id = $1`, [id]);
+    // Before any pass: the page, opened again, shows the schedule the row now asks for.
+    const setHash = (hash: string) =>
+      page.evaluate((h) => ((globalThis as any).location.hash = h), hash);
+    await setHash('');
+    await setHash(`#connector=${id}`);
+    // The schedule, and the version that hashes the desired deployment.
+    await expect
+      .poll(() => page.locator('#compare tr.differs th code').allInnerTexts())
+      .toEqual(['schedules', 'version']);
+    const differs = page.locator('#compare tr.differs', { hasText: 'schedules' });
+    expect(await differs.locator('td').first().innerText()).toContain('30 6 * * *');
+    expect(await differs.locator('td').last().innerText()).toContain('0 4 * * *');
     await env.sql(`SELECT pg_notify('connector_sync_wakeup', $1)`, [id]);
     const live = page.locator('#live-events li', { hasText: `updated connector ${id}` });
     await live.waitFor({ timeout: 30_000 });
@@ -151,6 +167,9 @@ describe.skipIf(skip)('the ops console', () => {
     await update.waitFor({ timeout: 10_000 });
     expect(await update.locator('.changes li').first().innerText()).toMatch(/→/);
     expect(await update.innerText()).toContain('30 6 * * *');
+    // …and desired and actual are in step again, without a reload.
+    await expect.poll(() => page.locator('#compare tr.differs').count()).toBe(0);
+    expect(await page.locator('#compare tbody').innerText()).not.toContain('0 4 * * *');
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(
       42,
     );
@@ -181,6 +200,31 @@ describe.skipIf(skip)('the ops console', () => {
     );
     expect(streams).toHaveLength(0);
   }, 120_000);
+
+  it('/api/connectors/<id>: the state and desired beside actual; 404 and 400 for what it does not know', async () => {
+    const one = await fetch(`${worker.baseUrl}/api/connectors/${validIds[1]}`);
+    expect(one.status).toBe(200);
+    const body: any = await one.json();
+    expect(body.connector).toMatchObject({ connector_id: validIds[1], status: 'synced' });
+    expect(body.comparison.desired.name).toBe(`connector-${validIds[1]}`);
+    expect(body.comparison.actual.id).toBe(body.connector.deployment_id);
+    expect(body.comparison.desired.fields.schedules).toEqual([
+      expect.objectContaining({ cron: '1 4 * * *' }),
+    ]);
+    expect(body.comparison.differs).toEqual([]);
+    const invalid: any = await (
+      await fetch(`${worker.baseUrl}/api/connectors/${invalidId}`)
+    ).json();
+    expect(invalid.comparison.desired).toBeNull();
+    expect(invalid.comparison.problem).toMatchObject({ status: 'invalid' });
+    const none = await fetch(`${worker.baseUrl}/api/connectors/no-such-connector`);
+    expect(none.status).toBe(404);
+    expect(((await none.json()) as any).error).toContain('no connector no-such-connector');
+    expect((await fetch(`${worker.baseUrl}/api/connectors/${validIds[1]}?limit=5`)).status).toBe(
+      400,
+    );
+    expect((await fetch(`${worker.baseUrl}/api/connectors/%E0%A4%A`)).status).toBe(400);
+  });
 
   it('/api/connectors?q= matches part of the id or deployment name, wildcards taken literally', async () => {
     const ids = async (query: string): Promise<string[]> => {

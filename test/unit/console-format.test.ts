@@ -8,6 +8,7 @@ import {
   passTitle,
   whenText,
   type PassBar,
+  comparisonRows,
 } from '../../src/console/format.js';
 
 const pass = (over: Partial<PassBar> = {}): PassBar => ({
@@ -86,5 +87,21 @@ describe('console format helpers', () => {
 
   it('escapes a result it does not know', () => {
     expect(passesChart([pass({ result: '"><script>' })])).not.toContain('<script>');
+  });
+
+  it('lays desired beside actual, the fields a pass would change first', () => {
+    const rows = comparisonRows({
+      desired: { fields: { description: 'ehr', tags: ['a', 'b'], paused: false } },
+      actual: { fields: { description: 'ehr', tags: ['a'], paused: false } },
+      differs: ['tags'],
+    });
+    expect(rows).toEqual([
+      { field: 'tags', desired: '["a","b"]', actual: '["a"]', differs: true },
+      { field: 'description', desired: 'ehr', actual: 'ehr', differs: false },
+      { field: 'paused', desired: 'false', actual: 'false', differs: false },
+    ]);
+    expect(
+      comparisonRows({ desired: { fields: { paused: true } }, actual: null, differs: [] }),
+    ).toEqual([{ field: 'paused', desired: 'true', actual: '–', differs: false }]);
   });
 });

@@ -1,0 +1,39 @@
+import { actualFields, desiredFields, diffDeployment } from '../core/diff.js';
+import type { Deployment, ManagedField, Problem } from '../core/types.js';
+import type { PassDeps } from './context.js';
+import { judge } from './decide.js';
+import { observe } from './observe.js';
+
+// One connector's desired deployment beside the one Prefect has, field by
+// field: what the console's connector page shows. It reads exactly what a
+// targeted pass reads (observe) and judges it the same way, and writes
+// nothing — so it works on a standby replica too.
+
+export interface ConnectorComparison {
+  /** What its row asks for; null when the row is gone, soft-deleted or invalid. */
+  desired: { name: string; fields: Record<ManagedField, unknown> } | null;
+  /** Its managed deployment in Prefect (the one named as desired, else any); null when none. */
+  actual: { id: string; name: string; fields: Record<ManagedField, unknown> } | null;
+  /** The fields a pass would change (all of them are in `desired` and `actual`). */
+  differs: ManagedField[];
+  /** Why its row cannot be synced as it is, if it cannot. */
+  problem: Pick<Problem, 'status' | 'message'> | null;
+}
+
+export async function compareConnector(deps: PassDeps, id: string): Promise<ConnectorComparison> {
+  const snapshot = await observe(deps, [id]);
+  const judgement = judge(snapshot, deps.config, {}, deps.now());
+  const spec = judgement.specs.find((s) => s.connectorId === id) ?? null;
+  const found = judgement.validated.problems.find((p) => p.connectorId === id);
+  const deployment: Deployment | null =
+    snapshot.managed.find((d) => d.name === spec?.name) ?? snapshot.managed[0] ?? null;
+  return {
+    desired: spec ? { name: spec.name, fields: desiredFields(spec) } : null,
+    actual: deployment
+      ? { id: deployment.id, name: deployment.name, fields: actualFields(deployment) }
+      : null,
+    differs:
+      spec && deployment ? (Object.keys(diffDeployment(spec, deployment)) as ManagedField[]) : [],
+    problem: found ? { status: found.status, message: found.message } : null,
+  };
+}
