@@ -20,6 +20,10 @@ export function secretsOf(config: Config): string[] {
     /* not a URL: nothing to extract */
   }
   secrets.push(...prefectCredentialTexts(config.prefect.apiKey, config.prefect.authString));
+  const { token, basic } = config.http.auth;
+  if (token) secrets.push(token);
+  if (basic)
+    secrets.push(basic.slice(basic.indexOf(':') + 1), Buffer.from(basic).toString('base64'));
   return secrets;
 }
 

@@ -32,6 +32,8 @@ const ENV_KEYS: [string, string][] = [
   ['NATS_URL', 'events.publish.nats.url'],
   ['HOST', 'http.host'],
   ['PORT', 'http.port'],
+  ['CONNECTOR_SYNC_HTTP_TOKEN', 'http.auth.token'],
+  ['CONNECTOR_SYNC_HTTP_BASIC', 'http.auth.basic'],
 ];
 
 /**

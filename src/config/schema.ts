@@ -238,6 +238,25 @@ export const configSchema = z.strictObject({
       // null: every interface (IPv6 and IPv4), as Node binds by default.
       host: z.string().min(1).nullable().default(null),
       port: z.coerce.number().int().min(0).max(65535).default(8080),
+      // Who may read the console and /api/* (README, "Security"). Neither set: open (a WARN at start).
+      auth: z
+        .strictObject({
+          // A bearer token (env CONNECTOR_SYNC_HTTP_TOKEN), typically from a Secret.
+          token: z
+            .string()
+            .min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)')
+            .nullable()
+            .default(null),
+          // "user:password" for HTTP basic auth (env CONNECTOR_SYNC_HTTP_BASIC).
+          basic: z
+            .string()
+            .regex(/^[^:]+:.{12,}$/, 'must be "user:password", the password at least 12 characters')
+            .nullable()
+            .default(null),
+          // /metrics needs the credential too (the scraper then sends it).
+          metrics: z.boolean().default(false),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });

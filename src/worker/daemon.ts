@@ -43,17 +43,8 @@ export async function startDaemon(
   worker = workerOf(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
   const w = worker;
 
-  const server = createOpsServer({
-    pool: runtime.pool,
-    schema: config.database.schema,
-    worker: w,
-    metrics,
-    logger,
-    stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
-    databaseUrl: config.database.url,
-    uiUrl: config.prefect.uiUrl,
-    compare: (id) => compareConnector(runtime, id),
-  });
+  const server = opsServerOf(runtime, w, metrics, options);
+  warnIfOpen(config, logger);
   const { address: host, port } = await listen(server, config.http.port, config.http.host);
   const listener = new WakeupListener(config.database.url, logger, {
     [WAKEUP_CHANNEL]: (payload) => w.requestWakeup(parseWakeup(payload)),
@@ -86,6 +77,35 @@ export async function startDaemon(
       return outcome;
     },
   };
+}
+
+/** The ops HTTP server over this runtime (it reads Postgres, and Prefect for a comparison). */
+function opsServerOf(
+  runtime: Runtime,
+  worker: Worker,
+  metrics: Metrics,
+  options: Partial<WorkerOptions>,
+): ReturnType<typeof createOpsServer> {
+  const { config, logger } = runtime;
+  return createOpsServer({
+    pool: runtime.pool,
+    schema: config.database.schema,
+    worker,
+    metrics,
+    logger,
+    stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
+    databaseUrl: config.database.url,
+    uiUrl: config.prefect.uiUrl,
+    compare: (id) => compareConnector(runtime, id),
+    auth: config.http.auth,
+  });
+}
+
+function warnIfOpen(config: Config, logger: Logger): void {
+  if (config.http.auth.token === null && config.http.auth.basic === null)
+    logger.warn(
+      'the ops API and console are open: anyone who can reach the port reads the event log; set http.auth.token (env CONNECTOR_SYNC_HTTP_TOKEN)',
+    );
 }
 
 /** Observe mode writes nothing to Prefect: not even its event feed (the publisher). */

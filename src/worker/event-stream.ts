@@ -55,7 +55,7 @@ export async function streamEvents(
 /** The Last-Event-ID a reconnecting EventSource sends: the seq of the last event it got. */
 function lastEventId(req: http.IncomingMessage): string | null {
   const raw = req.headers['last-event-id'];
-  return typeof raw === 'string' && /^\d{1,19}$/.test(raw) ? raw : null;
+  return typeof raw === 'string' && /^\d{1,18}$/.test(raw) ? raw : null;
 }
 
 class Stream {

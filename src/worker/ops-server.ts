@@ -20,9 +20,13 @@ import {
   connectorQueryOf,
   connectorsQueryOf,
   eventsQueryOf,
+  onlyParams,
   passesQueryOf,
+  streamQueryOf,
 } from './ops-queries.js';
 import type { ConnectorComparison } from '../reconcile/explain.js';
+import type { OpsAuth } from './ops-auth.js';
+import { refusalOf, SERVER_LIMITS } from './ops-guard.js';
 
 export interface OpsDeps {
   pool: pg.Pool;
@@ -36,6 +40,8 @@ export interface OpsDeps {
   databaseUrl: string;
   /** prefect.uiUrl: the console links deployments there (null: no links). */
   uiUrl: string | null;
+  /** Who may read what (http.auth). */
+  auth: OpsAuth;
   /** One connector's desired deployment beside Prefect's (reads Postgres and Prefect). */
   compare: (id: string) => Promise<ConnectorComparison>;
 }
@@ -68,16 +74,22 @@ type RawHandler = (
 /** Routes that write their own answer: the console's files and its live event stream. */
 const RAW_ROUTES: Record<string, RawHandler> = {
   ...Object.fromEntries(ASSET_PATHS.map((path) => [path, (_d, _q, res) => serveAsset(path, res)])),
-  '/api/events/stream': (deps, req, res, params) =>
-    streamEvents(deps, req, res, params.get('connector') || undefined),
+  '/api/events/stream': async (deps, req, res, params) =>
+    streamEvents(deps, req, res, streamQueryOf(params)),
 };
 
 export function createOpsServer(deps: OpsDeps): http.Server {
-  return http.createServer((req, res) => {
+  const { maxConnections, maxHeaderSize, connectionsCheckingInterval, ...timeouts } = SERVER_LIMITS;
+  const options = { maxHeaderSize, connectionsCheckingInterval, ...timeouts };
+  const server = http.createServer(options, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const refusal = refusalOf(req, url.pathname, deps.auth);
+    if (refusal) return send(res, refusal.status, refusal.body, undefined, refusal.headers);
     const raw = req.method === 'GET' ? RAW_ROUTES[url.pathname] : undefined;
     if (raw) {
       raw(deps, req, res, url.searchParams).catch((error: unknown) => {
+        if (error instanceof BadRequest && !res.headersSent)
+          return send(res, 400, { error: error.message });
         deps.logger.warn({ err: coerceError(error), path: url.pathname }, 'ops endpoint failed');
         if (!res.headersSent) send(res, 503, { error: 'unavailable' });
         else res.end();
@@ -101,6 +113,8 @@ export function createOpsServer(deps: OpsDeps): http.Server {
         send(res, 503, { error: 'unavailable' });
       });
   });
+  server.maxConnections = maxConnections;
+  return server;
 }
 
 function healthz(deps: OpsDeps): Promise<Answer> {
@@ -189,13 +203,25 @@ async function apiPasses(deps: OpsDeps, params: URLSearchParams): Promise<Answer
   return [200, { passes: passes.map(passJson), next_cursor: next }];
 }
 
-async function apiOverview(deps: OpsDeps): Promise<Answer> {
+async function apiOverview(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
+  onlyParams(params, []);
   return [200, await overview(deps)];
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, type?: string): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  type?: string,
+  headers: Record<string, string | string[]> = {},
+): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type ?? 'application/json' });
+  res.writeHead(status, {
+    'content-type': type ?? 'application/json',
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 

@@ -93,7 +93,11 @@ describe('defaults (README, "Configuration")', () => {
       shutdownTimeoutSeconds: 20,
     });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
-    expect(c.http).toEqual({ host: null, port: 8080 });
+    expect(c.http).toEqual({
+      host: null,
+      port: 8080,
+      auth: { token: null, basic: null, metrics: false },
+    });
     expect(c.events).toEqual({
       publish: {
         prefect: true,
