@@ -45,16 +45,32 @@ export async function pruneEvents(
 }
 
 /** Deletes up to `batch` rows of the pass history that started before `before`. */
-export async function prunePasses(
+export function prunePasses(
   db: Queryable,
   schema: string,
   before: Date,
   batch: number,
 ): Promise<number> {
-  const s = quoteIdent(schema);
+  return pruneOlderThan(db, schema, { table: 'passes', column: 'started_at' }, before, batch);
+}
+
+/**
+ * Deletes up to `batch` rows of `table` whose `column` is before `before`,
+ * oldest first (a null `column` is never before anything: such rows stay).
+ * Table and column are literals of ours (the types say which), never input.
+ */
+export async function pruneOlderThan(
+  db: Queryable,
+  schema: string,
+  where: { table: 'passes' | 'sync_requests'; column: 'started_at' | 'finished_at' },
+  before: Date,
+  batch: number,
+): Promise<number> {
+  const table = `${quoteIdent(schema)}.${where.table}`;
+  const { column } = where;
   const result = await db.query(
-    `DELETE FROM ${s}.passes WHERE id IN (
-       SELECT id FROM ${s}.passes WHERE started_at < $1 ORDER BY started_at LIMIT $2)`,
+    `DELETE FROM ${table} WHERE id IN (
+       SELECT id FROM ${table} WHERE ${column} < $1 ORDER BY ${column} LIMIT $2)`,
     [before, batch],
   );
   return result.rowCount ?? 0;

@@ -1,4 +1,5 @@
 import { quoteIdent, type Queryable } from './pool.js';
+import { pruneOlderThan } from './retention.js';
 
 // <schema>.sync_requests: `connector-sync sync` / `retry` handing connectors
 // to the leading worker (README, "Sync now and retry"). The CLI inserts and
@@ -106,19 +107,18 @@ export async function readFinished(
   return { passId: row.pass_id, finishedAt: row.finished_at, outcome: row.outcome };
 }
 
-/** Deletes up to `batch` finished requests older than `before`. */
-export async function pruneSyncRequests(
+/** Deletes up to `batch` finished requests older than `before` (open ones have no finished_at). */
+export function pruneSyncRequests(
   db: Queryable,
   schema: string,
   before: Date,
   batch: number,
 ): Promise<number> {
-  const s = quoteIdent(schema);
-  const result = await db.query(
-    `DELETE FROM ${s}.sync_requests WHERE id IN (
-       SELECT id FROM ${s}.sync_requests
-        WHERE finished_at IS NOT NULL AND finished_at < $1 ORDER BY finished_at LIMIT $2)`,
-    [before, batch],
+  return pruneOlderThan(
+    db,
+    schema,
+    { table: 'sync_requests', column: 'finished_at' },
+    before,
+    batch,
   );
-  return result.rowCount ?? 0;
 }

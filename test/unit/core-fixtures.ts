@@ -1,4 +1,5 @@
 // Builders shared by the unit tests of the pure core (not a test file itself).
+import type { PassResult } from '../../src/reconcile/pass.js';
 import { desiredDeployment, type DesiredSettings } from '../../src/core/desired.js';
 import type { PlanInput } from '../../src/core/plan.js';
 import type {
@@ -166,6 +167,24 @@ export function emptyPlan(overrides: Partial<Plan> = {}): Plan {
     unchanged: [],
     heldDeletes: null,
     suspended: [],
+    ...overrides,
+  };
+}
+
+/** A pass that ran and did nothing, with these fields instead. */
+export function passResultOf(overrides: Partial<PassResult> = {}): PassResult {
+  return {
+    passId: 'p',
+    dryRun: false,
+    plan: emptyPlan(),
+    applied: [],
+    failures: [],
+    settled: { tookEffect: 0, didNot: 0 },
+    waiting: [],
+    events: 0,
+    aborted: null,
+    calls: { reads: 0, writes: 0, byRoute: {} },
+    durationMs: 0,
     ...overrides,
   };
 }

@@ -1,27 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { LeadershipLostError } from '../../src/db/lock.js';
-import type { PassResult } from '../../src/reconcile/pass.js';
 import { COME_BACK_MARGIN_MS, nextStep } from '../../src/worker/next-step.js';
-import { emptyPlan } from './core-fixtures.js';
+import { passResultOf } from './core-fixtures.js';
 
 // What follows a pass, from how it ended: one pure decision (next-step.ts).
 
-function result(overrides: Partial<PassResult> = {}): PassResult {
-  return {
-    passId: 'p',
-    dryRun: false,
-    plan: emptyPlan(),
-    applied: [],
-    failures: [],
-    settled: { tookEffect: 0, didNot: 0 },
-    waiting: [],
-    events: 0,
-    aborted: null,
-    calls: { reads: 0, writes: 0, byRoute: {} },
-    durationMs: 0,
-    ...overrides,
-  };
-}
+const result = passResultOf;
 
 const context = { failures: 0, stopping: false, scope: undefined };
 

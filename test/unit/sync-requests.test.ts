@@ -10,27 +10,13 @@ import { resultFor, syncOutcomeOf } from '../../src/render/sync.js';
 import { Worker } from '../../src/worker/loop.js';
 import { Metrics } from '../../src/worker/metrics.js';
 import { outcomesOf, type SyncRequests } from '../../src/worker/sync-requests.js';
-import { emptyPlan, invalidProblem, managedOnly, specFor } from './core-fixtures.js';
+import { emptyPlan, invalidProblem, managedOnly, passResultOf, specFor } from './core-fixtures.js';
 
 // `sync` / `retry` as the leader serves them: open requests first, in one
 // targeted pass that holds nothing back, each told how its connectors ended.
 
-function passResult(overrides: Partial<PassResult> = {}): PassResult {
-  return {
-    passId: 'p1',
-    dryRun: false,
-    plan: emptyPlan(),
-    applied: [],
-    failures: [],
-    settled: { tookEffect: 0, didNot: 0 },
-    waiting: [],
-    events: 0,
-    aborted: null,
-    calls: { reads: 0, writes: 0, byRoute: {} },
-    durationMs: 0,
-    ...overrides,
-  };
-}
+const passResult = (overrides: Partial<PassResult> = {}): PassResult =>
+  passResultOf({ passId: 'p1', ...overrides });
 
 const request = (id: string, ...connectorIds: string[]): SyncRequest => ({
   id,
