@@ -7,6 +7,7 @@ import {
   escapeHtml,
   eventDetail,
   fieldChanges,
+  maskedChangesText,
   passesChart,
   whenText,
 } from './format.js';
@@ -89,13 +90,14 @@ async function loadFleet() {
 
 function historyRow(e) {
   const changes = fieldChanges(e.payload);
+  const masked = maskedChangesText(e.payload.masked_changes);
   const detail = changes.length
     ? `<ul class="changes">${changes
         .map(
           (c) =>
             `<li><code>${escapeHtml(c.field)}</code>: <del>${escapeHtml(c.from)}</del> → <ins>${escapeHtml(c.to)}</ins></li>`,
         )
-        .join('')}</ul>`
+        .join('')}${masked ? `<li class="masked">${escapeHtml(masked)}</li>` : ''}</ul>`
     : escapeHtml(eventDetail(e));
   return `<tr><td>${whenText(e.occurred)}</td><td>${escapeHtml(e.action)}</td><td>${detail}</td></tr>`;
 }
@@ -147,8 +149,10 @@ async function loadComparison() {
     $('compare').tBodies[0].innerHTML = '';
   } else {
     $('connector-state').textContent = stateText(body);
+    const masked = maskedChangesText(body.comparison?.maskedDiffers, 'differ');
     $('compare').tBodies[0].innerHTML = body.comparison
-      ? comparisonRows(body.comparison).map(compareRow).join('')
+      ? comparisonRows(body.comparison).map(compareRow).join('') +
+        (masked ? `<tr class="masked"><td colspan="3">${escapeHtml(masked)}</td></tr>` : '')
       : `<tr><td colspan="3">Cannot compare now: ${escapeHtml(body.comparison_error)}</td></tr>`;
   }
 }

@@ -14,6 +14,7 @@ import { EXIT } from '../render/run.js';
 import { renderEvent } from '../render/status.js';
 import type { Runtime } from '../runtime.js';
 import type { Output } from './output.js';
+import { maskerOf } from '../core/mask.js';
 
 // `connector-sync events`: the newest events, then (with --follow) every new
 // one, across lost Postgres connections.
@@ -55,6 +56,7 @@ export async function eventsCommand(
     rt.config.database.schema,
     filters,
     options.limit,
+    maskerOf(rt.config.masking.keys),
   );
   events.forEach((e) => show(e.event));
   const note = options.json ? output.printError : output.print;
@@ -179,6 +181,7 @@ class Follower {
         this.filters,
         this.cursor.seq,
         PAGE,
+        maskerOf(this.rt.config.masking.keys),
       );
       for (const { seq, event } of page) {
         if (BigInt(seq) <= BigInt(this.cursor.seq)) continue; // cannot happen: reads never overlap

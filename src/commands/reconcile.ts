@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime.js';
 import type { Output } from './output.js';
 import type { Sink } from '../publish/sink.js';
 import { coerceError } from '../errors.js';
+import { maskerOf } from '../core/mask.js';
 
 export interface ReconcileOptions {
   dryRun: boolean;
@@ -34,7 +35,16 @@ export async function reconcileCommand(
     ? null
     : await ReconcileLock.acquire(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
   const pass = { dryRun: options.dryRun, allowMassDelete: options.allowMassDelete };
-  return passAndReport(rt, lock, pass, { json: options.json, report: reportOf }, out);
+  return passAndReport(
+    rt,
+    lock,
+    pass,
+    {
+      json: options.json,
+      report: (result) => reportOf(result, maskerOf(rt.config.masking.keys)),
+    },
+    out,
+  );
 }
 
 /**

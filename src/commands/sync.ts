@@ -18,6 +18,7 @@ import { syncOutcomeOf } from '../render/sync.js';
 import type { Runtime } from '../runtime.js';
 import type { Output } from './output.js';
 import { passAndReport } from './reconcile.js';
+import { maskerOf } from '../core/mask.js';
 
 // `sync ID…` and `retry`: reconcile some connectors now, ignoring their
 // backoff, without ever bypassing the reconcile lock. A leading worker gets
@@ -105,7 +106,7 @@ async function syncHere(
   const pass = { dryRun: lock === null, allowMassDelete: false, scope: ids, retryHeld: true };
   let served: { passId: string; outcome: SyncOutcome } | null = null;
   const report = (result: PassResult): SyncOutcome => {
-    const outcome = syncOutcomeOf(result, ids);
+    const outcome = syncOutcomeOf(result, ids, maskerOf(rt.config.masking.keys));
     served = { passId: result.passId, outcome };
     return outcome;
   };

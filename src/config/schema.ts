@@ -1,6 +1,7 @@
 import { parse as parsePostgresUrl } from 'pg-connection-string';
 import { z } from 'zod';
 import { cronProblem } from '../core/cron.js';
+import { DEFAULT_SECRET_KEYS, secretKeysProblem } from '../core/mask.js';
 import { PREFECT_TIMEZONES } from '../core/timezones.generated.js';
 
 // The one description of every configuration key, its type and its default.
@@ -231,6 +232,18 @@ export const configSchema = z.strictObject({
       retentionDays: z.number().positive().nullable().default(null),
       // Rows of the pass history older than this are pruned; null keeps them all.
       passRetentionDays: z.number().positive().nullable().default(30),
+    })
+    .prefault({}),
+  masking: z
+    .strictObject({
+      // Parameter keys whose values are masked in all we show or send (README, "Security"):
+      // a regular expression, case-insensitive, matched anywhere in a key at any depth.
+      keys: z
+        .string()
+        .refine((value) => secretKeysProblem(value) === null, {
+          error: (issue) => secretKeysProblem(String(issue.input)) ?? 'invalid pattern',
+        })
+        .default(DEFAULT_SECRET_KEYS),
     })
     .prefault({}),
   http: z

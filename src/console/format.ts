@@ -37,6 +37,15 @@ export function fieldChanges(payload: Record<string, unknown>): FieldChange[] {
   });
 }
 
+/**
+ * The masked paths whose values changed (an update's `masked_changes`, a
+ * comparison's `maskedDiffers`) as one line; '' when there are none.
+ */
+export function maskedChangesText(paths: unknown, verb = 'changed'): string {
+  if (!Array.isArray(paths) || paths.length === 0) return '';
+  return `masked ${paths.length === 1 ? 'value' : 'values'} ${verb}: ${paths.map(String).join(', ')}`;
+}
+
 function jsonText(value: unknown): string {
   if (value === undefined) return '–';
   return typeof value === 'string' ? value : JSON.stringify(value);

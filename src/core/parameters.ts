@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { canonicalJson, isPlainObject } from './json.js';
+import { MASKED, type Masker } from './mask.js';
 
 // A row's parameters checked against the flow's parameter schema (Prefect's
 // parameter_openapi_schema, a JSON Schema) before any call: a row the flow
@@ -34,10 +35,15 @@ export function schemaProblem(
     : null;
 }
 
-/** The first problem of these parameters under the schema (a message naming the parameter), or null. */
+/**
+ * The first problem of these parameters under the schema (a message naming
+ * the parameter), or null. The value it got is shown unless it sits under a
+ * secret key (`masker`).
+ */
 export function parameterProblem(
   parameters: Record<string, unknown>,
   schema: Record<string, unknown>,
+  masker?: Masker,
 ): string | null {
   const properties = isPlainObject(schema.properties) ? schema.properties : null;
   if (properties && !allowsOtherKeys(schema)) {
@@ -48,7 +54,7 @@ export function parameterProblem(
   }
   const validate = validatorOf(schema);
   if (validate(parameters)) return null;
-  return describe(validate.errors?.[0], parameters);
+  return describe(validate.errors?.[0], parameters, masker);
 }
 
 function validatorOf(schema: Record<string, unknown>): ValidateFunction {
@@ -65,14 +71,20 @@ function allowsOtherKeys(schema: Record<string, unknown>): boolean {
   return schema.additionalProperties === true || isPlainObject(schema.additionalProperties);
 }
 
-function describe(error: ErrorObject | undefined, parameters: Record<string, unknown>): string {
+function describe(
+  error: ErrorObject | undefined,
+  parameters: Record<string, unknown>,
+  masker: Masker | undefined,
+): string {
   if (!error) return 'parameters do not match the flow';
-  const path = error.instancePath.split('/').slice(1).join('.');
+  const keys = error.instancePath.split('/').slice(1);
+  const path = keys.join('.');
   if (error.keyword === 'required') {
     const missing = String((error.params as { missingProperty?: unknown }).missingProperty);
     return `parameter ${path ? `${path}.` : ''}${missing} is required by the flow (it has no default); add it to the row's parameters`;
   }
-  const got = valueAt(parameters, error.instancePath);
+  const secret = masker !== undefined && keys.some((key) => masker.isSecretKey(key));
+  const got = secret ? MASKED : valueAt(parameters, error.instancePath);
   const expected =
     error.keyword === 'enum'
       ? `must be one of ${((error.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`

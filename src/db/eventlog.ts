@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { EventRow } from '../core/events.js';
 import { storedContext, type RelatedContext } from '../core/events.js';
 import { storedChange } from '../core/settle.js';
+import type { Masker } from '../core/mask.js';
 import type { Change } from '../core/types.js';
 import { quoteIdent, withTransaction, type Queryable } from './pool.js';
 import { saveStates, type ConnectorState } from './state.js';
@@ -184,10 +185,20 @@ function whereSql(where: string[]): string {
   return where.length ? `WHERE ${where.join(' AND ')}` : '';
 }
 
+/**
+ * Masked again as it is read (README, "Security"): events are stored masked,
+ * but ones written before masking, or under a narrower `masking.keys`, are
+ * not — and nothing read from the log leaves unmasked.
+ */
+function masked<T extends { payload: Record<string, unknown> }>(row: T, masker: Masker): T {
+  return { ...row, payload: masker.eventPayload(row.payload) };
+}
+
 export async function queryEvents(
   db: Queryable,
   schema: string,
   query: EventQuery,
+  masker: Masker,
 ): Promise<StoredEvent[]> {
   const params: unknown[] = [];
   const where = filterClauses(query, params);
@@ -206,7 +217,7 @@ export async function queryEvents(
       ORDER BY seq LIMIT $${params.length}`,
     params,
   );
-  return result.rows;
+  return result.rows.map((row) => masked(row, masker));
 }
 
 /** An event with its place in commit order (`events.seq`, a bigint, as text). */
@@ -215,8 +226,8 @@ export interface SequencedEvent {
   event: StoredEvent;
 }
 
-function sequenced(rows: (StoredEvent & { seq: string })[]): SequencedEvent[] {
-  return rows.map(({ seq, ...event }) => ({ seq, event }));
+function sequenced(rows: (StoredEvent & { seq: string })[], masker: Masker): SequencedEvent[] {
+  return rows.map(({ seq, ...event }) => ({ seq, event: masked(event, masker) }));
 }
 
 /**
@@ -229,6 +240,7 @@ export async function newestEvents(
   schema: string,
   filters: EventFilters,
   limit: number,
+  masker: Masker,
 ): Promise<{ events: SequencedEvent[]; total: number }> {
   const params: unknown[] = [];
   const where = filterClauses(filters, params);
@@ -238,7 +250,7 @@ export async function newestEvents(
       ORDER BY seq DESC LIMIT $${params.length + 1}`,
     [...params, limit],
   );
-  const events = sequenced(page.rows.reverse());
+  const events = sequenced(page.rows.reverse(), masker);
   if (events.length < limit) return { events, total: events.length };
   const counted = await db.query<{ total: string }>(
     `SELECT count(*) AS total FROM ${table}
@@ -260,6 +272,7 @@ export async function eventsAfterSeq(
   filters: EventFilters,
   afterSeq: string,
   limit: number,
+  masker: Masker,
 ): Promise<SequencedEvent[]> {
   const params: unknown[] = [];
   const where = filterClauses(filters, params);
@@ -271,7 +284,7 @@ export async function eventsAfterSeq(
       ORDER BY seq LIMIT $${params.length}`,
     params,
   );
-  return sequenced(result.rows);
+  return sequenced(result.rows, masker);
 }
 
 /** The seq of the newest committed event ('0' when there is none): where a live feed starts. */

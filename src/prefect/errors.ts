@@ -14,15 +14,19 @@ const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
 
 /** A failed Prefect call, classified; its message never holds credentials. */
 export class PrefectError extends Error {
+  /** The answer's body, without what it echoes of our request (it is logged and kept). */
+  readonly detail: unknown;
+
   constructor(
     message: string,
     readonly kind: PrefectErrorKind,
     readonly status: number | null,
-    readonly detail: unknown,
+    detail: unknown,
     readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'PrefectError';
+    this.detail = withoutEchoes(detail);
   }
 
   get retryable(): boolean {
@@ -64,6 +68,24 @@ export function kindOfStatus(status: number): PrefectErrorKind {
 }
 
 /** A short human reading of Prefect's error body (FastAPI `detail` or pydantic errors). */
+/**
+ * An error body without what Prefect echoes of our request: its 422s carry
+ * the whole `request_body` and each validation error's `input` — a
+ * connector's parameters, secrets and all. The error's detail is logged and
+ * kept; the validator's messages (msg, loc) are all we read.
+ */
+export function withoutEchoes(body: unknown): unknown {
+  if (!isPlainObject(body)) return body;
+  const without = (object: Record<string, unknown>, key: string): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(object).filter(([k]) => k !== key));
+  const rest = without(body, 'request_body');
+  if (Array.isArray(rest.exception_detail))
+    rest.exception_detail = rest.exception_detail.map((d: unknown) =>
+      isPlainObject(d) ? without(d, 'input') : d,
+    );
+  return rest;
+}
+
 export function describePrefectBody(body: unknown): string {
   if (!isPlainObject(body)) return typeof body === 'string' ? body.slice(0, 300) : '';
   if (typeof body.detail === 'string') return body.detail;

@@ -2,6 +2,7 @@ import { eventsAfterSeq } from '../db/eventlog.js';
 import { advanceCursor, cursorOf } from '../db/outbox.js';
 import type { Queryable } from '../db/pool.js';
 import type { Sink } from './sink.js';
+import type { Masker } from '../core/mask.js';
 
 /** Events read and handed to a sink at a time. */
 export const BATCH_SIZE = 500;
@@ -16,10 +17,11 @@ export async function deliverNext(
   db: Queryable,
   schema: string,
   sink: Sink,
+  masker: Masker,
   limit = BATCH_SIZE,
 ): Promise<number> {
   const from = await cursorOf(db, schema, sink.name);
-  const batch = await eventsAfterSeq(db, schema, {}, from, limit);
+  const batch = await eventsAfterSeq(db, schema, {}, from, limit, masker);
   if (batch.length === 0) return 0;
   await sink.deliver(batch);
   // Another publisher moved the cursor meanwhile (two replicas in a lock

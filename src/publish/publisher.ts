@@ -6,6 +6,7 @@ import { coerceError } from '../errors.js';
 import { deliverNext } from './deliver.js';
 import { pruneOnce, type RetentionPolicy } from './retention.js';
 import type { Sink } from './sink.js';
+import type { Masker } from '../core/mask.js';
 
 // The outbox's publisher (README, "Sinks"): one replica at a time (the
 // holder of the publisher lock) reads the log after each sink's cursor and
@@ -29,6 +30,8 @@ export interface HeldLock {
 export interface PublisherDeps {
   db: Queryable;
   schema: string;
+  /** Events leave masked (README, "Security"). */
+  masker: Masker;
   sinks: Sink[];
   retention: RetentionPolicy;
   logger: Logger;
@@ -147,7 +150,7 @@ export async function drainStep(
 ): Promise<{ delivered: number; failures: number }> {
   const { db, schema, logger, metrics } = deps;
   try {
-    const delivered = await deliverNext(db, schema, sink);
+    const delivered = await deliverNext(db, schema, sink, deps.masker);
     if (delivered > 0) metrics?.published.inc({ sink: sink.name }, delivered);
     if (failuresBefore > 0) logger.info({ sink: sink.name }, 'sink reachable again; publishing');
     return { delivered, failures: 0 };

@@ -8,6 +8,7 @@ import { NatsSink } from './nats-sink.js';
 import { PrefectSink } from './prefect-sink.js';
 import type { PublisherDeps, PublishMetrics } from './publisher.js';
 import type { Sink } from './sink.js';
+import { maskerOf } from '../core/mask.js';
 
 /** The sinks the configuration enables (events.publish), each with its own connection. */
 export function sinksOf(
@@ -67,6 +68,7 @@ export function publisherDepsOf(
   return {
     db,
     schema,
+    masker: maskerOf(config.masking.keys),
     sinks,
     retention: {
       eventDays: config.events.retentionDays,

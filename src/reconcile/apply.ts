@@ -1,6 +1,8 @@
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { eventForChange, type EventRow, type RelatedContext } from '../core/events.js';
+import { eventForChange, type RelatedContext } from '../core/events.js';
+import { maskerOf } from '../core/mask.js';
+import { redactText } from '../core/redact.js';
 import { writeWindowMs } from '../core/settle.js';
 import type { Change, Deployment, Problem } from '../core/types.js';
 import type { ConnectorState } from '../db/state.js';
@@ -8,6 +10,7 @@ import { coerceError } from '../errors.js';
 import { PrefectError } from '../prefect/errors.js';
 import { flowNameOf } from '../config/schema.js';
 import type { PassDeps } from './context.js';
+import { eventRow } from './event-row.js';
 import { stateAfter } from './states.js';
 
 export interface Applied {
@@ -98,6 +101,9 @@ class ApplyRun {
         this.fatal ??= coerceError(error);
         return false;
       }
+      // Prefect may quote the value it refused ("Failure reason: 'hunter2' is
+      // not of type …"): the message goes on to logs, state and events.
+      error.message = redactText(error.message, this.secretTextsOf(change));
       this.outcome.failures.push(failureOf(change, error));
       // Not a warning: the connector's new problem is (once, in record.ts), not each attempt.
       log.info({ err: error, status: error.status }, 'change failed');
@@ -105,6 +111,10 @@ class ApplyRun {
         this.outcome.aborted ??= `Prefect kept failing (${this.consecutiveUnavailable} changes in a row): ${error.message}`;
       return false;
     }
+  }
+
+  private secretTextsOf(change: Change): string[] {
+    return maskerOf(this.deps.config.masking.keys).secretTexts(change);
   }
 
   finish(): ApplyOutcome {
@@ -168,18 +178,16 @@ async function applyOne(
     throw error;
   }
 
-  const draft = eventForChange(change, result, context);
   // The event's id is made at confirm time, so ids follow commit order closely
   // and readers paging by id (the API's cursor) do not skip a slow call's event.
-  const eventId = deps.newId();
-  const event: EventRow = { ...draft, id: eventId, occurred: deps.now(), pass_id: input.passId };
+  const event = eventRow(deps, eventForChange(change, result, context), input.passId, deps.now());
   await store.confirmIntent(
     intentId,
     event,
     stateAfter(change, result, input.states, deps.now(), input.hashes),
   );
   log.info({ deployment: event.deployment_id, event: event.event }, `${change.action} applied`);
-  return { change, result, eventId };
+  return { change, result, eventId: event.id };
 }
 
 /** The Prefect call of a change; the deployment after it (null for a delete). */

@@ -24,6 +24,7 @@ import type { ConnectorState } from '../db/state.js';
 import type { PassOptions } from './context.js';
 import type { Snapshot } from './observe.js';
 import { checkParameters, desiredSettings } from './settings.js';
+import { maskerOf } from '../core/mask.js';
 import { heldBack, rowHashes, stateAfter, type HeldBack } from './states.js';
 
 // The decide step of a pass: pure, snapshot in, plan and state changes out.
@@ -91,6 +92,7 @@ export function judge(
       reservedTags: [config.ownership.managedTag],
     }),
     settings,
+    maskerOf(config.masking.keys),
   );
   const hashes = rowHashes(source.rows);
   const held = heldBack(validated.valid, states, hashes, now, {

@@ -1,5 +1,6 @@
 import { actualFields, desiredFields, diffDeployment } from '../core/diff.js';
 import type { Deployment, ManagedField, Problem } from '../core/types.js';
+import { maskerOf } from '../core/mask.js';
 import type { PassDeps } from './context.js';
 import { judge } from './decide.js';
 import { observe } from './observe.js';
@@ -16,24 +17,34 @@ export interface ConnectorComparison {
   actual: { id: string; name: string; fields: Record<ManagedField, unknown> } | null;
   /** The fields a pass would change (all of them are in `desired` and `actual`). */
   differs: ManagedField[];
+  /**
+   * Values under secret keys are "[masked]" on both sides (README,
+   * "Security"); these are the masked paths whose values differ.
+   */
+  maskedDiffers: string[];
   /** Why its row cannot be synced as it is, if it cannot. */
   problem: Pick<Problem, 'status' | 'message'> | null;
 }
 
 export async function compareConnector(deps: PassDeps, id: string): Promise<ConnectorComparison> {
+  const masker = maskerOf(deps.config.masking.keys);
   const snapshot = await observe(deps, [id]);
   const judgement = judge(snapshot, deps.config, {}, deps.now());
   const spec = judgement.specs.find((s) => s.connectorId === id) ?? null;
   const found = judgement.validated.problems.find((p) => p.connectorId === id);
   const deployment: Deployment | null =
     snapshot.managed.find((d) => d.name === spec?.name) ?? snapshot.managed[0] ?? null;
+  const desired = spec ? desiredFields(spec) : null;
+  const actual = deployment ? actualFields(deployment) : null;
   return {
-    desired: spec ? { name: spec.name, fields: desiredFields(spec) } : null,
-    actual: deployment
-      ? { id: deployment.id, name: deployment.name, fields: actualFields(deployment) }
-      : null,
+    desired: spec && desired ? { name: spec.name, fields: masker.mask(desired) } : null,
+    actual:
+      deployment && actual
+        ? { id: deployment.id, name: deployment.name, fields: masker.mask(actual) }
+        : null,
     differs:
       spec && deployment ? (Object.keys(diffDeployment(spec, deployment)) as ManagedField[]) : [],
+    maskedDiffers: desired && actual ? masker.changedSecrets(actual, desired) : [],
     problem: found ? { status: found.status, message: found.message } : null,
   };
 }

@@ -4,10 +4,11 @@ import {
   recoveredEvent,
   type ConnectorSubject,
 } from '../core/connector-events.js';
-import type { EventDraft, EventRow, RelatedContext } from '../core/events.js';
+import type { EventDraft, RelatedContext } from '../core/events.js';
 import { connectorIdOf } from '../core/plan.js';
 import type { Deployment } from '../core/types.js';
 import type { PassDeps } from './context.js';
+import { eventRow } from './event-row.js';
 import { connectorOutcome, type OutcomeInput } from './outcome.js';
 
 /**
@@ -45,12 +46,7 @@ export async function recordStates(
     }),
     ...newlyHeld.map((held) => heldEvent(held, subject(held.connectorId))),
   ];
-  const events: EventRow[] = drafts.map((draft) => ({
-    ...draft,
-    id: deps.newId(),
-    occurred: input.now,
-    pass_id: passId,
-  }));
+  const events = drafts.map((draft) => eventRow(deps, draft, passId, input.now));
   if (events.length > 0 || states.length > 0) await deps.store.appendEvents(events, states);
   return events.length;
 }

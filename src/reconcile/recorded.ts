@@ -5,6 +5,7 @@ import { coerceError } from '../errors.js';
 import { LeadershipLostError } from '../db/lock.js';
 import type { CallCounts } from '../prefect/http.js';
 import type { PassDeps, PassOptions } from './context.js';
+import { eventRow } from './event-row.js';
 import {
   logPassFinished,
   passWithoutSummary,
@@ -91,10 +92,7 @@ async function remember(deps: PassDeps, ending: Ending): Promise<void> {
         error: record.error ?? '',
         durationMs,
       });
-      await deps.store.appendEvents(
-        [{ ...draft, id: deps.newId(), occurred: finishedAt, pass_id: record.id }],
-        [],
-      );
+      await deps.store.appendEvents([eventRow(deps, draft, record.id, finishedAt)], []);
     }
   } catch (error) {
     deps.logger.warn(

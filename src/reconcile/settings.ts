@@ -1,4 +1,5 @@
 import type { DesiredSettings } from '../core/desired.js';
+import type { Masker } from '../core/mask.js';
 import { parameterProblem, schemaProblem } from '../core/parameters.js';
 import type { IdKind, TemplateDeployment } from '../core/types.js';
 import type { ValidatedRows } from '../core/validate.js';
@@ -65,6 +66,7 @@ function parameterSchemaOf(
 export function checkParameters(
   validated: ValidatedRows,
   settings: DesiredSettings,
+  masker: Masker,
 ): ValidatedRows {
   const schema = settings.parameterSchema;
   if (Object.keys(schema).length === 0) return validated;
@@ -74,7 +76,11 @@ export function checkParameters(
   const problems = [...validated.problems];
   for (const row of validated.valid) {
     const connectorId = settings.idKind === 'number' ? Number(row.id) : row.id;
-    const wrong = parameterProblem({ ...row.parameters, connector_id: connectorId }, schema);
+    const wrong = parameterProblem(
+      { ...row.parameters, connector_id: connectorId },
+      schema,
+      masker,
+    );
     if (wrong === null) valid.push(row);
     else
       problems.push({

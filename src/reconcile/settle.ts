@@ -1,4 +1,5 @@
-import { eventForChange, type EventRow } from '../core/events.js';
+import { eventForChange } from '../core/events.js';
+import { eventRow } from './event-row.js';
 import type { ConnectorState } from '../db/state.js';
 import type { PassDeps } from './context.js';
 import type { IntentSettlement } from './decide.js';
@@ -22,12 +23,7 @@ export async function confirmSettlements(
       continue;
     }
     const draft = eventForChange(settlement.change, settlement.result, intent.context);
-    const event: EventRow = {
-      ...draft,
-      id: deps.newId(),
-      occurred: deps.now(),
-      pass_id: intent.passId,
-    };
+    const event = eventRow(deps, draft, intent.passId, deps.now());
     const next = stateAfter(settlement.change, settlement.result, current, deps.now());
     if (!(await deps.store.confirmIntent(intent.id, event, next))) continue;
     tookEffect++;

@@ -5,9 +5,14 @@ import type {
   Problem,
   SuspendedConnector,
 } from '../core/types.js';
+import { DEFAULT_SECRET_KEYS, maskerOf, type Masker } from '../core/mask.js';
 import type { PassResult } from '../reconcile/pass.js';
 
 // How a pass is shown: a diff for people, a stable JSON object for machines.
+// Values under secret keys are shown masked (README, "Security"); a change
+// says which masked values it changes. The default masks the default keys,
+// so nothing renders a secret even when a caller forgets its configuration.
+const DEFAULT_MASKER = maskerOf(DEFAULT_SECRET_KEYS);
 
 export interface PlanSummary {
   create: number;
@@ -30,6 +35,8 @@ export interface PlanJson {
     deployment_name: string;
     deployment_id: string | null;
     fields: Record<string, { from: unknown; to: unknown }> | null;
+    /** The masked paths (e.g. parameters.db.password) whose value the change changes. */
+    masked_changes?: string[];
   }[];
   problems: { connector_id: string; status: Problem['status']; message: string }[];
   /** Set when the mass-delete guard held this pass's deletes back. */
@@ -78,15 +85,21 @@ export function summarize(result: PassResult): PlanSummary {
   };
 }
 
-export function planJson(result: PassResult): PlanJson {
+export function planJson(result: PassResult, masker: Masker = DEFAULT_MASKER): PlanJson {
   return {
-    changes: result.plan.changes.map((change) => ({
-      action: change.action,
-      connector_id: change.connectorId,
-      deployment_name: deploymentNameOf(change),
-      deployment_id: change.action === 'create' ? null : change.deployment.id,
-      fields: change.action === 'create' || change.action === 'delete' ? null : change.fields,
-    })),
+    changes: result.plan.changes.map((change) => {
+      const fields =
+        change.action === 'create' || change.action === 'delete' ? null : change.fields;
+      const masked = fields ? maskedChanges(fields, masker) : [];
+      return {
+        action: change.action,
+        connector_id: change.connectorId,
+        deployment_name: deploymentNameOf(change),
+        deployment_id: change.action === 'create' ? null : change.deployment.id,
+        fields: fields && masker.mask(fields),
+        ...(masked.length > 0 ? { masked_changes: masked } : {}),
+      };
+    }),
     problems: allProblems(result).map((p) => ({
       connector_id: p.connectorId,
       status: p.status,
@@ -135,7 +148,12 @@ const SIGN: Record<Change['action'], string> = {
   delete: '-',
 };
 
-export function renderChange(change: Change): string {
+/** The masked paths whose values these field changes change. */
+function maskedChanges(fields: FieldChanges, masker: Masker): string[] {
+  return Object.entries(fields).flatMap(([field, v]) => masker.changedSecrets(v.from, v.to, field));
+}
+
+export function renderChange(change: Change, masker: Masker = DEFAULT_MASKER): string {
   const head = `${SIGN[change.action]} ${change.action.padEnd(7)} ${deploymentNameOf(change).padEnd(14)}`;
   switch (change.action) {
     case 'create': {
@@ -149,8 +167,11 @@ export function renderChange(change: Change): string {
       return change.reason ? `${head} (${change.reason})` : head.trimEnd();
     case 'resume':
       return head.trimEnd();
-    case 'update':
-      return `${head} ${renderFields(change.fields)}`.trimEnd();
+    case 'update': {
+      const masked = maskedChanges(change.fields, masker);
+      const note = masked.length > 0 ? `; masked: ${masked.join(', ')} changed` : '';
+      return `${head} ${renderFields(masker.mask(change.fields))}${note}`.trimEnd();
+    }
   }
 }
 
@@ -202,9 +223,13 @@ export function renderProblem(problem: Problem): string {
   return `! ${problem.status.padEnd(7)} ${`connector ${problem.connectorId}`.padEnd(14)} ${problem.message}`;
 }
 
-export function renderPlan(result: PassResult, verb: 'Plan' | 'Applied'): string {
+export function renderPlan(
+  result: PassResult,
+  verb: 'Plan' | 'Applied',
+  masker: Masker = DEFAULT_MASKER,
+): string {
   const lines = [
-    ...result.plan.changes.map(renderChange),
+    ...result.plan.changes.map((change) => renderChange(change, masker)),
     ...(result.plan.heldDeletes ? renderHeld(result.plan.heldDeletes, result.plan.changes) : []),
     ...result.plan.suspended.map(renderSuspended),
     ...allProblems(result).map(renderProblem),

@@ -1,3 +1,4 @@
+import type { Masker } from '../core/mask.js';
 import type { PassResult } from '../reconcile/pass.js';
 import { allProblems, planJson, renderPlan } from './plan.js';
 
@@ -13,11 +14,11 @@ export interface PassReport {
 }
 
 /** `run --once` / `plan`: the whole pass. */
-export function reportOf(result: PassResult): PassReport {
+export function reportOf(result: PassResult, masker?: Masker): PassReport {
   return {
     exitCode: exitCodeOf(result),
-    text: renderRun(result),
-    json: { ...planJson(result), ...runJson(result) },
+    text: renderRun(result, masker),
+    json: { ...planJson(result, masker), ...runJson(result) },
   };
 }
 
@@ -41,9 +42,9 @@ export function runJson(result: PassResult): Record<string, unknown> {
   };
 }
 
-export function renderRun(result: PassResult): string {
-  if (result.dryRun) return renderPlan(result, 'Plan');
-  const lines = [renderPlan(result, 'Applied')];
+export function renderRun(result: PassResult, masker?: Masker): string {
+  if (result.dryRun) return renderPlan(result, 'Plan', masker);
+  const lines = [renderPlan(result, 'Applied', masker)];
   if (result.settled.tookEffect + result.settled.didNot > 0) {
     lines.push(
       `Settled ${result.settled.tookEffect + result.settled.didNot} open intents from an earlier pass: ${result.settled.tookEffect} took effect.`,

@@ -1,4 +1,5 @@
 import type { SyncOutcome } from '../db/sync-requests.js';
+import type { Masker } from '../core/mask.js';
 import type { PassResult } from '../reconcile/pass.js';
 import { reportOf } from './run.js';
 
@@ -29,8 +30,12 @@ export function resultFor(result: PassResult, ids: readonly string[]): PassResul
 }
 
 /** The request's report, as `run --once` would print it, and its exit code. */
-export function syncOutcomeOf(result: PassResult, ids: readonly string[]): SyncOutcome {
-  const report = reportOf(resultFor(result, ids));
+export function syncOutcomeOf(
+  result: PassResult,
+  ids: readonly string[],
+  masker: Masker,
+): SyncOutcome {
+  const report = reportOf(resultFor(result, ids), masker);
   return { ...report, json: { connectors: [...ids], ...report.json } };
 }
 

@@ -16,6 +16,7 @@ import { parseWakeup, WAKEUP_CHANNEL, WakeupListener } from './wakeups.js';
 import { SYNC_CHANNEL } from '../db/sync-requests.js';
 import { syncRequestsOf } from './sync-requests.js';
 import { EVENTS_CHANNEL } from '../db/eventlog.js';
+import { maskerOf } from '../core/mask.js';
 
 export interface Daemon {
   worker: Worker;
@@ -90,6 +91,7 @@ function opsServerOf(
   return createOpsServer({
     pool: runtime.pool,
     schema: config.database.schema,
+    masker: maskerOf(config.masking.keys),
     worker,
     metrics,
     logger,
@@ -167,7 +169,7 @@ function workerOf(runtime: Runtime, metrics: Metrics, options: WorkerOptions): W
         }),
       tryLock: () => ReconcileLock.tryAcquire(url, schema, runtime.logger),
       countStatuses: () => countByStatus(runtime.pool, schema),
-      syncRequests: syncRequestsOf(runtime.pool, schema),
+      syncRequests: syncRequestsOf(runtime.pool, schema, maskerOf(runtime.config.masking.keys)),
       metrics,
       logger: runtime.logger,
     },

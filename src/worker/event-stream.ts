@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { EVENTS_CHANNEL, eventsAfterSeq, lastSeq } from '../db/eventlog.js';
 import { coerceError } from '../errors.js';
+import type { Masker } from '../core/mask.js';
 
 // GET /api/events/stream: Server-Sent Events, one per event committed after the
 // stream opened (or after Last-Event-ID, so a browser that reconnects skips
@@ -13,6 +14,8 @@ import { coerceError } from '../errors.js';
 export interface StreamDeps {
   pool: pg.Pool;
   schema: string;
+  /** Events leave masked (README, "Security"). */
+  masker: Masker;
   databaseUrl: string;
   logger: Logger;
 }
@@ -115,7 +118,14 @@ class Stream {
   private async readPages(): Promise<void> {
     const filters = { connectorId: this.connector };
     for (;;) {
-      const page = await eventsAfterSeq(this.client, this.deps.schema, filters, this.seq, PAGE);
+      const page = await eventsAfterSeq(
+        this.client,
+        this.deps.schema,
+        filters,
+        this.seq,
+        PAGE,
+        this.deps.masker,
+      );
       for (const { seq, event } of page) {
         if (this.closed) return;
         this.res.write(`id: ${seq}\nevent: event\ndata: ${JSON.stringify(event)}\n\n`);

@@ -27,10 +27,13 @@ import {
 import type { ConnectorComparison } from '../reconcile/explain.js';
 import type { OpsAuth } from './ops-auth.js';
 import { refusalOf, SERVER_LIMITS } from './ops-guard.js';
+import type { Masker } from '../core/mask.js';
 
 export interface OpsDeps {
   pool: pg.Pool;
   schema: string;
+  /** Secret parameter keys: masked in every answer (README, "Security"). */
+  masker: Masker;
   worker: Worker;
   metrics: Metrics;
   logger: Logger;
@@ -152,10 +155,12 @@ async function metrics(deps: OpsDeps): Promise<Answer> {
 
 async function apiEvents(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
   const query = eventsQueryOf(params);
-  const events = await queryEvents(deps.pool, deps.schema, query).catch((error: unknown) => {
-    if (error instanceof UnknownCursorError) throw new BadRequest(error.message);
-    throw error;
-  });
+  const events = await queryEvents(deps.pool, deps.schema, query, deps.masker).catch(
+    (error: unknown) => {
+      if (error instanceof UnknownCursorError) throw new BadRequest(error.message);
+      throw error;
+    },
+  );
   return [200, { events, next_cursor: events.length === query.limit ? events.at(-1)!.id : null }];
 }
 

@@ -12,6 +12,7 @@ import { SHUTTING_DOWN } from '../reconcile/apply.js';
 import type { PassOptions } from '../reconcile/context.js';
 import { failedSyncOutcome, syncOutcomeOf } from '../render/sync.js';
 import type { PassOutcome } from './next-step.js';
+import type { Masker } from '../core/mask.js';
 
 // The leader's side of `connector-sync sync` / `retry` (db/sync-requests.ts
 // has the table): every open request is served by one targeted pass that
@@ -21,10 +22,13 @@ import type { PassOutcome } from './next-step.js';
 export interface SyncRequests {
   open(): Promise<SyncRequest[]>;
   finish(passId: string | null, outcomes: { id: string; outcome: SyncOutcome }[]): Promise<void>;
+  /** The reports left for `sync` show secret values masked (README, "Security"). */
+  masker: Masker;
 }
 
-export function syncRequestsOf(db: Queryable, schema: string): SyncRequests {
+export function syncRequestsOf(db: Queryable, schema: string, masker: Masker): SyncRequests {
   return {
+    masker,
     open: () => openSyncRequests(db, schema),
     finish: (passId, outcomes) => finishSyncRequests(db, schema, passId, outcomes),
   };
@@ -43,6 +47,7 @@ export function syncPassOf(requests: SyncRequest[]): Pick<PassOptions, 'scope' |
 export function outcomesOf(
   outcome: PassOutcome,
   requests: SyncRequest[],
+  masker: Masker,
 ): { passId: string | null; outcomes: { id: string; outcome: SyncOutcome }[] } | null {
   if ('error' in outcome) {
     if (outcome.error instanceof LeadershipLostError) return null;
@@ -58,7 +63,7 @@ export function outcomesOf(
     passId: result.passId,
     outcomes: requests.map(({ id, connectorIds }) => ({
       id,
-      outcome: syncOutcomeOf(result, connectorIds),
+      outcome: syncOutcomeOf(result, connectorIds, masker),
     })),
   };
 }
@@ -83,7 +88,7 @@ export async function serveSyncRequests(
   if (open.length === 0) return;
   const pass = syncPassOf(open);
   const outcome = await runPass(pass);
-  const told = outcomesOf(outcome, open);
+  const told = outcomesOf(outcome, open, requests.masker);
   if (!told) return;
   try {
     await requests.finish(told.passId, told.outcomes);

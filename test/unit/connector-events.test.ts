@@ -21,6 +21,7 @@ import {
   planInputOf,
   emptyPlan,
 } from './core-fixtures.js';
+import { DEFAULT_SECRET_KEYS } from '../../src/core/mask.js';
 
 // The events about a connector rather than a deployment change: recovered
 // (only out of failed, invalid or conflict), held (a delete the mass-delete
@@ -253,6 +254,7 @@ describe('recordStates writes the recovered and held events with the pass and th
     let n = 0;
     const deps = {
       store,
+      config: { masking: { keys: DEFAULT_SECRET_KEYS } },
       logger: pino({ level: 'silent' }),
       newId: () => `event-${++n}`,
     } as unknown as Parameters<typeof recordStates>[0];

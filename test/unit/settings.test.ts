@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { flowNameOf } from '../../src/config/schema.js';
 import type { Change, Plan, TemplateDeployment } from '../../src/core/types.js';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/core/mask.js';
 import { validateRow } from '../../src/core/validate.js';
 import { routeOf } from '../../src/prefect/http.js';
 import { poolsOf, withKnownPools } from '../../src/reconcile/decide.js';
@@ -103,6 +104,8 @@ describe('desiredSettings', () => {
   });
 });
 
+const MASKER = maskerOf(DEFAULT_SECRET_KEYS);
+
 describe('checkParameters', () => {
   it('moves the rows the schema refuses to the problems, keeps the rest', () => {
     const settings = desiredSettings(config(), 'number', TEMPLATE);
@@ -111,6 +114,7 @@ describe('checkParameters', () => {
     const checked = checkParameters(
       { valid: [good, bad], softDeleted: new Map(), problems: [] },
       settings,
+      MASKER,
     );
     expect(checked.valid).toEqual([good]);
     expect(checked.problems).toEqual([
@@ -127,7 +131,7 @@ describe('checkParameters', () => {
   it("an id column the schema's connector_id cannot take is a configuration problem", () => {
     const settings = desiredSettings(config(), 'string', TEMPLATE);
     expect(() =>
-      checkParameters({ valid: [], softDeleted: new Map(), problems: [] }, settings),
+      checkParameters({ valid: [], softDeleted: new Map(), problems: [] }, settings, MASKER),
     ).toThrow(/connector_id parameter must be integer but the id column gives text/);
   });
 });

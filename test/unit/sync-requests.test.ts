@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/core/mask.js';
 import { LeadershipLostError } from '../../src/db/lock.js';
 import type { SyncOutcome, SyncRequest } from '../../src/db/sync-requests.js';
 import { UnavailableError } from '../../src/errors.js';
@@ -15,6 +16,8 @@ import { emptyPlan, invalidProblem, managedOnly, passResultOf, specFor } from '.
 // `sync` / `retry` as the leader serves them: open requests first, in one
 // targeted pass that holds nothing back, each told how its connectors ended.
 
+const MASKER = maskerOf(DEFAULT_SECRET_KEYS);
+
 const passResult = (overrides: Partial<PassResult> = {}): PassResult =>
   passResultOf({ passId: 'p1', ...overrides });
 
@@ -27,6 +30,7 @@ const request = (id: string, ...connectorIds: string[]): SyncRequest => ({
 /** Requests in memory: what is open, and what each was told. */
 class Requests implements SyncRequests {
   told = new Map<string, SyncOutcome>();
+  masker = MASKER;
   constructor(public waiting: SyncRequest[]) {}
   open(): Promise<SyncRequest[]> {
     return Promise.resolve(this.waiting.filter((r) => !this.told.has(r.id)));
@@ -105,12 +109,18 @@ describe('outcomesOf', () => {
   const open = [request('1', '7'), request('2', '8')];
 
   it('leaves the requests open when the pass lost the lock or was stopped by shutdown', () => {
-    expect(outcomesOf({ error: new LeadershipLostError('connection closed') }, open)).toBeNull();
-    expect(outcomesOf({ result: passResult({ aborted: SHUTTING_DOWN }) }, open)).toBeNull();
+    expect(
+      outcomesOf({ error: new LeadershipLostError('connection closed') }, open, MASKER),
+    ).toBeNull();
+    expect(outcomesOf({ result: passResult({ aborted: SHUTTING_DOWN }) }, open, MASKER)).toBeNull();
   });
 
   it('tells every request of a pass that failed its one line and exit code', () => {
-    const told = outcomesOf({ error: new UnavailableError('Postgres is unreachable') }, open);
+    const told = outcomesOf(
+      { error: new UnavailableError('Postgres is unreachable') },
+      open,
+      MASKER,
+    );
     expect(told!.passId).toBeNull();
     expect(told!.outcomes.map((o) => o.outcome)).toEqual([
       {
@@ -130,10 +140,14 @@ describe('outcomesOf', () => {
     const result = passResult({
       plan: emptyPlan({ problems: [invalidProblem('8')] }),
     });
-    const told = outcomesOf({ result }, open)!;
+    const told = outcomesOf({ result }, open, MASKER)!;
     expect(told.passId).toBe('p1');
     expect(told.outcomes.map((o) => o.outcome.exitCode)).toEqual([0, 1]);
-    const cut = outcomesOf({ result: passResult({ aborted: 'Prefect kept failing' }) }, open)!;
+    const cut = outcomesOf(
+      { result: passResult({ aborted: 'Prefect kept failing' }) },
+      open,
+      MASKER,
+    )!;
     expect(cut.outcomes.map((o) => o.outcome.exitCode)).toEqual([69, 69]);
   });
 });
@@ -160,11 +174,11 @@ describe('resultFor and syncOutcomeOf', () => {
     expect(mine.plan.unchanged).toEqual(['7']);
     expect(mine.applied.map((a) => a.eventId)).toEqual(['e7']);
     expect(mine.waiting).toEqual([]);
-    const outcome = syncOutcomeOf(result, ['7']);
+    const outcome = syncOutcomeOf(result, ['7'], MASKER);
     expect(outcome.exitCode).toBe(0);
     expect(outcome.json).toMatchObject({ connectors: ['7'], pass_id: 'p1' });
     expect(outcome.text).toContain('connector-7');
     expect(outcome.text).not.toContain('connector-9');
-    expect(syncOutcomeOf(result, ['9']).exitCode).toBe(1);
+    expect(syncOutcomeOf(result, ['9'], MASKER).exitCode).toBe(1);
   });
 });

@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SequencedEvent } from '../../../src/db/eventlog.js';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../../../src/core/mask.js';
 import { deliverNext } from '../../../src/publish/deliver.js';
+
+const MASKER = maskerOf(DEFAULT_SECRET_KEYS);
 import {
   drainStep,
   flushSinks,
@@ -85,6 +88,7 @@ function depsWith(
   return {
     db: db.queryable,
     schema: 'connector_sync',
+    masker: MASKER,
     sinks,
     retention: { eventDays: null, passDays: null },
     logger,
@@ -190,11 +194,11 @@ describe('deliverNext', () => {
     db.append(7);
     db.cursors.set('prefect', 2);
     const sink = new FakeSink();
-    expect(await deliverNext(db.queryable, 's', sink, 3)).toBe(3);
+    expect(await deliverNext(db.queryable, 's', sink, MASKER, 3)).toBe(3);
     expect(sink.delivered).toEqual(['3', '4', '5']);
     expect(db.cursors.get('prefect')).toBe(5);
-    expect(await deliverNext(db.queryable, 's', sink, 3)).toBe(2);
-    expect(await deliverNext(db.queryable, 's', sink, 3)).toBe(0); // it has the whole log
+    expect(await deliverNext(db.queryable, 's', sink, MASKER, 3)).toBe(2);
+    expect(await deliverNext(db.queryable, 's', sink, MASKER, 3)).toBe(0); // it has the whole log
     expect(sink.delivered).toEqual(['3', '4', '5', '6', '7']);
     expect(db.cursors.get('prefect')).toBe(7);
   });
@@ -204,9 +208,9 @@ describe('deliverNext', () => {
     db.append(2);
     const sink = new FakeSink('nats');
     sink.failing = 1;
-    await expect(deliverNext(db.queryable, 's', sink)).rejects.toThrow('nats is down');
+    await expect(deliverNext(db.queryable, 's', sink, MASKER)).rejects.toThrow('nats is down');
     expect(db.cursors.has('nats')).toBe(false);
-    expect(await deliverNext(db.queryable, 's', sink)).toBe(2);
+    expect(await deliverNext(db.queryable, 's', sink, MASKER)).toBe(2);
     expect(sink.delivered).toEqual(['1', '2']);
   });
 
@@ -216,7 +220,7 @@ describe('deliverNext', () => {
     db.cursors.set('prefect', 1);
     db.beforeAdvance = () => db.cursors.set('prefect', 4);
     const sink = new FakeSink();
-    expect(await deliverNext(db.queryable, 's', sink)).toBe(0);
+    expect(await deliverNext(db.queryable, 's', sink, MASKER)).toBe(0);
     expect(sink.delivered).toEqual(['2', '3', '4']); // sent again: the sink drops copies by id
     expect(db.cursors.get('prefect')).toBe(4);
   });
