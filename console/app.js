@@ -149,6 +149,8 @@ async function loadComparison() {
     $('compare').tBodies[0].innerHTML = '';
   } else {
     $('connector-state').textContent = stateText(body);
+    const name = body.comparison?.name;
+    if (name) $('connector-title').textContent = `Connector ${view.connector}: ${name}`;
     const masked = maskedChangesText(body.comparison?.maskedDiffers, 'differ');
     $('compare').tBodies[0].innerHTML = body.comparison
       ? comparisonRows(body.comparison).map(compareRow).join('') +

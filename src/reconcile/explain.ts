@@ -11,6 +11,8 @@ import { observe } from './observe.js';
 // nothing — so it works on a standby replica too.
 
 export interface ConnectorComparison {
+  /** Its row's name (data, never markup); null when the row is gone or its name is not text. */
+  name: string | null;
   /** What its row asks for; null when the row is gone, soft-deleted or invalid. */
   desired: { name: string; fields: Record<ManagedField, unknown> } | null;
   /** Its managed deployment in Prefect (the one named as desired, else any); null when none. */
@@ -34,9 +36,11 @@ export async function compareConnector(deps: PassDeps, id: string): Promise<Conn
   const found = judgement.validated.problems.find((p) => p.connectorId === id);
   const deployment: Deployment | null =
     snapshot.managed.find((d) => d.name === spec?.name) ?? snapshot.managed[0] ?? null;
+  const row = snapshot.source.rows.find((r) => r.id === id);
   const desired = spec ? desiredFields(spec) : null;
   const actual = deployment ? actualFields(deployment) : null;
   return {
+    name: typeof row?.name === 'string' ? row.name : null,
     desired: spec && desired ? { name: spec.name, fields: masker.mask(desired) } : null,
     actual:
       deployment && actual
