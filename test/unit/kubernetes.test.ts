@@ -37,11 +37,12 @@ function restricted(container: Record<string, any>, pod: Record<string, any>): v
 }
 
 describe('config/kubernetes', () => {
-  it('has a Deployment, ConfigMap, Secret example and CronJob', () => {
+  it('has a Deployment, ConfigMap, Secret example, CronJob and NetworkPolicy', () => {
     expect(Object.keys(manifests).sort()).toEqual([
       'configmap.yaml',
       'cronjob.yaml',
       'deployment.yaml',
+      'networkpolicy.yaml',
       'secret.example.yaml',
     ]);
     expect(manifests['deployment.yaml']![0]!.kind).toBe('Deployment');
@@ -91,6 +92,47 @@ describe('config/kubernetes', () => {
       );
     },
   );
+
+  it("lets only the monitoring namespace reach the worker's ops port", () => {
+    const [policy] = manifests['networkpolicy.yaml']!;
+    const deployment = manifests['deployment.yaml']![0]!;
+    expect(policy!.kind).toBe('NetworkPolicy');
+    expect(policy!.spec.podSelector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
+    expect(policy!.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy!.spec.ingress).toEqual([
+      {
+        from: [
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+        ],
+        ports: [{ protocol: 'TCP', port: 'http' }],
+      },
+    ]);
+    // The port it names is the one the worker listens on and is probed on.
+    const [container] = deployment.spec.template.spec.containers;
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
+    expect(container.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect(container.livenessProbe.httpGet.port).toBe('http');
+  });
+
+  it('the Secret example carries the ops credential, and the worker refuses its placeholder', () => {
+    const secret = manifests['secret.example.yaml']![0]!;
+    const deployment = manifests['deployment.yaml']![0]!;
+    expect(deployment.spec.template.spec.containers[0].envFrom).toContainEqual({
+      secretRef: { name: secret.metadata.name },
+    });
+    const { CONNECTOR_SYNC_HTTP_TOKEN: token, ...rest } = secret.stringData;
+    expect(token).toBe('CHANGE-ME');
+    const result = loadConfig({
+      env: {
+        ...rest,
+        PREFECT_API_URL: 'http://prefect:4200/api',
+        CONNECTOR_SYNC_HTTP_TOKEN: token,
+      },
+    });
+    expect(result.ok ? [] : result.errors).toEqual([
+      'http.auth.token (CONNECTOR_SYNC_HTTP_TOKEN): must be at least 16 characters (e.g. openssl rand -hex 32)',
+    ]);
+  });
 
   it('the ConfigMap holds a configuration the worker accepts', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cs-k8s-')), 'config.yaml');
