@@ -54,7 +54,6 @@ describe.skipIf(!existsSync(CHROMIUM))('the console with hostile rows', () => {
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
-      const violations: string[] = [];
       const requested: string[] = [];
       const dialogs: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
