@@ -60,8 +60,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the console with hostile rows', () => {
       page.on('request', (r) => requested.push(new URL(r.url()).pathname));
       page.on('dialog', (d) => void d.dismiss().then(() => dialogs.push(d.message())));
       await page.addInitScript(() => {
-        document.addEventListener('securitypolicyviolation', (e) =>
-          (globalThis as any).__violations.push(e.violatedDirective),
+        const w = globalThis as any;
+        w.document.addEventListener('securitypolicyviolation', (e: any) =>
+          w.__violations.push(e.violatedDirective),
         );
         (globalThis as any).__violations = [];
       });
@@ -80,7 +81,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console with hostile rows', () => {
         await page.reload();
         await page.locator('#history tbody tr').first().waitFor();
         await page.waitForFunction(() =>
-          Boolean(document.getElementById('connector-state')?.textContent),
+          Boolean((globalThis as any).document.getElementById('connector-state')?.textContent),
         );
       }
       // The hostile connector's own page: its name in the title, its refusal in its history.
@@ -88,22 +89,28 @@ describe.skipIf(!existsSync(CHROMIUM))('the console with hostile rows', () => {
       await page.reload();
       await page.locator('#history tbody tr').first().waitFor();
       await page.waitForFunction(
-        (name) => document.getElementById('connector-title')?.textContent?.includes(name),
+        (name) =>
+          (globalThis as any).document
+            .getElementById('connector-title')
+            ?.textContent?.includes(name),
         NAME,
       );
       expect(await page.locator('#history').textContent()).toContain(TIMEZONE);
       expect(await page.locator('#connector-state').textContent()).toContain(TIMEZONE);
 
-      const made = await page.evaluate(() => ({
-        xss: (globalThis as any).__xss ?? null,
-        violations: (globalThis as any).__violations as string[],
-        images: document.querySelectorAll('img').length,
-        svgs: document.querySelectorAll('main svg[onload], svg[onload]').length,
-        scripts: [...document.querySelectorAll('script')].map((s) => s.getAttribute('src')),
-        handlers: [...document.querySelectorAll('*')].filter((el) =>
-          [...el.attributes].some((a) => a.name.startsWith('on')),
-        ).length,
-      }));
+      const made = await page.evaluate(() => {
+        const document = (globalThis as any).document;
+        return {
+          xss: (globalThis as any).__xss ?? null,
+          violations: (globalThis as any).__violations as string[],
+          images: document.querySelectorAll('img').length,
+          svgs: document.querySelectorAll('svg[onload]').length,
+          scripts: [...document.querySelectorAll('script')].map((s: any) => s.getAttribute('src')),
+          handlers: [...document.querySelectorAll('*')].filter((el: any) =>
+            [...el.attributes].some((a: any) => a.name.startsWith('on')),
+          ).length,
+        };
+      });
       expect(made).toEqual({
         xss: null,
         violations: [],
