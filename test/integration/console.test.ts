@@ -124,7 +124,10 @@ describe.skipIf(skip)('the ops console', () => {
     await page.locator(`tr[data-connector="${id}"] th a`).focus();
     await page.keyboard.press('Enter');
     await page.locator('#connector:not([hidden]) #history tbody tr').first().waitFor();
-    expect(await page.locator('#connector-title').innerText()).toBe(`Connector ${id}`);
+    // Its row's name beside its id, once its comparison is in.
+    await expect
+      .poll(() => page.locator('#connector-title').innerText())
+      .toBe(`Connector ${id}: console-0`);
     expect(await page.locator('#history tbody').innerText()).toMatch(/created/);
     // Desired beside actual: in step, nothing differs.
     await page.locator('#compare tbody tr').first().waitFor();

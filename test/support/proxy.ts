@@ -278,6 +278,11 @@ export async function startProxy(
         void call.then(() => upstreamCalls.delete(call));
         const upstream = http.request(
           {
+            // A fresh connection per request: a kept-alive one that Prefect's
+            // server closes as idle (uvicorn's 5 s) races the next request
+            // into ECONNRESET, which this proxy would pass on as a 502 no
+            // test asked for (seen once on a busy machine).
+            agent: false,
             host: target.hostname,
             port: target.port,
             method,
