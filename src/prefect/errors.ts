@@ -67,7 +67,6 @@ export function kindOfStatus(status: number): PrefectErrorKind {
   return 'permanent';
 }
 
-/** A short human reading of Prefect's error body (FastAPI `detail` or pydantic errors). */
 /**
  * An error body without what Prefect echoes of our request: its 422s carry
  * the whole `request_body` and each validation error's `input` — a
@@ -86,6 +85,7 @@ export function withoutEchoes(body: unknown): unknown {
   return rest;
 }
 
+/** A short human reading of Prefect's error body (FastAPI `detail` or pydantic errors). */
 export function describePrefectBody(body: unknown): string {
   if (!isPlainObject(body)) return typeof body === 'string' ? body.slice(0, 300) : '';
   if (typeof body.detail === 'string') return body.detail;

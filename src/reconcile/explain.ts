@@ -37,18 +37,20 @@ export async function compareConnector(deps: PassDeps, id: string): Promise<Conn
   const deployment: Deployment | null =
     snapshot.managed.find((d) => d.name === spec?.name) ?? snapshot.managed[0] ?? null;
   const row = snapshot.source.rows.find((r) => r.id === id);
-  const desired = spec ? desiredFields(spec) : null;
-  const actual = deployment ? actualFields(deployment) : null;
+  const desired = spec && { name: spec.name, fields: desiredFields(spec) };
+  const actual = deployment && {
+    id: deployment.id,
+    name: deployment.name,
+    fields: actualFields(deployment),
+  };
   return {
     name: typeof row?.name === 'string' ? row.name : null,
-    desired: spec && desired ? { name: spec.name, fields: masker.mask(desired) } : null,
-    actual:
-      deployment && actual
-        ? { id: deployment.id, name: deployment.name, fields: masker.mask(actual) }
-        : null,
+    // Shown masked; what differs is judged on the real values.
+    desired: desired && { ...desired, fields: masker.mask(desired.fields) },
+    actual: actual && { ...actual, fields: masker.mask(actual.fields) },
     differs:
       spec && deployment ? (Object.keys(diffDeployment(spec, deployment)) as ManagedField[]) : [],
-    maskedDiffers: desired && actual ? masker.changedSecrets(actual, desired) : [],
+    maskedDiffers: desired && actual ? masker.changedSecrets(actual.fields, desired.fields) : [],
     problem: found ? { status: found.status, message: found.message } : null,
   };
 }
