@@ -47,5 +47,5 @@ USER 1000:1000
 EXPOSE 8080
 # tini is PID 1: it forwards SIGTERM/SIGINT to Node and reaps zombies; Node's
 # own handlers then drain in-flight calls (a second signal exits at once).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli/bin.js"]
 CMD ["run"]

@@ -20,15 +20,16 @@ export default tseslint.config(
     },
   },
   {
-    // Small pieces a newcomer reads in one sitting (generated data aside).
+    // Functions a newcomer reads in one sitting. Files follow cohesion, not a
+    // count: a warning past 400 lines asks whether it is still one idea.
     files: ['src/**'],
     ignores: ['src/**/*.generated.ts'],
     rules: {
-      'max-lines': ['error', { max: 300 }],
+      'max-lines': ['warn', { max: 400 }],
       'max-lines-per-function': ['error', { max: 60 }],
     },
   },
-  { files: ['src/cli.ts', 'test/**', 'bench/**', 'scripts/**'], rules: { 'no-console': 'off' } },
+  { files: ['test/**', 'bench/**', 'scripts/**'], rules: { 'no-console': 'off' } },
   {
     // Tests read JSON from real APIs; typing every response would bury the assertions.
     files: ['test/**', 'bench/**'],

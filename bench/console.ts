@@ -41,7 +41,7 @@ interface Worker {
 }
 
 function startWorker(env: BenchEnv): Promise<Worker> {
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run'], {
+  const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'run'], {
     env: {
       ...process.env,
       DATABASE_URL: env.databaseUrl,
@@ -205,7 +205,7 @@ async function consoleCalls(env: BenchEnv, base: string): Promise<Record<string,
 /** `sync ID` as an operator runs it: a CLI process, start to exit. */
 function syncCli(env: BenchEnv, id: string): Promise<{ ms: number; code: number; out: string }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'sync', id], {
+  const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'sync', id], {
     env: {
       ...process.env,
       DATABASE_URL: env.databaseUrl,

@@ -27,7 +27,7 @@ interface Daemon {
 }
 
 function startDaemon(env: BenchEnv, schedule: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run'], {
+  const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'run'], {
     env: {
       ...process.env,
       DATABASE_URL: env.databaseUrl,

@@ -305,7 +305,7 @@ interface Daemon {
 
 /** `connector-sync run` (schedule never due: passes only on a wakeup), its Prefect behind `apiUrl`. */
 function startDaemon(env: BenchEnv, apiUrl: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run'], {
+  const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'run'], {
     env: {
       ...process.env,
       DATABASE_URL: env.databaseUrl,

@@ -102,7 +102,7 @@ try {
   const noop = await runWorkerPass(env, config);
   await release(env, '2.0.0', copyFlowSource());
   // Exit 2: changes pending.
-  const plan = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), 'plan', '--json'], {
+  const plan = spawnSync(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'plan', '--json'], {
     env: { ...process.env, DATABASE_URL: env.databaseUrl, PREFECT_API_URL: env.apiUrl, ...config },
     encoding: 'utf8',
   }).stdout;

@@ -63,7 +63,7 @@ export async function startBenchEnv(name: string, n: number): Promise<BenchEnv> 
     [n],
   );
   // `run` never creates the worker's schema: `migrate` does, once, before any pass.
-  execFileSync(process.execPath, [join(REPO, 'dist/cli.js'), 'migrate'], {
+  execFileSync(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'migrate'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PREFECT_API_URL: server.apiUrl },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -122,7 +122,7 @@ export async function runWorkerPass(
       '-f',
       'BENCH_TIME %e %U %S %M',
       process.execPath,
-      join(REPO, 'dist/cli.js'),
+      join(REPO, 'dist/cli/bin.js'),
       'run',
       '--once',
       '--json',

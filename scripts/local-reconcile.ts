@@ -41,7 +41,7 @@ async function main(): Promise<void> {
 
   const cli = (title: string, args: string[]): number => {
     say(`\n== ${title}: connector-sync ${args.join(' ')}`);
-    const result = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), ...args], {
+    const result = spawnSync(process.execPath, [join(REPO, 'dist/cli/bin.js'), ...args], {
       env,
       stdio: 'inherit',
     });
@@ -99,5 +99,5 @@ function say(text: string): void {
   console.log(text);
 }
 
-if (!existsSync(join(REPO, 'dist/cli.js'))) throw new Error('build first: npm run build');
+if (!existsSync(join(REPO, 'dist/cli/bin.js'))) throw new Error('build first: npm run build');
 await main();

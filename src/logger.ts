@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
-import { redactText } from './core/redact.js';
+import { redactText } from './domain/redact.js';
 
 export interface LoggerOptions {
   level: string;

@@ -2,13 +2,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config/schema.js';
-import { prefectCredentialTexts } from './core/redact.js';
-import { createPool } from './db/pool.js';
-import { PostgresStore } from './db/store.js';
+import { prefectCredentialTexts } from './domain/redact.js';
+import { createPool } from './postgres/pool.js';
+import { PostgresStore } from './postgres/store.js';
 import { createLogger } from './logger.js';
 import { PrefectClient } from './prefect/client.js';
 import { PrefectHttp, type PrefectHttpOptions } from './prefect/http.js';
-import type { PassDeps } from './reconcile/context.js';
+import type { PassDeps } from './pass/context.js';
 
 /** Secrets that must never be printed: passwords, keys, and their encodings. */
 export function secretsOf(config: Config): string[] {

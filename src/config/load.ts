@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { isPlainObject } from '../core/json.js';
-import { coerceError } from '../errors.js';
+import { isPlainObject } from '../domain/json.js';
+import { coerceError } from '../domain/errors.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The package's own config/ folder, which holds default.yaml. */

@@ -1,8 +1,8 @@
 import { parse as parsePostgresUrl } from 'pg-connection-string';
 import { z } from 'zod';
-import { cronProblem } from '../core/cron.js';
-import { DEFAULT_SECRET_KEYS, secretKeysProblem } from '../core/mask.js';
-import { PREFECT_TIMEZONES } from '../core/timezones.generated.js';
+import { cronProblem } from '../domain/cron.js';
+import { DEFAULT_SECRET_KEYS, secretKeysProblem } from '../domain/mask.js';
+import { PREFECT_TIMEZONES } from '../domain/timezones.generated.js';
 
 // The one description of every configuration key, its type and its default.
 // config/default.yaml mirrors it for humans; test/unit/config.test.ts keeps them in step.

@@ -1,6 +1,6 @@
 import type { AxiosResponse } from 'axios';
-import { redactText } from '../core/redact.js';
-import { CERTIFICATE } from '../errors.js';
+import { redactText } from '../domain/redact.js';
+import { CERTIFICATE } from '../domain/errors.js';
 import { PrefectError } from './errors.js';
 
 // Reading what came back from PREFECT_API_URL: a route for logs, a network

@@ -5,7 +5,7 @@ import type {
   ManagedField,
   ScheduleSpec,
   TemplateDeployment,
-} from '../core/types.js';
+} from '../domain/types.js';
 import { createBody, keepReadFields, scheduleBody, templateOf } from './deployment-fields.js';
 import { describePrefectBody, PrefectError } from './errors.js';
 import type { CallCounts, PrefectHttp } from './http.js';

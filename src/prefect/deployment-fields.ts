@@ -1,4 +1,4 @@
-import type { Deployment, DeploymentSpec, TemplateDeployment } from '../core/types.js';
+import type { Deployment, DeploymentSpec, TemplateDeployment } from '../domain/types.js';
 
 // The shapes of a deployment on the wire: the body of a create, a schedule as
 // sent, and the fields kept of what Prefect answers.

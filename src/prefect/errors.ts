@@ -1,4 +1,5 @@
-import { isPlainObject } from '../core/json.js';
+import type { ErrorClass } from '../domain/errors.js';
+import { isPlainObject } from '../domain/json.js';
 
 export type PrefectErrorKind =
   | 'network' // no answer: refused, reset, timed out
@@ -27,6 +28,13 @@ export class PrefectError extends Error {
     super(message);
     this.name = 'PrefectError';
     this.detail = withoutEchoes(detail);
+  }
+
+  /** What it says about the world (domain/errors.ts classifyError reads it). */
+  get errorClass(): ErrorClass {
+    if (this.kind === 'network') return 'unreachable';
+    // Anything else Prefect refuses outside a change is about the setup it was pointed at.
+    return this.kind === 'transient' ? 'transient' : 'configuration';
   }
 
   get retryable(): boolean {

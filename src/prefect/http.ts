@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
-import { prefectCredentialTexts, redactValue } from '../core/redact.js';
+import { prefectCredentialTexts, redactValue } from '../domain/redact.js';
 import { describePrefectBody, kindOfStatus, parseRetryAfter, PrefectError } from './errors.js';
 import {
   contentTypeOf,

@@ -1,8 +1,8 @@
-import { eventsAfterSeq } from '../db/eventlog.js';
-import { advanceCursor, cursorOf } from '../db/outbox.js';
-import type { Queryable } from '../db/pool.js';
+import { eventsAfterSeq } from '../postgres/eventlog.js';
+import { advanceCursor, cursorOf } from '../postgres/outbox.js';
+import type { Queryable } from '../postgres/pool.js';
 import type { Sink } from './sink.js';
-import type { Masker } from '../core/mask.js';
+import type { Masker } from '../domain/mask.js';
 
 /** Events read and handed to a sink at a time. */
 export const BATCH_SIZE = 500;

@@ -6,8 +6,8 @@ import {
   type NatsConnection,
 } from 'nats';
 import type { Logger } from 'pino';
-import type { SequencedEvent } from '../db/eventlog.js';
 import type { Sink } from './sink.js';
+import type { SequencedEvent } from '../domain/events.js';
 
 export interface NatsSinkOptions {
   url: string;

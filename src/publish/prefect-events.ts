@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../db/eventlog.js';
+import type { StoredEvent } from '../domain/events.js';
 
 // Which events of our log go to Prefect's event stream, and as what. Prefect
 // emits prefect.deployment.* itself for our writes: those are never posted

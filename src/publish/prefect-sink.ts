@@ -1,8 +1,8 @@
-import type { SequencedEvent } from '../db/eventlog.js';
 import type { PrefectHttp } from '../prefect/http.js';
 import { PoolLookup } from './pool-lookup.js';
 import { prefectEventOf } from './prefect-events.js';
 import type { Sink } from './sink.js';
+import type { SequencedEvent } from '../domain/events.js';
 
 /** Events per POST /events: Prefect takes a list; a few dozen keeps each request small. */
 const BATCH = 50;

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { backoffSeconds } from '../core/backoff.js';
-import { backlogOf } from '../db/outbox.js';
-import type { Queryable } from '../db/pool.js';
-import { coerceError } from '../errors.js';
+import { backoffSeconds } from '../domain/backoff.js';
+import { backlogOf } from '../postgres/outbox.js';
+import type { Queryable } from '../postgres/pool.js';
+import { coerceError } from '../domain/errors.js';
 import { deliverNext } from './deliver.js';
 import { pruneOnce, type RetentionPolicy } from './retention.js';
 import type { Sink } from './sink.js';
-import type { Masker } from '../core/mask.js';
+import type { Masker } from '../domain/mask.js';
 
 // The outbox's publisher (README, "Sinks"): one replica at a time (the
 // holder of the publisher lock) reads the log after each sink's cursor and

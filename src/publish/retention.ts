@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { Queryable } from '../db/pool.js';
-import { deliveredToAll, pruneEvents, prunePasses } from '../db/retention.js';
-import { pruneSyncRequests } from '../db/sync-requests.js';
-import { coerceError } from '../errors.js';
+import type { Queryable } from '../postgres/pool.js';
+import { deliveredToAll, pruneEvents, prunePasses } from '../postgres/retention.js';
+import { pruneSyncRequests } from '../postgres/sync-requests.js';
+import { coerceError } from '../domain/errors.js';
 
 export interface RetentionPolicy {
   /** Days an event is kept; null keeps every event. */

@@ -1,4 +1,4 @@
-import type { SequencedEvent } from '../db/eventlog.js';
+import type { SequencedEvent } from '../domain/events.js';
 
 /**
  * Somewhere events of the log are delivered to (README, "Sinks"). `deliver`

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { ReconcileLock } from '../db/lock.js';
-import { ensureCursor } from '../db/outbox.js';
-import type { Queryable } from '../db/pool.js';
+import { ReconcileLock } from '../postgres/lease.js';
+import { ensureCursor } from '../postgres/outbox.js';
+import type { Queryable } from '../postgres/pool.js';
 import { PrefectHttp, type PrefectHttpOptions } from '../prefect/http.js';
 import { NatsSink } from './nats-sink.js';
 import { PrefectSink } from './prefect-sink.js';
 import type { PublisherDeps, PublishMetrics } from './publisher.js';
 import type { Sink } from './sink.js';
-import { maskerOf } from '../core/mask.js';
+import { maskerOf } from '../domain/mask.js';
 
 /** The sinks the configuration enables (events.publish), each with its own connection. */
 export function sinksOf(

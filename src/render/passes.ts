@@ -1,5 +1,5 @@
-import type { PassRecord } from '../db/passes.js';
 import { renderColumns } from './table.js';
+import type { PassRecord } from '../domain/pass-record.js';
 
 // The pass history as a table and as JSON (`connector-sync passes`, /api/passes).
 

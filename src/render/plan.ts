@@ -4,9 +4,9 @@ import type {
   HeldDeletes,
   Problem,
   SuspendedConnector,
-} from '../core/types.js';
-import { DEFAULT_SECRET_KEYS, maskerOf, type Masker } from '../core/mask.js';
-import type { PassResult } from '../reconcile/pass.js';
+} from '../domain/types.js';
+import { DEFAULT_SECRET_KEYS, maskerOf, type Masker } from '../domain/mask.js';
+import type { PassResult } from '../pass/run.js';
 
 // How a pass is shown: a diff for people, a stable JSON object for machines.
 // Values under secret keys are shown masked (README, "Security"); a change

@@ -1,10 +1,9 @@
-import type { Masker } from '../core/mask.js';
-import type { PassResult } from '../reconcile/pass.js';
+import { EXIT } from '../domain/exit-codes.js';
+import type { Masker } from '../domain/mask.js';
+import type { PassResult } from '../pass/run.js';
 import { allProblems, planJson, renderPlan } from './plan.js';
 
 // What `run --once` / `plan` report about a pass: text, JSON and exit code. Pure.
-
-export const EXIT = { ok: 0, problems: 1, pending: 2, usage: 64, unavailable: 69 } as const;
 
 /** What a command prints for a pass (text or JSON) and exits with. */
 export interface PassReport {

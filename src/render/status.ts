@@ -1,7 +1,7 @@
 import { renderColumns } from './table.js';
-import type { ConnectorState } from '../db/state.js';
-import type { StoredEvent } from '../db/eventlog.js';
-import type { Suspension } from '../core/types.js';
+import type { Suspension } from '../domain/types.js';
+import type { ConnectorState } from '../domain/connector-state.js';
+import type { StoredEvent } from '../domain/events.js';
 
 /** `by alice since 2026-12-01T10:00:00.000Z: "migrating"`, or '' when not suspended. */
 function suspendedText(s: Suspension | undefined): string {

@@ -1,22 +1,22 @@
 import cron from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { ReconcileLock } from '../db/lock.js';
-import { prepareSchemaForRun } from '../db/schema-check.js';
-import { countByStatus } from '../db/state.js';
+import { ReconcileLock } from '../postgres/lease.js';
+import { prepareSchemaForRun } from '../postgres/schema-check.js';
+import { countByStatus } from '../postgres/state.js';
 import { Publisher } from '../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../publish/sinks.js';
-import { compareConnector } from '../reconcile/explain.js';
-import { runRecordedPass } from '../reconcile/recorded.js';
+import { compareConnector } from '../pass/compare.js';
+import { runRecordedPass } from '../pass/history.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
-import { Metrics } from './metrics.js';
-import { createOpsServer, listen } from './ops-server.js';
+import { Metrics } from '../ops/metrics.js';
+import { createOpsServer, listen } from '../ops/server.js';
 import { parseWakeup, WAKEUP_CHANNEL, WakeupListener } from './wakeups.js';
-import { SYNC_CHANNEL } from '../db/sync-requests.js';
+import { SYNC_CHANNEL } from '../postgres/sync-requests.js';
 import { syncRequestsOf } from './sync-requests.js';
-import { EVENTS_CHANNEL } from '../db/eventlog.js';
-import { maskerOf } from '../core/mask.js';
+import { EVENTS_CHANNEL } from '../postgres/eventlog.js';
+import { maskerOf } from '../domain/mask.js';
 
 export interface Daemon {
   worker: Worker;

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import { coerceError } from '../errors.js';
-import type { PassOptions } from '../reconcile/context.js';
-import type { PassResult } from '../reconcile/pass.js';
+import type { LoopView } from '../ops/loop-view.js';
+import { coerceError } from '../domain/errors.js';
+import type { PassOptions } from '../pass/context.js';
+import type { PassResult } from '../pass/run.js';
 import { ComeBack } from './come-back.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 import { nextStep, type NextStep, type PassOutcome } from './next-step.js';
 import { serveSyncRequests, type SyncRequests } from './sync-requests.js';
 import type { Wakeup } from './wakeups.js';
@@ -21,7 +22,7 @@ import { realClock, WorkQueue, type Clock } from './work-queue.js';
  * pass). One pass at a time; requests arriving meanwhile are merged. What
  * follows a pass is decided by `nextStep` (next-step.ts).
  */
-export type WorkerState = 'following' | 'idle' | 'reconciling' | 'stopping' | 'stopped';
+export type WorkerState = LoopView['state'];
 
 export interface WorkerOptions {
   /** How often a follower tries to take the lock. */
@@ -59,7 +60,7 @@ export interface WorkerDeps {
   clock?: Clock;
 }
 
-export class Worker {
+export class Worker implements LoopView {
   state: WorkerState = 'following';
   /** Last moment the loop proved it is alive (a turn, or a Prefect answer). */
   lastProgress: number;

@@ -1,7 +1,6 @@
-import { passRetryDelayMs } from '../core/backoff.js';
-import { LeadershipLostError } from '../db/lock.js';
-import { classifyError } from '../errors.js';
-import { verdictOf, type PassResult } from '../reconcile/pass.js';
+import { passRetryDelayMs } from '../domain/backoff.js';
+import { classifyError, LeadershipLostError } from '../domain/errors.js';
+import { verdictOf, type PassResult } from '../pass/run.js';
 
 // What the worker does after a pass, decided in one place from how the pass
 // ended (as controller-runtime's reconcileHandler does from a Result): pure.

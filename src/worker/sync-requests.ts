@@ -1,18 +1,14 @@
 import type { Logger } from 'pino';
-import { LeadershipLostError } from '../db/lock.js';
-import type { Queryable } from '../db/pool.js';
-import {
-  finishSyncRequests,
-  openSyncRequests,
-  type SyncOutcome,
-  type SyncRequest,
-} from '../db/sync-requests.js';
-import { classifyError, coerceError, EXIT_CODE_OF } from '../errors.js';
-import { SHUTTING_DOWN } from '../reconcile/apply.js';
-import type { PassOptions } from '../reconcile/context.js';
+import type { Queryable } from '../postgres/pool.js';
+import { finishSyncRequests, openSyncRequests } from '../postgres/sync-requests.js';
+import { coerceError, LeadershipLostError } from '../domain/errors.js';
+import { exitCodeOfError } from '../domain/exit-codes.js';
+import { SHUTTING_DOWN } from '../pass/apply.js';
+import type { PassOptions } from '../pass/context.js';
 import { failedSyncOutcome, syncOutcomeOf } from '../render/sync.js';
 import type { PassOutcome } from './next-step.js';
-import type { Masker } from '../core/mask.js';
+import type { Masker } from '../domain/mask.js';
+import type { SyncOutcome, SyncRequest } from '../domain/sync-request.js';
 
 // The leader's side of `connector-sync sync` / `retry` (db/sync-requests.ts
 // has the table): every open request is served by one targeted pass that
@@ -51,10 +47,7 @@ export function outcomesOf(
 ): { passId: string | null; outcomes: { id: string; outcome: SyncOutcome }[] } | null {
   if ('error' in outcome) {
     if (outcome.error instanceof LeadershipLostError) return null;
-    const failed = failedSyncOutcome(
-      outcome.error.message,
-      EXIT_CODE_OF[classifyError(outcome.error)],
-    );
+    const failed = failedSyncOutcome(outcome.error.message, exitCodeOfError(outcome.error));
     return { passId: null, outcomes: requests.map(({ id }) => ({ id, outcome: failed })) };
   }
   const { result } = outcome;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { connectClient } from '../db/pool.js';
-import { coerceError } from '../errors.js';
+import { connectClient } from '../postgres/pool.js';
+import { coerceError } from '../domain/errors.js';
 
 export const WAKEUP_CHANNEL = 'connector_sync_wakeup';
 

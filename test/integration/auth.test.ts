@@ -5,7 +5,7 @@ import {
   startPrefectServer,
   type PrefectServer,
 } from '../../scripts/prefect-server.ts';
-import { runPass } from '../../src/reconcile/pass.js';
+import { runPass } from '../../src/pass/run.js';
 import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 

@@ -109,7 +109,7 @@ describe('the image', () => {
     const [inspected] = JSON.parse(await podmanOk(['image', 'inspect', image])) as any[];
     console.log(`image size: ${(inspected.Size / 1e6).toFixed(0)} MB`);
     expect(inspected.Config.User).toBe('1000:1000');
-    expect(inspected.Config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'node', 'dist/cli.js']);
+    expect(inspected.Config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'node', 'dist/cli/bin.js']);
     expect(inspected.Config.Cmd).toEqual(['run']);
     // The image's own user, not the manifests' runAsUser, is what `podman run` gets here.
     const who = await podmanOk(['run', '--rm', '--entrypoint', 'id', image]);
@@ -122,7 +122,7 @@ describe('the image', () => {
       'sh',
       image,
       '-c',
-      'ls /app; ls /app/node_modules/pg /app/node_modules/vitest /app/node_modules/typescript 2>&1 >/dev/null || true; ls /app/console /app/dist/console/format.js',
+      'ls /app; ls /app/node_modules/pg /app/node_modules/vitest /app/node_modules/typescript 2>&1 >/dev/null || true; ls /app/console /app/dist/ops/console/format.js',
     ]);
     expect(files.split('\n').slice(0, 6)).toEqual([
       'config',

@@ -31,7 +31,7 @@ async function crashDuring(
   rule: HoldRule,
 ): Promise<{ method: string; path: string; status: number | null }> {
   const proxy = await startProxy(env.apiUrl, [rule]);
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run', '--once'], {
+  const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'run', '--once'], {
     env: {
       PATH: process.env.PATH ?? '',
       DATABASE_URL: env.databaseUrl,

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
-import { failedEvent } from '../../src/core/connector-events.js';
-import type { EventRow } from '../../src/core/events.js';
-import { appendEvents } from '../../src/db/eventlog.js';
+import { failedEvent } from '../../src/domain/connector-events.js';
+import type { EventRow } from '../../src/domain/events.js';
+import { appendEvents } from '../../src/postgres/eventlog.js';
 import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
 import { follow, ids, stop, type Follower } from '../support/follower.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';

@@ -210,7 +210,7 @@ interface Cycle {
 }
 
 function spawnOnce(proxy: FaultProxy, target: TestEnv = env) {
-  const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run', '--once'], {
+  const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'run', '--once'], {
     env: {
       PATH: process.env.PATH ?? '',
       DATABASE_URL: target.databaseUrl,

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PassResult } from '../../src/reconcile/pass.js';
+import type { PassResult } from '../../src/pass/run.js';
 import {
   CLI,
   cliEnv,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { readMigrations } from '../../src/db/migrate.js';
+import { readMigrations } from '../../src/postgres/migrate.js';
 import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../support/env.js';
 import { prefectApi } from '../support/prefect-api.js';
 

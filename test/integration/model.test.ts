@@ -761,7 +761,7 @@ class Run {
             latency: { ms: 300, point: how.latency, match: isWrite },
           });
     try {
-      const child = spawn(process.execPath, [join(REPO, 'dist/cli.js'), 'run', '--once'], {
+      const child = spawn(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'run', '--once'], {
         env: this.cliEnv(proxy.url),
         stdio: 'ignore',
       });

@@ -180,7 +180,7 @@ const HOSTILE: [string, string][] = [
   ['encoded path traversal', '/%2e%2e/%2e%2e/etc/passwd'],
   ['traversal to the source', '/app.js/../../package.json'],
   ['a file beside the console', '/index.html'],
-  ['the compiled code', '/dist/cli.js'],
+  ['the compiled code', '/dist/cli/bin.js'],
   ['a double-slash path', '//api/events'],
 ];
 

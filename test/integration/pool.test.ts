@@ -1,7 +1,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPool } from '../../src/db/pool.js';
+import { createPool } from '../../src/postgres/pool.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 

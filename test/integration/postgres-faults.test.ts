@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { ReconcileLock } from '../../src/db/lock.js';
-import { migrate } from '../../src/db/migrate.js';
+import { ReconcileLock } from '../../src/postgres/lease.js';
+import { migrate } from '../../src/postgres/migrate.js';
 import { startWorker, type WorkerProcess } from '../support/daemon.js';
 import {
   CHANGE_EVENTS,

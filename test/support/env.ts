@@ -9,16 +9,16 @@ import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { settleAfterMs } from '../../src/core/settle.js';
-import { migrate } from '../../src/db/migrate.js';
-import { runPass, type PassResult } from '../../src/reconcile/pass.js';
+import { settleAfterMs } from '../../src/domain/settle.js';
+import { migrate } from '../../src/postgres/migrate.js';
+import { runPass, type PassResult } from '../../src/pass/run.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { REPO } from '../../scripts/prefect-server.ts';
 
 const PG = 'postgres://postgres@127.0.0.1:5432';
 
 /** The compiled CLI the tests run as a real process. */
-export const CLI = join(REPO, 'dist/cli.js');
+export const CLI = join(REPO, 'dist/cli/bin.js');
 
 /** The environment of a CLI process pointed at this test's database and Prefect (and nothing inherited but PATH and HOME). */
 export function cliEnv(env: TestEnv, extra: Record<string, string> = {}): Record<string, string> {
@@ -160,7 +160,7 @@ export function runCli(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(REPO, 'dist/cli.js'), ...args],
+      [join(REPO, 'dist/cli/bin.js'), ...args],
       {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
         maxBuffer: 64 * 1024 * 1024,

@@ -6,10 +6,10 @@ import type {
   FieldChanges,
   ScheduleSpec,
   TemplateDeployment,
-} from '../../src/core/types.js';
+} from '../../src/domain/types.js';
 import { PrefectError } from '../../src/prefect/errors.js';
 import type { CallCounts } from '../../src/prefect/http.js';
-import type { PrefectPort } from '../../src/reconcile/ports.js';
+import type { PrefectPort } from '../../src/pass/ports.js';
 import { Crasher } from './crash.js';
 
 // An in-memory Prefect for unit tests of the pass: deployments by id, flows

@@ -1,11 +1,10 @@
-import type { EventRow } from '../../src/core/events.js';
-import type { IdKind, SourceRow, Suspension } from '../../src/core/types.js';
-import type { Intent } from '../../src/db/eventlog.js';
-import type { PassRecord } from '../../src/db/passes.js';
-import type { SourceSnapshot } from '../../src/db/source.js';
-import type { ConnectorState } from '../../src/db/state.js';
-import type { PassStore } from '../../src/reconcile/ports.js';
+import type { EventRow } from '../../src/domain/events.js';
+import type { IdKind, SourceRow, Suspension, SourceSnapshot } from '../../src/domain/types.js';
+import type { PassStore } from '../../src/pass/ports.js';
 import { Crasher } from './crash.js';
+import type { ConnectorState } from '../../src/domain/connector-state.js';
+import type { Intent } from '../../src/domain/settle.js';
+import type { PassRecord } from '../../src/domain/pass-record.js';
 
 // An in-memory store for unit tests of the pass: the source rows, connector
 // states, open intents and the event log, with the transactions the real one

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, passRetryDelayMs } from '../../src/core/backoff.js';
+import { backoffSeconds, passRetryDelayMs } from '../../src/domain/backoff.js';
 
 describe('backoffSeconds (per connector)', () => {
   const policy = { baseSeconds: 10, maxSeconds: 3600 };

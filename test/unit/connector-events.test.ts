@@ -1,15 +1,13 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { failedEvent, heldEvent, recoveredEvent } from '../../src/core/connector-events.js';
-import { updatedEvent, type RelatedContext } from '../../src/core/events.js';
-import { planPass } from '../../src/core/plan.js';
-import type { HeldConnector } from '../../src/core/types.js';
-import type { StoredEvent } from '../../src/db/eventlog.js';
-import type { ConnectorState } from '../../src/db/state.js';
+import { failedEvent, heldEvent, recoveredEvent } from '../../src/domain/connector-events.js';
+import { updatedEvent, type RelatedContext, type StoredEvent } from '../../src/domain/events.js';
+import { planPass } from '../../src/domain/plan.js';
+import type { HeldConnector } from '../../src/domain/types.js';
 import { prefectEventOf } from '../../src/publish/prefect-events.js';
-import { connectorOutcome, type OutcomeInput } from '../../src/reconcile/outcome.js';
-import { recordStates } from '../../src/reconcile/record.js';
-import { withStatus } from '../../src/reconcile/states.js';
+import { connectorOutcome, type OutcomeInput } from '../../src/pass/outcome.js';
+import { recordStates } from '../../src/pass/record.js';
+import { withStatus, type ConnectorState } from '../../src/domain/connector-state.js';
 import { FakeStore } from '../support/fake-store.js';
 import { passWorld } from '../support/pass-world.js';
 import {
@@ -21,7 +19,7 @@ import {
   planInputOf,
   emptyPlan,
 } from './core-fixtures.js';
-import { DEFAULT_SECRET_KEYS } from '../../src/core/mask.js';
+import { DEFAULT_SECRET_KEYS } from '../../src/domain/mask.js';
 
 // The events about a connector rather than a deployment change: recovered
 // (only out of failed, invalid or conflict), held (a delete the mass-delete

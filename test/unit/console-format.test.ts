@@ -9,7 +9,7 @@ import {
   whenText,
   type PassBar,
   comparisonRows,
-} from '../../src/console/format.js';
+} from '../../src/ops/console/format.js';
 
 const pass = (over: Partial<PassBar> = {}): PassBar => ({
   id: '0190c2a4-7d1e-7c3b-9f00-123456789abc',

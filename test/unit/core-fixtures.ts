@@ -1,7 +1,7 @@
 // Builders shared by the unit tests of the pure core (not a test file itself).
-import type { PassResult } from '../../src/reconcile/pass.js';
-import { desiredDeployment, type DesiredSettings } from '../../src/core/desired.js';
-import type { PlanInput } from '../../src/core/plan.js';
+import type { PassResult } from '../../src/pass/run.js';
+import { desiredDeployment, type DesiredSettings } from '../../src/domain/desired.js';
+import type { PlanInput } from '../../src/domain/plan.js';
 import type {
   ConnectorRow,
   Deployment,
@@ -9,7 +9,7 @@ import type {
   Plan,
   Problem,
   SourceRow,
-} from '../../src/core/types.js';
+} from '../../src/domain/types.js';
 
 export const FLOW_ID = '0f1a2b3c-0000-4000-8000-000000000001';
 export const OTHER_FLOW_ID = '0f1a2b3c-0000-4000-8000-000000000002';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronProblem, normalizeCron } from '../../src/core/cron.js';
+import { cronProblem, normalizeCron } from '../../src/domain/cron.js';
 
 describe('normalizeCron', () => {
   it.each([

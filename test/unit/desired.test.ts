@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { desiredDeployment, SCHEDULE_SLUG } from '../../src/core/desired.js';
-import { connectorTag } from '../../src/core/vocabulary.js';
-import { prefectJsonSize } from '../../src/core/json.js';
-import type { ConnectorRow } from '../../src/core/types.js';
-import { MAX_PARAMETERS_BYTES, validateRow } from '../../src/core/validate.js';
+import { desiredDeployment, SCHEDULE_SLUG } from '../../src/domain/desired.js';
+import { connectorTag } from '../../src/domain/vocabulary.js';
+import { prefectJsonSize } from '../../src/domain/json.js';
+import type { ConnectorRow } from '../../src/domain/types.js';
+import { MAX_PARAMETERS_BYTES, validateRow } from '../../src/domain/validate.js';
 import { connectorRow, MANAGED_TAG, SETTINGS, sourceRow } from './core-fixtures.js';
 
 describe('desiredDeployment', () => {

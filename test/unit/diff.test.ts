@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diffDeployment, scheduleView, updateAction } from '../../src/core/diff.js';
-import type { DeploymentSchedule, DeploymentSpec } from '../../src/core/types.js';
+import { diffDeployment, scheduleView, updateAction } from '../../src/domain/diff.js';
+import type { DeploymentSchedule, DeploymentSpec } from '../../src/domain/types.js';
 import { deploymentFor, specFor } from './core-fixtures.js';
 
 const spec = specFor('42', { name: 'Orders', cron: '0 1 * * *', timezone: 'UTC' });

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { describeFailure } from '../../src/commands/failure.js';
-import { SourceError } from '../../src/db/source.js';
+import { describeFailure } from '../../src/cli/failure.js';
+import { SourceError } from '../../src/postgres/source.js';
 import {
   classifyError,
   coerceError,
   ConfigurationError,
-  EXIT_CODE_OF,
   UnavailableError,
-} from '../../src/errors.js';
+} from '../../src/domain/errors.js';
+import { exitCodeOfClass } from '../../src/domain/exit-codes.js';
 import { PrefectError } from '../../src/prefect/errors.js';
 
 // One classifier for the CLI and the worker: what an error says about the world.
@@ -48,7 +48,8 @@ describe('classifyError', () => {
   });
 
   it('maps to the documented exit codes', () => {
-    expect(EXIT_CODE_OF).toEqual({
+    const classes = ['configuration', 'unreachable', 'transient', 'permanent'] as const;
+    expect(Object.fromEntries(classes.map((c) => [c, exitCodeOfClass(c)]))).toEqual({
       configuration: 64,
       unreachable: 69,
       transient: 69,

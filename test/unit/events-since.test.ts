@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { moreNote } from '../../src/commands/events.js';
-import { parseSince } from '../../src/commands/since.js';
+import { moreNote } from '../../src/cli/commands/events.js';
+import { parseSince } from '../../src/cli/since.js';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 

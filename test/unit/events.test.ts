@@ -7,9 +7,9 @@ import {
   eventForChange,
   updatedEvent,
   type RelatedContext,
-} from '../../src/core/events.js';
-import { failedEvent } from '../../src/core/connector-events.js';
-import type { Change, Deployment, Problem } from '../../src/core/types.js';
+} from '../../src/domain/events.js';
+import { failedEvent } from '../../src/domain/connector-events.js';
+import type { Change, Deployment, Problem } from '../../src/domain/types.js';
 import { deploymentFor, FLOW_ID, OTHER_FLOW_ID, specFor } from './core-fixtures.js';
 
 const DEPLOYMENT_ID = '5f0c8b1e-1111-4222-8333-444455556666';

@@ -157,7 +157,7 @@ describe('config/kubernetes', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     expect(dockerfile).toMatch(
-      /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "dist\/cli.js"\]$/m,
+      /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "dist\/cli\/bin.js"\]$/m,
     );
     // The registry proxy's CA belongs to the test-only base, never to the shipped image.
     expect(dockerfile).not.toMatch(/NODE_EXTRA_CA_CERTS|ca-certificates|\.crt\b/);

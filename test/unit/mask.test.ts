@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SECRET_KEYS, MASKED, maskerOf, secretKeysProblem } from '../../src/core/mask.js';
-import { parameterProblem } from '../../src/core/parameters.js';
+import { DEFAULT_SECRET_KEYS, MASKED, maskerOf, secretKeysProblem } from '../../src/domain/mask.js';
+import { parameterProblem } from '../../src/domain/parameters.js';
 import { PrefectError, withoutEchoes } from '../../src/prefect/errors.js';
 import { planJson, renderChange } from '../../src/render/plan.js';
 import { passWorld } from '../support/pass-world.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { Metrics } from '../../src/worker/metrics.js';
+import { Metrics } from '../../src/ops/metrics.js';
 import {
   ALERT_TESTS_FILE,
   ALERTS_FILE,

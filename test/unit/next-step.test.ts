@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LeadershipLostError } from '../../src/db/lock.js';
 import { COME_BACK_MARGIN_MS, nextStep } from '../../src/worker/next-step.js';
 import { passResultOf } from './core-fixtures.js';
+import { LeadershipLostError } from '../../src/domain/errors.js';
 
 // What follows a pass, from how it ended: one pure decision (next-step.ts).
 

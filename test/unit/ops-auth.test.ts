@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { challenges, isAuthorized, isOpen, type OpsAuth } from '../../src/worker/ops-auth.js';
-import { refusalOf } from '../../src/worker/ops-guard.js';
-import { BadRequest, onlyParams } from '../../src/worker/ops-queries.js';
+import { challenges, isAuthorized, isOpen, type OpsAuth } from '../../src/ops/auth.js';
+import { refusalOf } from '../../src/ops/guard.js';
+import { BadRequest, onlyParams } from '../../src/ops/queries.js';
 
 // Who may read the ops port, and what it refuses before routing.
 

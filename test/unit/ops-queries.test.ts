@@ -5,8 +5,8 @@ import {
   eventsQueryOf,
   MAX_PAGE,
   passesQueryOf,
-} from '../../src/worker/ops-queries.js';
-import { containsPattern } from '../../src/db/state.js';
+} from '../../src/ops/queries.js';
+import { containsPattern } from '../../src/postgres/state.js';
 import { parseWakeup } from '../../src/worker/wakeups.js';
 
 const params = (query: string): URLSearchParams => new URLSearchParams(query);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Change, Problem } from '../../src/core/types.js';
-import type { ConnectorState } from '../../src/db/state.js';
-import { connectorOutcome, type OutcomeInput } from '../../src/reconcile/outcome.js';
+import type { Change, Problem } from '../../src/domain/types.js';
+import { connectorOutcome, type OutcomeInput } from '../../src/pass/outcome.js';
 import {
   blankState,
   heldBack,
@@ -11,7 +10,8 @@ import {
   stateChanged,
   synced,
   withStatus,
-} from '../../src/reconcile/states.js';
+  type ConnectorState,
+} from '../../src/domain/connector-state.js';
 import { connectorRow, managedOnly, specFor, emptyPlan } from './core-fixtures.js';
 
 // Every connector's state after a pass, decided from its plan and what it applied.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parameterProblem, schemaProblem } from '../../src/core/parameters.js';
+import { parameterProblem, schemaProblem } from '../../src/domain/parameters.js';
 
 // A row's parameters against the flow's schema, as Prefect's flow.deploy() makes it.
 const SCHEMA = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planPass, type PlanInput } from '../../src/core/plan.js';
-import type { Suspension } from '../../src/core/types.js';
+import { planPass, type PlanInput } from '../../src/domain/plan.js';
+import type { Suspension } from '../../src/domain/types.js';
 import {
   deploymentFor,
   invalidProblem,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { connectorIdOf, deleteLimit, planPass, unmatchedNames } from '../../src/core/plan.js';
-import { changesConnectorState } from '../../src/core/changes.js';
-import type { Change, Deployment } from '../../src/core/types.js';
+import { connectorIdOf, deleteLimit, planPass, unmatchedNames } from '../../src/domain/plan.js';
+import { changesConnectorState } from '../../src/domain/changes.js';
+import type { Change, Deployment } from '../../src/domain/types.js';
 import {
   deploymentFor,
   FLOW_ID,

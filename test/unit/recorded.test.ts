@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { LeadershipLostError } from '../../src/db/lock.js';
-import { SHUTTING_DOWN } from '../../src/reconcile/apply.js';
-import type { PassDeps, PassOptions } from '../../src/reconcile/context.js';
-import { runRecordedPass } from '../../src/reconcile/recorded.js';
+import { SHUTTING_DOWN } from '../../src/pass/apply.js';
+import type { PassDeps, PassOptions } from '../../src/pass/context.js';
+import { runRecordedPass } from '../../src/pass/history.js';
 import { unavailable } from '../support/fake-prefect.js';
 import { passWorld, type PassWorld } from '../support/pass-world.js';
+import { LeadershipLostError } from '../../src/domain/errors.js';
 
 // A real pass leaves one row of history however it ends, and an event for
 // ops only when it is news: it failed, or Prefect cut it short. A lost lock

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { Change, Problem } from '../../src/core/types.js';
-import type { StoredEvent } from '../../src/db/eventlog.js';
-import type { PassRecord } from '../../src/db/passes.js';
-import type { ConnectorState } from '../../src/db/state.js';
+import type { Change, Problem } from '../../src/domain/types.js';
 import { passJson, renderPassesTable } from '../../src/render/passes.js';
-import type { PassResult } from '../../src/reconcile/pass.js';
+import type { PassResult } from '../../src/pass/run.js';
 import { planJson, renderChange, renderPlan, summarize } from '../../src/render/plan.js';
-import { EXIT, exitCodeOf, renderRun, runJson } from '../../src/render/run.js';
+import { EXIT } from '../../src/domain/exit-codes.js';
+import { exitCodeOf, renderRun, runJson } from '../../src/render/run.js';
 import { renderEvent, renderStatusTable, statusJson } from '../../src/render/status.js';
 import { deploymentFor, emptyPlan, managedOnly, specFor } from './core-fixtures.js';
+import type { ConnectorState } from '../../src/domain/connector-state.js';
+import type { StoredEvent } from '../../src/domain/events.js';
+import type { PassRecord } from '../../src/domain/pass-record.js';
 
 // What people and machines read about a pass, and the exit code it ends with.
 

@@ -2,16 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { flowNameOf } from '../../src/config/schema.js';
-import type { Change, Plan, TemplateDeployment } from '../../src/core/types.js';
-import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/core/mask.js';
-import { validateRow } from '../../src/core/validate.js';
+import type { Change, Plan, TemplateDeployment } from '../../src/domain/types.js';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/domain/mask.js';
+import { validateRow } from '../../src/domain/validate.js';
 import { routeOf } from '../../src/prefect/http.js';
-import { poolsOf, withKnownPools } from '../../src/reconcile/decide.js';
-import {
-  checkParameters,
-  DEFAULT_ENTRYPOINT,
-  desiredSettings,
-} from '../../src/reconcile/settings.js';
+import { poolsOf, withKnownPools } from '../../src/pass/decide.js';
+import { checkParameters, DEFAULT_ENTRYPOINT, desiredSettings } from '../../src/pass/settings.js';
 import { connectorRow, sourceRow, specFor } from './core-fixtures.js';
 
 // Row > configuration > template > built-in default, field by field.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffDeployment, updateAction } from '../../src/core/diff.js';
+import { diffDeployment, updateAction } from '../../src/domain/diff.js';
 import {
   ripeIntents,
   settleAfterMs,
@@ -9,8 +9,8 @@ import {
   waitingMessage,
   writeWindowMs,
   type Settlement,
-} from '../../src/core/settle.js';
-import type { Change, Deployment, DeploymentSpec } from '../../src/core/types.js';
+} from '../../src/domain/settle.js';
+import type { Change, Deployment, DeploymentSpec } from '../../src/domain/types.js';
 import { deploymentFor, FLOW_ID, OTHER_FLOW_ID, specFor } from './core-fixtures.js';
 
 function updateChange(spec: DeploymentSpec, before: Deployment): Change {

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { ConnectorState, ConnectorStatus } from '../../src/db/state.js';
-import { blankState, goneConnectors, rowHash, rowHashes } from '../../src/reconcile/states.js';
+import {
+  blankState,
+  goneConnectors,
+  rowHash,
+  rowHashes,
+  type ConnectorState,
+} from '../../src/domain/connector-state.js';
 import { sourceRow } from './core-fixtures.js';
+import type { ConnectorStatus } from '../../src/domain/vocabulary.js';
 
 describe('rowHashes', () => {
   it('a single row keeps its own hash', () => {

@@ -1,17 +1,16 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/core/mask.js';
-import { LeadershipLostError } from '../../src/db/lock.js';
-import type { SyncOutcome, SyncRequest } from '../../src/db/sync-requests.js';
-import { UnavailableError } from '../../src/errors.js';
-import { SHUTTING_DOWN } from '../../src/reconcile/apply.js';
-import type { PassOptions } from '../../src/reconcile/context.js';
-import type { PassResult } from '../../src/reconcile/pass.js';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/domain/mask.js';
+import { UnavailableError, LeadershipLostError } from '../../src/domain/errors.js';
+import { SHUTTING_DOWN } from '../../src/pass/apply.js';
+import type { PassOptions } from '../../src/pass/context.js';
+import type { PassResult } from '../../src/pass/run.js';
 import { resultFor, syncOutcomeOf } from '../../src/render/sync.js';
 import { Worker } from '../../src/worker/loop.js';
-import { Metrics } from '../../src/worker/metrics.js';
+import { Metrics } from '../../src/ops/metrics.js';
 import { outcomesOf, type SyncRequests } from '../../src/worker/sync-requests.js';
 import { emptyPlan, invalidProblem, managedOnly, passResultOf, specFor } from './core-fixtures.js';
+import type { SyncOutcome, SyncRequest } from '../../src/domain/sync-request.js';
 
 // `sync` / `retry` as the leader serves them: open requests first, in one
 // targeted pass that holds nothing back, each told how its connectors ended.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Change } from '../../src/core/types.js';
-import { unitsOf } from '../../src/reconcile/apply.js';
+import type { Change } from '../../src/domain/types.js';
+import { unitsOf } from '../../src/pass/apply.js';
 import { managedOnly, specFor } from './core-fixtures.js';
 
 // A connector's changes go out as one unit, deletes first: a renamed connector's

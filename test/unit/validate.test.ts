@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { prefectJsonSize } from '../../src/core/json.js';
-import type { ConnectorRow, SourceRow } from '../../src/core/types.js';
+import { prefectJsonSize } from '../../src/domain/json.js';
+import type { ConnectorRow, SourceRow } from '../../src/domain/types.js';
 import {
   deploymentName,
   MAX_DEPLOYMENT_NAME_BYTES,
@@ -10,7 +10,7 @@ import {
   validateRow,
   validateRows,
   type ValidationSettings,
-} from '../../src/core/validate.js';
+} from '../../src/domain/validate.js';
 import { sourceRow } from './core-fixtures.js';
 
 const NUMBER_IDS: ValidationSettings = {

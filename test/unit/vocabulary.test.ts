@@ -9,7 +9,7 @@ import {
   connectorTag,
   EVENT_ACTIONS,
   PASS_RESULTS,
-} from '../../src/core/vocabulary.js';
+} from '../../src/domain/vocabulary.js';
 
 // Each vocabulary is written once in code; the SQL CHECK constraints list it too.
 

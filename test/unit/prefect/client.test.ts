@@ -5,7 +5,7 @@ import type {
   DeploymentSpec,
   FieldChanges,
   ManagedField,
-} from '../../../src/core/types.js';
+} from '../../../src/domain/types.js';
 import { PAGE_SIZE, PrefectClient } from '../../../src/prefect/client.js';
 import { PrefectError } from '../../../src/prefect/errors.js';
 import { makeHttp, prefect, recordAndReply, rejectionOf, useNock, type Seen } from './support.js';

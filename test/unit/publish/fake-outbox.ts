@@ -2,8 +2,8 @@
 // passes, sync_requests), answering exactly the statements src/db/outbox.ts,
 // src/db/retention.ts and eventsAfterSeq send and failing loudly on any other, so the publisher can be unit-tested
 // without Postgres. Not a test file itself.
-import type { StoredEvent } from '../../../src/db/eventlog.js';
-import type { Queryable } from '../../../src/db/pool.js';
+import type { Queryable } from '../../../src/postgres/pool.js';
+import type { StoredEvent } from '../../../src/domain/events.js';
 
 type Row = StoredEvent & { seq: number };
 

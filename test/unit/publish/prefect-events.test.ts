@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { StoredEvent } from '../../../src/db/eventlog.js';
 import { prefectEventOf } from '../../../src/publish/prefect-events.js';
+import type { StoredEvent } from '../../../src/domain/events.js';
 
 // Which events of our log the Prefect sink posts, and under what name and
 // resources. Prefect emits prefect.deployment.* itself for every write of

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { SequencedEvent, StoredEvent } from '../../../src/db/eventlog.js';
 import { PrefectSink } from '../../../src/publish/prefect-sink.js';
 import { makeHttp, prefect, recordAndReply, useNock, type Seen } from '../prefect/support.js';
+import type { StoredEvent, SequencedEvent } from '../../../src/domain/events.js';
 
 // The Prefect sink: only our own events go to POST /events (Prefect has its
 // deployment events already), at most 50 to a request, in log order.

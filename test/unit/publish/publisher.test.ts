@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SequencedEvent } from '../../../src/db/eventlog.js';
-import { DEFAULT_SECRET_KEYS, maskerOf } from '../../../src/core/mask.js';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../../../src/domain/mask.js';
 import { deliverNext } from '../../../src/publish/deliver.js';
 
 const MASKER = maskerOf(DEFAULT_SECRET_KEYS);
@@ -17,6 +16,7 @@ import {
 } from '../../../src/publish/publisher.js';
 import type { Sink } from '../../../src/publish/sink.js';
 import { FakeOutboxDb } from './fake-outbox.js';
+import type { SequencedEvent } from '../../../src/domain/events.js';
 
 // The outbox's publisher without Postgres: the log and the cursors in
 // memory (fake-outbox.ts), sinks that record what they were given and fail

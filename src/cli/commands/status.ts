@@ -1,0 +1,25 @@
+import { requireCurrentSchema } from '../../postgres/schema-check.js';
+import { loadStates } from '../../postgres/state.js';
+import { loadSuspensions } from '../../postgres/suspensions.js';
+import { EXIT } from '../../domain/exit-codes.js';
+import { renderStatusTable, statusJson } from '../../render/status.js';
+import type { Runtime } from '../../runtime.js';
+import type { Output } from '../output.js';
+
+/** `connector-sync status`: every connector's sync state. Reads only. */
+export async function statusCommand(
+  rt: Runtime,
+  options: { json?: boolean },
+  out: Output,
+): Promise<number> {
+  await requireCurrentSchema(rt.pool, rt.config.database.schema);
+  const { schema } = rt.config.database;
+  const states = [...(await loadStates(rt.pool, schema)).values()];
+  const suspensions = await loadSuspensions(rt.pool, schema);
+  out.print(
+    options.json
+      ? JSON.stringify(statusJson(states, suspensions), null, 2)
+      : renderStatusTable(states, suspensions),
+  );
+  return EXIT.ok;
+}

@@ -1,0 +1,162 @@
+import type pg from 'pg';
+import { ReconcileLock } from '../../postgres/lease.js';
+import { connectClient } from '../../postgres/pool.js';
+import { requireCurrentSchema } from '../../postgres/schema-check.js';
+import { idsWithStatus } from '../../postgres/state.js';
+import {
+  finishSyncRequests,
+  readFinished,
+  requestSync,
+  SYNCED_CHANNEL,
+} from '../../postgres/sync-requests.js';
+import type { PassResult } from '../../pass/run.js';
+import { UnavailableError } from '../../domain/errors.js';
+import { EXIT } from '../../domain/exit-codes.js';
+import { syncOutcomeOf } from '../../render/sync.js';
+import type { Runtime } from '../../runtime.js';
+import type { Output } from '../output.js';
+import { passAndReport } from './reconcile.js';
+import { maskerOf } from '../../domain/mask.js';
+import type { SyncOutcome, FinishedRequest } from '../../domain/sync-request.js';
+
+// `sync ID…` and `retry`: reconcile some connectors now, ignoring their
+// backoff, without ever bypassing the reconcile lock. A leading worker gets
+// them as a request (db/sync-requests.ts) and this waits for its outcome;
+// with no leader this takes the lock and runs the targeted pass itself.
+
+export interface SyncOptions {
+  json: boolean;
+  /** How long to wait for a leading worker's pass before giving up (exit 69). */
+  timeoutSeconds: number;
+  by: string;
+}
+
+/** How often a waiting CLI looks at its request and at the lock (a NOTIFY usually comes first). */
+const LOOK_AGAIN_MS = 1_000;
+
+export async function syncCommand(
+  rt: Runtime,
+  ids: string[],
+  options: SyncOptions,
+  out: Output,
+): Promise<number> {
+  const { url, schema } = rt.config.database;
+  await requireCurrentSchema(rt.pool, schema);
+  // Observe mode writes nothing: a plan of these connectors, as `plan` makes one.
+  if (rt.config.reconcile.mode === 'observe') return syncHere(rt, null, ids, null, options, out);
+  const lock = await ReconcileLock.tryAcquire(url, schema, rt.logger);
+  if (lock) return syncHere(rt, lock, ids, null, options, out);
+
+  const request = await requestSync(rt.pool, schema, ids, options.by);
+  rt.logger.info(
+    { request, connectors: ids, timeoutSeconds: options.timeoutSeconds },
+    'a worker leads: handed the connectors to it; waiting for its pass',
+  );
+  const served = await waitForLeader(rt, request, options.timeoutSeconds);
+  if ('lock' in served) {
+    rt.logger.info({ request }, 'the leader went away: running the pass here');
+    return syncHere(rt, served.lock, ids, request, options, out);
+  }
+  const { outcome } = served.finished;
+  out.print(options.json ? JSON.stringify(outcome.json, null, 2) : outcome.text);
+  return outcome.exitCode;
+}
+
+/** `retry`: `sync` for every connector whose last pass left it in one of `statuses`. */
+export async function retryCommand(
+  rt: Runtime,
+  statuses: string[],
+  options: SyncOptions,
+  out: Output,
+): Promise<number> {
+  const { schema } = rt.config.database;
+  await requireCurrentSchema(rt.pool, schema);
+  const ids = await idsWithStatus(rt.pool, schema, statuses);
+  if (ids.length === 0) {
+    out.print(
+      options.json
+        ? JSON.stringify({ connectors: [] }, null, 2)
+        : `No connector is ${orList(statuses)}: nothing to retry.`,
+    );
+    return EXIT.ok;
+  }
+  rt.logger.info({ connectors: ids.length, statuses }, 'retrying connectors');
+  return syncCommand(rt, ids, options, out);
+}
+
+/** "failed, invalid or conflict" */
+function orList(words: string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+}
+
+/**
+ * The targeted pass in this process (under `lock`; a dry one without). A
+ * request this process had handed to a leader that went away is finished
+ * with this pass's outcome, so no later leader serves it again.
+ */
+async function syncHere(
+  rt: Runtime,
+  lock: ReconcileLock | null,
+  ids: string[],
+  request: string | null,
+  options: SyncOptions,
+  out: Output,
+): Promise<number> {
+  const pass = { dryRun: lock === null, allowMassDelete: false, scope: ids, retryHeld: true };
+  let served: { passId: string; outcome: SyncOutcome } | null = null;
+  const report = (result: PassResult): SyncOutcome => {
+    const outcome = syncOutcomeOf(result, ids, maskerOf(rt.config.masking.keys));
+    served = { passId: result.passId, outcome };
+    return outcome;
+  };
+  const code = await passAndReport(rt, lock, pass, { json: options.json, report }, out);
+  if (request && served) {
+    const { passId, outcome } = served;
+    await finishSyncRequests(rt.pool, rt.config.database.schema, passId, [
+      { id: request, outcome },
+    ]).catch(() => undefined);
+  }
+  return code;
+}
+
+/**
+ * Waits for the leader to serve `request`: woken by its NOTIFY, looking
+ * again every second in case one is missed. If the lock comes free (the
+ * leader stopped), takes it and returns it: the caller runs the pass.
+ */
+async function waitForLeader(
+  rt: Runtime,
+  request: string,
+  timeoutSeconds: number,
+): Promise<{ finished: FinishedRequest } | { lock: ReconcileLock }> {
+  const { url, schema } = rt.config.database;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let wake: (() => void) | null = null;
+  let listener: pg.Client | null = null;
+  try {
+    listener = await connectClient(url, rt.logger);
+    listener.on('notification', (n) => n.payload === request && wake?.());
+    listener.on('error', () => undefined);
+    await listener.query(`LISTEN ${SYNCED_CHANNEL}`);
+    for (;;) {
+      const finished = await readFinished(rt.pool, schema, request);
+      if (finished) return { finished };
+      const lock = await ReconcileLock.tryAcquire(url, schema, rt.logger);
+      if (lock) return { lock };
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new UnavailableError(
+          `the leading worker has not reconciled connectors of sync request ${request} within ${timeoutSeconds}s (--timeout); the request stays open and the worker serves it when it can (its log says "sync requests served")`,
+        );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(LOOK_AGAIN_MS, left));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    await listener?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,157 @@
+import { userInfo } from 'node:os';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Output } from './output.js';
+import { resumeCommand, suspendCommand } from './commands/suspend.js';
+import { retryCommand, syncCommand, type SyncOptions } from './commands/sync.js';
+import type { Runtime } from '../runtime.js';
+
+// The operator's controls on single connectors, registered on program.ts's
+// program.
+
+type RunWith = (work: (rt: Runtime) => Promise<number>) => Promise<void>;
+
+/** `--by` defaults to the OS user: $USER, else the account the process runs as. */
+function defaultWho(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env.USER;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
+  return value;
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a number of seconds > 0');
+  return n;
+}
+
+const RETRYABLE = ['failed', 'invalid', 'conflict'] as const;
+
+const SYNC_HELP = `
+With a worker leading, the connectors are handed to it (a request in
+<database.schema>.sync_requests and a NOTIFY) and this waits for the outcome
+of its pass; with none, this takes the reconcile lock and runs the targeted
+pass itself. Either way their backoff is ignored, and a row Prefect refused
+as invalid is tried again. In observe mode it only plans.
+
+Exit codes: as \`run --once\` (0 converged, 1 a connector failed or is
+invalid/conflicting, 64 bad usage, 69 Postgres or Prefect unreachable, or no
+outcome within --timeout).`;
+
+interface SyncFlags {
+  json?: boolean;
+  timeout: number;
+}
+
+/** `--json` and `--timeout`, shared by sync and retry. */
+function withSyncFlags(command: Command): Command {
+  return command
+    .option('--json', 'print the outcome as JSON')
+    .option(
+      '--timeout <seconds>',
+      "how long to wait for a leading worker's pass (then exit 69)",
+      positiveSeconds,
+      60,
+    );
+}
+
+function syncOptionsOf(flags: SyncFlags, env: NodeJS.ProcessEnv): SyncOptions {
+  return { json: flags.json === true, timeoutSeconds: flags.timeout, by: defaultWho(env) };
+}
+
+export function addControlCommands(
+  program: Command,
+  run: RunWith,
+  output: Output,
+  env: NodeJS.ProcessEnv,
+): void {
+  addSyncCommands(program, run, output, env);
+  addSuspendCommands(program, run, output, env);
+}
+
+function addSyncCommands(
+  program: Command,
+  run: RunWith,
+  output: Output,
+  env: NodeJS.ProcessEnv,
+): void {
+  withSyncFlags(
+    program
+      .command('sync')
+      .description('reconcile these connectors now, ignoring backoff; prints the outcome')
+      .argument('<id...>', 'connector ids'),
+  )
+    .addHelpText('after', `${SYNC_HELP}\n\nExample:\n  connector-sync sync 42 43`)
+    .action(async (ids: string[], flags: SyncFlags) => {
+      await run((rt) => syncCommand(rt, [...new Set(ids)], syncOptionsOf(flags, env), output));
+    });
+
+  withSyncFlags(
+    program
+      .command('retry')
+      .description(
+        '`sync` every connector whose last pass left it failed, invalid or conflicting (or just --status)',
+      )
+      .addOption(
+        new Option('--status <status...>', 'only connectors in these states')
+          .choices(RETRYABLE)
+          .default([...RETRYABLE]),
+      ),
+  )
+    .addHelpText(
+      'after',
+      `${SYNC_HELP}\n\nExamples:\n  connector-sync retry\n  connector-sync retry --status failed`,
+    )
+    .action(async (flags: SyncFlags & { status: string[] }) => {
+      const statuses = [...new Set(flags.status)];
+      await run((rt) => retryCommand(rt, statuses, syncOptionsOf(flags, env), output));
+    });
+}
+
+function addSuspendCommands(
+  program: Command,
+  run: RunWith,
+  output: Output,
+  env: NodeJS.ProcessEnv,
+): void {
+  program
+    .command('suspend')
+    .description(
+      "leave these connectors' deployments exactly as they are (no create, update, pause, resume or delete) until `resume`",
+    )
+    .argument('<id...>', 'connector ids')
+    .requiredOption('--reason <text>', 'why (shown by status, plan and /api/connectors)', nonEmpty)
+    .option('--by <name>', 'who suspends them (default: $USER)', nonEmpty)
+    .addHelpText(
+      'after',
+      `
+A suspended connector keeps its deployment as it is, even when its row changes,
+is deleted or becomes inactive, and when someone edits the deployment in
+Prefect; one without a deployment gets none. Its status stays what it was.
+
+Example:
+  connector-sync suspend 42 43 --reason "migrating to the new warehouse"`,
+    )
+    .action(async (ids: string[], options: { reason: string; by?: string }) => {
+      const by = options.by ?? defaultWho(env);
+      await run((rt) => suspendCommand(rt, ids, { reason: options.reason, by }, output));
+    });
+
+  program
+    .command('resume')
+    .description(
+      'lift a suspension: the connectors are reconciled at once by a running worker (a wake-up), else by the next pass',
+    )
+    .argument('<id...>', 'connector ids')
+    .action(async (ids: string[]) => {
+      await run((rt) => resumeCommand(rt, ids, output));
+    });
+}

@@ -1,0 +1,42 @@
+import { classifyError, type ErrorClass } from './errors.js';
+
+// Every exit code connector-sync ends with, written once: the CLI's commands
+// return them, bin.ts exits with them, `sync` hands them from the leader to
+// the waiting CLI, and docs/reference/exit-codes.md is generated from here.
+
+export const EXIT = {
+  ok: 0,
+  problems: 1,
+  pending: 2,
+  usage: 64,
+  unavailable: 69,
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** What each code means, in the words of `--help` and the reference. */
+export const EXIT_MEANINGS: Record<ExitCode, string> = {
+  0: 'converged (plan: nothing to change)',
+  1: 'a connector failed or is invalid/conflicting, or the mass-delete guard held deletes back (everything else was applied)',
+  2: 'plan: changes pending and no problems; run --once: no problems, but some connectors were left alone because an earlier call of theirs may still land — run again after the time their note gives',
+  64: 'bad usage or configuration, including credentials Prefect refuses, a work pool that does not exist, a PREFECT_API_URL that is not a Prefect API, a Postgres role or database that does not exist, a malformed DATABASE_URL, sslmode against a server without SSL, a missing or outdated worker schema, and an ops port already in use',
+  69: 'Postgres or Prefect unreachable, Prefect kept failing during the pass, or another process held the reconcile lock longer than reconcile.lockWaitSeconds (sync, retry: no outcome from the leading worker within --timeout)',
+  130: 'the long-running worker got a second SIGTERM/SIGINT while stopping, and exited at once',
+};
+
+/** How a failure of each class ends a command. */
+const EXIT_OF_CLASS: Record<ErrorClass, ExitCode> = {
+  configuration: EXIT.usage,
+  unreachable: EXIT.unavailable,
+  transient: EXIT.unavailable,
+  permanent: EXIT.problems,
+};
+
+export function exitCodeOfClass(errorClass: ErrorClass): ExitCode {
+  return EXIT_OF_CLASS[errorClass];
+}
+
+/** The exit code of a command that failed with `error`. */
+export function exitCodeOfError(error: unknown): ExitCode {
+  return exitCodeOfClass(classifyError(error));
+}

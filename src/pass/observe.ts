@@ -1,0 +1,146 @@
+import type {
+  Deployment,
+  Suspension,
+  TemplateDeployment,
+  SourceSnapshot,
+} from '../domain/types.js';
+import { connectorTag } from '../domain/vocabulary.js';
+import { ConfigurationError } from '../domain/errors.js';
+import { PrefectError } from '../prefect/errors.js';
+import { flowNameOf } from '../config/schema.js';
+import type { PassDeps } from './context.js';
+import type { ConnectorState } from '../domain/connector-state.js';
+import type { Intent } from '../domain/settle.js';
+
+/** Everything a pass reads before it decides: both sides, its own state, the open intents. */
+export interface Snapshot {
+  /** The template deployment (deployment.template), null when none is configured. */
+  template: TemplateDeployment | null;
+  source: SourceSnapshot;
+  states: Map<string, ConnectorState>;
+  /** Connectors an operator suspended (`connector-sync suspend`), read before the listing. */
+  suspensions: Map<string, Suspension>;
+  flowId: string | null;
+  /** Every deployment carrying the managed tag (a targeted pass: its connectors' only). */
+  managed: Deployment[];
+  /** Open intents (a targeted pass: its connectors' only, as its listing covers nothing else). */
+  intents: Intent[];
+  /** The database's clock when the intents were read (their age is judged on it); null when none is open. */
+  intentsReadAt: Date | null;
+}
+
+/**
+ * The read step of a pass. Reads only: `plan` observes exactly what a pass
+ * does. A pass with nothing to change makes the listing and one more call:
+ * the template read (which names the flow), or the flow lookup.
+ */
+export async function observe(deps: PassDeps, scope: string[] | undefined): Promise<Snapshot> {
+  try {
+    return await read(deps, scope);
+  } catch (error) {
+    throw asSetupProblem(error);
+  }
+}
+
+async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapshot> {
+  const { config, prefect, store } = deps;
+  const template = await readTemplate(deps);
+  const source = await store.readSource(scope);
+  const states = await store.loadStates();
+  const suspensions = inScopeOnly(await store.loadSuspensions(), scope);
+  const flowId = template
+    ? template.flow_id
+    : await prefect.readFlowId(flowNameOf(config.deployment));
+  const listed = await listManaged(deps, scope);
+  // The template is the release's, never a connector's: not changed, never an orphan.
+  const managed = template ? listed.filter((d) => d.id !== template.id) : listed;
+  const inScope = scope ? new Set(scope) : null;
+  const intents = (await store.openIntents()).filter(
+    (intent) =>
+      inScope === null ||
+      (intent.change.connectorId !== null && inScope.has(intent.change.connectorId)),
+  );
+  const intentsReadAt = intents.length > 0 ? await store.now() : null;
+  return { template, source, states, suspensions, flowId, managed, intents, intentsReadAt };
+}
+
+/** A targeted pass speaks only of its own connectors. */
+function inScopeOnly<T>(byId: Map<string, T>, scope: string[] | undefined): Map<string, T> {
+  if (!scope) return byId;
+  return new Map(scope.flatMap((id) => (byId.has(id) ? [[id, byId.get(id)!] as const] : [])));
+}
+
+async function listManaged(deps: PassDeps, scope: string[] | undefined): Promise<Deployment[]> {
+  const { prefect, config } = deps;
+  try {
+    return scope
+      ? await prefect.listManagedOf(config.ownership.managedTag, scope.map(connectorTag))
+      : await prefect.listByTag(config.ownership.managedTag);
+  } catch (error) {
+    // Prefect's API never 404s a listing: a URL that does is not its API root.
+    if (error instanceof PrefectError && error.kind === 'not-found') await prefect.assertApiRoot();
+    throw error;
+  }
+}
+
+async function readTemplate(deps: PassDeps): Promise<TemplateDeployment | null> {
+  const name = deps.config.deployment.template;
+  if (name === null) return null;
+  const [flow, deployment] = name.split('/') as [string, string];
+  const template = await deps.prefect.readTemplate(flow, deployment);
+  if (template) return template;
+  await deps.prefect.assertApiRoot();
+  throw new ConfigurationError([
+    `template deployment "${name}" does not exist in Prefect (deployment.template); register it with the flow's release (prefect deploy, or flow.deploy()) first`,
+  ]);
+}
+
+/**
+ * Deployments of our flow with these names that are not ours (a conflict,
+ * or one to adopt): read only for the names a create is planned for.
+ */
+export async function lookUpStrangers(
+  deps: PassDeps,
+  flowId: string | null,
+  names: string[],
+): Promise<Deployment[]> {
+  if (flowId === null || names.length === 0) return [];
+  const found = await deps.prefect.findByNames(flowId, names);
+  return found.filter((d) => !d.tags.includes(deps.config.ownership.managedTag));
+}
+
+/** Problems shared by every connector are reported once, as what they are. */
+function asSetupProblem(error: unknown): unknown {
+  if (error instanceof PrefectError && error.kind === 'auth')
+    return new ConfigurationError([
+      `Prefect refused the credentials (${error.status}); check PREFECT_API_KEY / PREFECT_API_AUTH_STRING`,
+    ]);
+  return error;
+}
+
+/**
+ * The work pools the plan's writes use, read once each. The configured one
+ * missing is a configuration problem; a pool named by a row that Prefect
+ * does not have is left out of the map (those connectors become invalid).
+ */
+export async function readWorkPools(
+  deps: PassDeps,
+  names: string[],
+  /** The configured pool, when a write sends it: it must exist. */
+  configured: string | null,
+): Promise<Map<string, { id: string; name: string }>> {
+  const pools = new Map<string, { id: string; name: string }>();
+  try {
+    for (const name of new Set(names)) {
+      const pool = await deps.prefect.readWorkPool(name);
+      if (pool) pools.set(name, pool);
+      else if (name === configured)
+        throw new ConfigurationError([
+          `work pool "${name}" does not exist in Prefect (deployment.workPoolName, or the template's)`,
+        ]);
+    }
+  } catch (error) {
+    throw asSetupProblem(error);
+  }
+  return pools;
+}

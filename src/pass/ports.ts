@@ -1,0 +1,75 @@
+import type { EventRow } from '../domain/events.js';
+import type {
+  Deployment,
+  DeploymentSpec,
+  FieldChanges,
+  Suspension,
+  TemplateDeployment,
+  SourceSnapshot,
+} from '../domain/types.js';
+import type { CallCounts } from '../prefect/http.js';
+import type { ConnectorState } from '../domain/connector-state.js';
+import type { Intent } from '../domain/settle.js';
+import type { PassRecord } from '../domain/pass-record.js';
+
+// The two edges a pass talks to, as small interfaces owned by the pass. The
+// real ones are PrefectClient (src/prefect/client.ts) and PostgresStore
+// (src/db/store.ts); tests use in-memory ones (test/support/fake-*.ts).
+
+/** What a pass asks of Prefect. */
+export interface PrefectPort {
+  /** The work pool's id, or null when it does not exist (also proves the credentials work). */
+  readWorkPool(name: string): Promise<{ id: string; name: string } | null>;
+  /** Throws a clear error when the URL does not answer as a Prefect API root (asked when something seems missing). */
+  assertApiRoot(): Promise<void>;
+  readFlowId(name: string): Promise<string | null>;
+  /** The template deployment by flow and name, or null when there is none. */
+  readTemplate(flowName: string, name: string): Promise<TemplateDeployment | null>;
+  /** Get-or-create a flow by name. */
+  ensureFlow(name: string): Promise<string>;
+  /** Every deployment carrying `tag` (a full pass's listing). */
+  listByTag(tag: string): Promise<Deployment[]>;
+  /** Managed deployments of some connectors, by their `connector-<id>` tags (a targeted pass). */
+  listManagedOf(managedTag: string, connectorTags: string[]): Promise<Deployment[]>;
+  /** Deployments of one flow with any of these names, managed or not. */
+  findByNames(flowId: string, names: string[]): Promise<Deployment[]>;
+  /** `sendBefore` (epoch ms): no attempt of the call goes out later (the change's write window). */
+  createDeployment(flowId: string, spec: DeploymentSpec, sendBefore?: number): Promise<Deployment>;
+  /** Sends each field's `to` value. */
+  updateDeployment(
+    deployment: Deployment,
+    fields: FieldChanges,
+    sendBefore?: number,
+  ): Promise<void>;
+  /** True when it was there, false when it was already gone. */
+  deleteDeployment(id: string, sendBefore?: number): Promise<boolean>;
+  /** Calls made so far (a pass reports the difference over its own run). */
+  callCounts(): CallCounts;
+}
+
+/** What a pass reads and writes in Postgres: the source table and the worker's own schema. */
+export interface PassStore {
+  /** Every connector row, or those whose id is in `onlyIds`. */
+  readSource(onlyIds?: string[]): Promise<SourceSnapshot>;
+  loadStates(): Promise<Map<string, ConnectorState>>;
+  saveStates(states: ConnectorState[]): Promise<void>;
+  /** Connectors an operator suspended: id → who, why, since. */
+  loadSuspensions(): Promise<Map<string, Suspension>>;
+  openIntents(): Promise<Intent[]>;
+  /** The database's clock: the age of an intent is read against it. */
+  now(): Promise<Date>;
+  /** Written before the Prefect call it announces. */
+  recordIntent(intent: Omit<Intent, 'createdAt'>): Promise<void>;
+  dropIntent(id: string): Promise<void>;
+  /**
+   * The intent becomes its event, atomically with the connector states;
+   * false (and nothing written) when the intent is already gone.
+   */
+  confirmIntent(id: string, event: EventRow, states: ConnectorState[]): Promise<boolean>;
+  /** Events that need no intent (failures) with connector states, atomically. */
+  appendEvents(events: EventRow[], states: ConnectorState[]): Promise<void>;
+  /** The one write to the source: a connector's `prefect_deployment_id`. */
+  writeBackDeploymentId(connectorId: string, deploymentId: string | null): Promise<void>;
+  /** One row of the pass history. */
+  recordPass(pass: PassRecord): Promise<void>;
+}
