@@ -32,7 +32,7 @@ ENV NODE_ENV=production
 # A small young generation: a pass over 10,000 deployments allocates page after
 # page of short-lived JSON, and V8's default lets that garbage push peak RSS to
 # ~210 MB; with 2 MB semi-spaces it stays ~145 MB for ~0.2 s more CPU
-# (BENCHMARKS.md). The benchmarks read this line, so they measure what ships.
+# (docs/benchmarks.md). The benchmarks read this line, so they measure what ships.
 ENV NODE_OPTIONS="--max-semi-space-size=2"
 WORKDIR /app
 # Runs with a read-only root filesystem in Kubernetes: nothing is written under /app.

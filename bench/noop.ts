@@ -68,7 +68,7 @@ try {
       calls_vs_minimum: `${passes[0]!.reads + passes[0]!.writes} / ${minimum}`,
       wall_vs_listing: round(wall / listing),
       by_route: passes[0]!.byRoute,
-      note: 'wall time of the process includes Node start-up and the Postgres reads; see BENCHMARKS.md',
+      note: 'wall time of the process includes Node start-up and the Postgres reads; see docs/benchmarks.md',
     },
   );
 } finally {

@@ -21,7 +21,7 @@ import { byPass, startProxy, type FaultProxy, type FaultRule } from '../support/
 //  - every change has exactly one event, checked against the changes made to
 //    the rows and against Prefect's own prefect.deployment.* events;
 //  - the worker never crashed: exit code 0, 1 or 69, or still running.
-// The totals of injected faults are printed at the end (for RELIABILITY.md).
+// The totals of injected faults are printed at the end (for docs/reliability.md).
 
 const SCHEMA = 'connector_sync';
 
