@@ -3,7 +3,7 @@
 // writes them and again as every reader reads them. Pure CPU, no services.
 //   npm run bench:masking -- [N]
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_SECRET_KEYS, maskerOf } from '../dist/core/mask.js';
+import { DEFAULT_SECRET_KEYS, maskerOf } from '../dist/domain/mask.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const masker = maskerOf(DEFAULT_SECRET_KEYS);

@@ -198,6 +198,38 @@ export class PrefectClient {
     }
   }
 
+  /**
+   * Deployment id → its work pool's name, for the deployments that exist and
+   * have one: ⌈N/200⌉ filter calls (Prefect answers at most a page a call).
+   */
+  async workPoolNamesOf(deploymentIds: string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    for (let i = 0; i < deploymentIds.length; i += PAGE_SIZE) {
+      const { data } = await this.http.request<{ id: string; work_pool_name: string | null }[]>(
+        'POST',
+        '/deployments/filter',
+        { deployments: { id: { any_: deploymentIds.slice(i, i + PAGE_SIZE) } }, limit: PAGE_SIZE },
+      );
+      for (const d of data) if (d.work_pool_name) names.set(d.id, d.work_pool_name);
+    }
+    return names;
+  }
+
+  /** Every work pool (the first page of 200: a fleet has a handful), by name → id. */
+  async listWorkPools(): Promise<Map<string, string>> {
+    const { data } = await this.http.request<{ id: string; name: string }[]>(
+      'POST',
+      '/work_pools/filter',
+      { limit: PAGE_SIZE },
+    );
+    return new Map(data.map((p) => [p.name, p.id]));
+  }
+
+  /** Posts events to Prefect's event stream (POST /events takes a list; it keeps one per id). */
+  async emitEvents(events: object[]): Promise<void> {
+    await this.http.request('POST', '/events', events);
+  }
+
   /** Deletes a deployment; true when it was there, false when it was already gone. */
   async deleteDeployment(id: string, sendBefore?: number): Promise<boolean> {
     return this.deleteOrIgnoreMissing(`/deployments/${id}`, sendBefore);

@@ -1,11 +1,9 @@
-import type { PrefectHttp } from '../prefect/http.js';
+import type { PrefectClient } from '../prefect/client.js';
 import type { PrefectEvent } from './prefect-events.js';
 
 /** Work pools change rarely: their ids are read again after this long, or on a name not seen. */
 const POOLS_TTL_MS = 5 * 60 * 1000;
 const DEPLOYMENT_PREFIX = 'prefect.deployment.';
-/** Prefect's largest page of a filter call. */
-const PAGE = 200;
 
 /**
  * Adds the work pool to events about a connector that name its deployment
@@ -16,12 +14,14 @@ const PAGE = 200;
 export class PoolLookup {
   private pools: { byName: Map<string, string>; readAt: number } | null = null;
 
-  constructor(private readonly http: PrefectHttp) {}
+  constructor(private readonly prefect: PrefectClient) {}
 
   async withPools(events: PrefectEvent[]): Promise<PrefectEvent[]> {
     const wanting = events.filter((e) => deploymentOf(e) !== null && !hasRole(e, 'work-pool'));
     if (wanting.length === 0) return events;
-    const poolOf = await this.poolNamesOf([...new Set(wanting.map((e) => deploymentOf(e)!))]);
+    const poolOf = await this.prefect.workPoolNamesOf([
+      ...new Set(wanting.map((e) => deploymentOf(e)!)),
+    ]);
     const names = [...new Set(poolOf.values())];
     const ids = await this.poolIds(names);
     return events.map((e) => {
@@ -38,30 +38,10 @@ export class PoolLookup {
     });
   }
 
-  /** Deployment id → its work pool's name (a deployment gone since has none). */
-  private async poolNamesOf(deploymentIds: string[]): Promise<Map<string, string>> {
-    const names = new Map<string, string>();
-    // Prefect answers at most PAGE deployments a call: ask for that many ids at a time.
-    for (let i = 0; i < deploymentIds.length; i += PAGE) {
-      const { data } = await this.http.request<{ id: string; work_pool_name: string | null }[]>(
-        'POST',
-        '/deployments/filter',
-        { deployments: { id: { any_: deploymentIds.slice(i, i + PAGE) } }, limit: PAGE },
-      );
-      for (const d of data) if (d.work_pool_name) names.set(d.id, d.work_pool_name);
-    }
-    return names;
-  }
-
   private async poolIds(names: string[]): Promise<Map<string, string>> {
     const fresh = this.pools && Date.now() - this.pools.readAt < POOLS_TTL_MS;
     if (!fresh || names.some((n) => !this.pools!.byName.has(n))) {
-      const { data } = await this.http.request<{ id: string; name: string }[]>(
-        'POST',
-        '/work_pools/filter',
-        { limit: PAGE },
-      );
-      this.pools = { byName: new Map(data.map((p) => [p.name, p.id])), readAt: Date.now() };
+      this.pools = { byName: await this.prefect.listWorkPools(), readAt: Date.now() };
     }
     return this.pools!.byName;
   }

@@ -1,4 +1,4 @@
-import type { PrefectHttp } from '../prefect/http.js';
+import type { PrefectClient } from '../prefect/client.js';
 import { PoolLookup } from './pool-lookup.js';
 import { prefectEventOf } from './prefect-events.js';
 import type { Sink } from './sink.js';
@@ -9,16 +9,16 @@ const BATCH = 50;
 
 /**
  * Posts connector-sync's own events to Prefect's event stream (its Event
- * Feed and automations). Through an HTTP client of its own, so a pass's
- * calls and rate are not shared with it.
+ * Feed and automations). Through a client of its own (sinks.ts), so its
+ * calls are not counted as a pass's.
  */
 export class PrefectSink implements Sink {
   readonly name = 'prefect';
 
   private readonly pools: PoolLookup;
 
-  constructor(private readonly http: PrefectHttp) {
-    this.pools = new PoolLookup(http);
+  constructor(private readonly prefect: PrefectClient) {
+    this.pools = new PoolLookup(prefect);
   }
 
   async deliver(events: SequencedEvent[]): Promise<void> {
@@ -26,7 +26,7 @@ export class PrefectSink implements Sink {
       events.flatMap(({ event }) => prefectEventOf(event) ?? []),
     );
     for (let i = 0; i < posted.length; i += BATCH)
-      await this.http.request('POST', '/events', posted.slice(i, i + BATCH));
+      await this.prefect.emitEvents(posted.slice(i, i + BATCH));
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { ReconcileLock } from '../postgres/lease.js';
 import { ensureCursor } from '../postgres/outbox.js';
 import type { Queryable } from '../postgres/pool.js';
+import { PrefectClient } from '../prefect/client.js';
 import { PrefectHttp, type PrefectHttpOptions } from '../prefect/http.js';
 import { NatsSink } from './nats-sink.js';
 import { PrefectSink } from './prefect-sink.js';
@@ -39,7 +40,7 @@ export function sinksOf(
       userAgent: 'connector-sync (publisher)',
       sharesLimitsWith: passes,
     });
-    sinks.push(new PrefectSink(http));
+    sinks.push(new PrefectSink(new PrefectClient(http)));
   }
   if (publish.nats.url !== null)
     sinks.push(

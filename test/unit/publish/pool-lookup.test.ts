@@ -1,3 +1,4 @@
+import { PrefectClient } from '../../../src/prefect/client.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PrefectError } from '../../../src/prefect/errors.js';
 import { PoolLookup } from '../../../src/publish/pool-lookup.js';
@@ -91,7 +92,7 @@ describe('PoolLookup.withPools', () => {
       event('e2', [deployment(DEP_B)]),
       event('e3', [deployment(DEP_A)]),
     ];
-    const out = await new PoolLookup(makeHttp()).withPools(events);
+    const out = await new PoolLookup(new PrefectClient(makeHttp())).withPools(events);
     expect(paths(seen)).toEqual(['/api/deployments/filter', '/api/work_pools/filter']);
     expect(seen[0]!.body).toEqual({ deployments: { id: { any_: [DEP_A, DEP_B] } }, limit: 200 });
     expect(seen[1]!.body).toEqual({ limit: 200 });
@@ -124,7 +125,7 @@ describe('PoolLookup.withPools', () => {
     prefect()
       .post('/api/work_pools/filter')
       .reply(recordAndReply(seen, 200, POOLS));
-    const out = await new PoolLookup(makeHttp()).withPools(
+    const out = await new PoolLookup(new PrefectClient(makeHttp())).withPools(
       ids.map((id, i) => event(`e${i}`, [deployment(id)])),
     );
     const asked = seen.filter((s) => s.path === '/api/deployments/filter');
@@ -149,7 +150,7 @@ describe('PoolLookup.withPools', () => {
         },
       ]),
     ];
-    const out = await new PoolLookup(makeHttp()).withPools(events);
+    const out = await new PoolLookup(new PrefectClient(makeHttp())).withPools(events);
     expect(seen).toEqual([]);
     expect(out).toBe(events);
   });
@@ -160,7 +161,7 @@ describe('PoolLookup.withPools', () => {
       { id: DEP_A, work_pool_name: 'default' },
       { id: DEP_B, work_pool_name: null },
     ]);
-    const lookup = new PoolLookup(makeHttp());
+    const lookup = new PoolLookup(new PrefectClient(makeHttp()));
     const kept = event('has-pool', [deployment(DEP_A), poolRelated('gpu')]);
     const out = await lookup.withPools([
       kept,
@@ -188,7 +189,7 @@ describe('PoolLookup.withPools', () => {
 
   it('reads the pools once per five minutes; the deployments filter every time', async () => {
     const seen: Seen[] = [];
-    const lookup = new PoolLookup(makeHttp());
+    const lookup = new PoolLookup(new PrefectClient(makeHttp()));
     const one = [event('e', [deployment(DEP_A)])];
     serve(seen, [{ id: DEP_A, work_pool_name: 'default' }]);
     await lookup.withPools(one);
@@ -221,7 +222,7 @@ describe('PoolLookup.withPools', () => {
 
   it('a pool name not seen yet reads the pools again within the five minutes', async () => {
     const seen: Seen[] = [];
-    const lookup = new PoolLookup(makeHttp());
+    const lookup = new PoolLookup(new PrefectClient(makeHttp()));
     serve(seen, [{ id: DEP_A, work_pool_name: 'default' }], [POOLS[0]!]);
     await lookup.withPools([event('a', [deployment(DEP_A)])]);
     serve(seen, [{ id: DEP_B, work_pool_name: 'gpu' }]);
@@ -233,7 +234,7 @@ describe('PoolLookup.withPools', () => {
   it('a refusal from Prefect fails the lookup (the sink retries the batch)', async () => {
     prefect().post('/api/deployments/filter').reply(422, { detail: 'bad filter' });
     const error = await rejectionOf(
-      new PoolLookup(makeHttp()).withPools([event('a', [deployment(DEP_A)])]),
+      new PoolLookup(new PrefectClient(makeHttp())).withPools([event('a', [deployment(DEP_A)])]),
     );
     expect(error).toBeInstanceOf(PrefectError);
     expect((error as PrefectError).status).toBe(422);

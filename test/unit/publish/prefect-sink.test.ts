@@ -1,3 +1,4 @@
+import { PrefectClient } from '../../../src/prefect/client.js';
 import { describe, expect, it } from 'vitest';
 import { PrefectSink } from '../../../src/publish/prefect-sink.js';
 import { makeHttp, prefect, recordAndReply, useNock, type Seen } from '../prefect/support.js';
@@ -36,7 +37,7 @@ describe('PrefectSink.deliver', () => {
         : sequenced(i + 1, { action: 'created', event: 'prefect.deployment.created' }),
     );
     prefect().post('/api/events').times(2).reply(recordAndReply(seen, 204));
-    await new PrefectSink(makeHttp()).deliver(events);
+    await new PrefectSink(new PrefectClient(makeHttp())).deliver(events);
     const posted = seen.map((s) => s.body as { id: string; event: string }[]);
     expect(posted.map((batch) => batch.length)).toEqual([50, 10]);
     expect(posted.flat().map((e) => e.id)).toEqual(
@@ -48,7 +49,7 @@ describe('PrefectSink.deliver', () => {
   });
 
   it('makes no call when none of the events is ours', async () => {
-    const sink = new PrefectSink(makeHttp());
+    const sink = new PrefectSink(new PrefectClient(makeHttp()));
     // Any call would fail: nock answers none here and the network is closed.
     await sink.deliver([sequenced(1, { action: 'deleted', event: 'prefect.deployment.deleted' })]);
     await sink.deliver([]);
@@ -57,6 +58,8 @@ describe('PrefectSink.deliver', () => {
 
   it('a refused POST fails the delivery (its cursor does not move)', async () => {
     prefect().post('/api/events').reply(422, { detail: 'invalid event' });
-    await expect(new PrefectSink(makeHttp()).deliver([sequenced(1)])).rejects.toThrow(/422/);
+    await expect(
+      new PrefectSink(new PrefectClient(makeHttp())).deliver([sequenced(1)]),
+    ).rejects.toThrow(/422/);
   });
 });
