@@ -20,7 +20,8 @@ export interface ConfigSources {
 export type ConfigResult =
   { ok: true; config: Config; files: string[] } | { ok: false; errors: string[] };
 
-const ENV_KEYS: [string, string][] = [
+/** The environment variables that set a configuration key: [variable, dotted key]. */
+export const ENV_KEYS: [string, string][] = [
   ['DATABASE_URL', 'database.url'],
   ['PREFECT_API_URL', 'prefect.apiUrl'],
   ['PREFECT_API_KEY', 'prefect.apiKey'],

@@ -4,8 +4,10 @@ import { cronProblem } from '../domain/cron.js';
 import { DEFAULT_SECRET_KEYS, secretKeysProblem } from '../domain/mask.js';
 import { PREFECT_TIMEZONES } from '../domain/timezones.generated.js';
 
-// The one description of every configuration key, its type and its default.
-// config/default.yaml mirrors it for humans; test/unit/config.test.ts keeps them in step.
+// The one description of every configuration key: its type, its default and,
+// in .describe(), what it means. config/default.yaml mirrors it for humans
+// (test/unit/config.test.ts keeps them in step); docs/reference/configuration.md
+// is generated from it (`npm run docs`).
 
 const identifierPath = z
   .string()
@@ -35,25 +37,46 @@ function parsesAsPostgresUrl(url: string): boolean {
 export const configSchema = z.strictObject({
   source: z
     .strictObject({
-      table: identifierPath.default('cai_connectors'),
-      writeBackDeploymentId: z.boolean().default(true),
+      table: identifierPath
+        .default('cai_connectors')
+        .describe(
+          'Table or view holding the connectors, optionally schema-qualified (`schema.name`).',
+        ),
+      writeBackDeploymentId: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Write the Prefect deployment id back to `<table>.prefect_deployment_id` when that column exists: the only write the worker makes to the source.',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('The table of connectors.'),
   deployment: z
     .strictObject({
-      /**
-       * "<flow name>/<deployment name>": a deployment the flow's own release
-       * registers; connectors take its code-related fields (README, "A template deployment").
-       */
       template: z
         .string()
         .regex(/^[^/]+\/[^/]+$/, 'must be "<flow name>/<deployment name>"')
         .nullable()
-        .default(null),
-      // null: the template's flow, else run_connector_pipeline.
-      flowName: z.string().min(1).nullable().default(null),
-      // null: the template's, else flows/dlt_pipeline_flow.py:run_connector_pipeline.
-      entrypoint: z.string().min(1).nullable().default(null),
+        .default(null)
+        .describe(
+          '`"<flow name>/<deployment name>"` of a template deployment the flow\'s own release registers (`prefect deploy`, `flow.deploy()`), read every pass: connectors take from it the flow, entrypoint, path, pull steps, job variables, work pool and queue, parameter schema and version, unless set here. null: none.',
+        ),
+      flowName: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          `Flow of every connector deployment (created when missing). null: the template's flow, else \`${DEFAULT_FLOW_NAME}\`.`,
+        ),
+      entrypoint: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          "Entrypoint of the flow. null: the template's, else `flows/dlt_pipeline_flow.py:run_connector_pipeline`.",
+        ),
       nameTemplate: z
         .string()
         .default('connector-{id}')
@@ -64,30 +87,101 @@ export const configSchema = z.strictObject({
         .refine(
           (t) => !/[/%&><]/.test(t),
           'must not contain / % & > < (Prefect forbids them in names)',
+        )
+        .describe(
+          'Deployment name; must contain `{id}` (and none of `/ % & > <`). Changing it recreates every deployment.',
         ),
-      // null: the template's, else "default".
-      workPoolName: z.string().min(1).nullable().default(null),
-      workQueueName: z.string().min(1).nullable().default(null),
-      tags: z.array(z.string().min(1)).default([]),
-      // Merged over the template's; a row's job_variables are merged over these.
-      jobVariables: jsonObject.default({}),
-      path: z.string().min(1).nullable().default(null),
-      pullSteps: z.array(jsonObject).nullable().default(null),
-      // The release label of the deployments when there is no template (README, "Versions").
-      version: z.string().min(1).max(64).nullable().default(null),
-      // The flow's parameters as a JSON Schema (Prefect's parameter_openapi_schema), or a file holding it.
-      parameterSchema: jsonObject.nullable().default(null),
-      parameterSchemaFile: z.string().min(1).nullable().default(null),
-      concurrencyLimit: z.int().min(1).nullable().default(null),
-      collisionStrategy: z.enum(['ENQUEUE', 'CANCEL_NEW']).default('ENQUEUE'),
+      workPoolName: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          "Work pool of the deployments; it must exist in Prefect (checked before a pass writes; exit 64 if missing). null: the template's, else `default`. A row's `work_pool_name` wins.",
+        ),
+      workQueueName: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          "Work queue of the deployments. null: the template's, else `default`. A row's `work_queue_name` wins.",
+        ),
+      tags: z
+        .array(z.string().min(1))
+        .default([])
+        .describe(
+          'Extra tags on every deployment (the managed tag and `connector-<id>` are always added).',
+        ),
+      jobVariables: jsonObject
+        .default({})
+        .describe(
+          "Passed to the work pool's job template; merged over the template's, and a row's `job_variables` are merged over these.",
+        ),
+      path: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          "Where the worker gets the flow code. A Prefect 3 process worker runs each flow run in a fresh temporary directory: set `path` (or `pullSteps`, or take them from a template), or the run will not find the entrypoint. null: the template's, else none.",
+        ),
+      pullSteps: z
+        .array(jsonObject)
+        .nullable()
+        .default(null)
+        .describe("Prefect pull steps (a list of mappings). null: the template's, else none."),
+      version: z
+        .string()
+        .min(1)
+        .max(64)
+        .nullable()
+        .default(null)
+        .describe(
+          "Release label of the deployments' version when there is no template (with one, its version is the release). null: none.",
+        ),
+      parameterSchema: jsonObject
+        .nullable()
+        .default(null)
+        .describe(
+          "The flow's parameters as a JSON Schema (Prefect's `parameter_openapi_schema`): rows are validated against it before any call, and Prefect enforces it. null: the template's, else none.",
+        ),
+      parameterSchemaFile: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          'A JSON file holding `parameterSchema` (set one or the other, not both). null: none.',
+        ),
+      concurrencyLimit: z
+        .int()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          "Runs of one connector at once. null: no limit. A row's `concurrency_limit` wins.",
+        ),
+      collisionStrategy: z
+        .enum(['ENQUEUE', 'CANCEL_NEW'])
+        .default('ENQUEUE')
+        .describe(
+          'What a run that would pass the concurrency limit does: `ENQUEUE` (it waits) or `CANCEL_NEW`.',
+        ),
       defaultTimezone: z
         .string()
         .default('UTC')
         .refine(
           (tz) => PREFECT_TIMEZONES.has(tz),
           'must be an IANA timezone name Prefect knows, such as "UTC"',
+        )
+        .describe(
+          'Timezone of a connector schedule whose timezone column is null: an IANA name Prefect knows.',
         ),
-      onInactive: z.enum(['pause', 'delete']).default('pause'),
+      onInactive: z
+        .enum(['pause', 'delete'])
+        .default('pause')
+        .describe("What an inactive connector's deployment becomes: paused, or deleted."),
     })
     .superRefine((d, ctx) => {
       if (d.parameterSchema !== null && d.parameterSchemaFile !== null)
@@ -104,103 +198,203 @@ export const configSchema = z.strictObject({
           message: `is "${d.flowName}" but deployment.template belongs to flow "${templateFlow}"; leave flowName out (connectors use the template's flow)`,
         });
     })
-    .prefault({}),
+    .prefault({})
+    .describe('What each connector becomes in Prefect.'),
   ownership: z
     .strictObject({
-      managedTag: z.string().min(1).default('managed-by:connector-sync'),
-      adopt: z.boolean().default(false),
+      managedTag: z
+        .string()
+        .min(1)
+        .default('managed-by:connector-sync')
+        .describe('Only deployments with this tag are ever updated or deleted.'),
+      adopt: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Take over a same-named deployment that lacks the managed tag (otherwise the connector is reported as a `conflict` and left alone).',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("Which deployments are connector-sync's to change."),
   reconcile: z
     .strictObject({
-      schedule: cron.default('* * * * *'),
-      /** observe: plan and report every pass, never write to Prefect (README, "Observe mode"). */
-      mode: z.enum(['apply', 'observe']).default('apply'),
-      concurrency: z.int().min(1).max(64).default(8),
+      schedule: cron
+        .default('* * * * *')
+        .describe('Cron of the full reconcile pass in the long-running worker.'),
+      mode: z
+        .enum(['apply', 'observe'])
+        .default('apply')
+        .describe(
+          '`apply`: passes change Prefect. `observe`: every pass only plans and reports (logs, metrics, status), writing nothing to Prefect (also `run --observe`).',
+        ),
+      concurrency: z.int().min(1).max(64).default(8).describe('Prefect calls in flight at once.'),
       maxDeletesPerPass: z
         .union([
           z.int().min(0),
           z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage such as "25%"'),
         ])
-        .default('25%'),
+        .default('25%')
+        .describe(
+          'A pass that would delete more than this (a count, or a share such as `"25%"` of the managed deployments listed; never fewer than 10) deletes nothing and exits 1, unless `--allow-mass-delete` is given.',
+        ),
       backoff: z
         .strictObject({
-          baseSeconds: z.number().positive().default(10),
-          maxSeconds: z.number().positive().default(3600),
+          baseSeconds: z
+            .number()
+            .positive()
+            .default(10)
+            .describe(
+              'A failing connector is retried after `baseSeconds` × 2^attempts (with jitter) by the long-running worker.',
+            ),
+          maxSeconds: z
+            .number()
+            .positive()
+            .default(3600)
+            .describe('The longest a failing connector waits before it is retried.'),
         })
         .prefault({}),
-      lockWaitSeconds: z.number().min(0).default(60),
-      shutdownTimeoutSeconds: z.number().min(0).default(20),
+      lockWaitSeconds: z
+        .number()
+        .min(0)
+        .default(60)
+        .describe(
+          'How long a one-shot run waits for another process holding the reconcile lock (exit 69 after).',
+        ),
+      shutdownTimeoutSeconds: z
+        .number()
+        .min(0)
+        .default(20)
+        .describe('On SIGTERM, how long in-flight Prefect calls may take to finish.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('When passes run, and how boldly.'),
   prefect: z
     .strictObject({
-      apiUrl: z.url({
-        protocol: /^https?$/,
-        error: (issue) =>
-          issue.input === undefined
-            ? 'is required: set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api'
-            : 'must be an http(s) URL such as http://127.0.0.1:4200/api',
-      }),
-      apiKey: z.string().min(1).optional(),
+      apiUrl: z
+        .url({
+          protocol: /^https?$/,
+          error: (issue) =>
+            issue.input === undefined
+              ? 'is required: set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api'
+              : 'must be an http(s) URL such as http://127.0.0.1:4200/api',
+        })
+        .describe(
+          'Base URL of the Prefect API, ending in `/api`, e.g. `http://127.0.0.1:4200/api`.',
+        ),
+      apiKey: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Prefect Cloud API key, sent as `Authorization: Bearer`.'),
       authString: z
         .string()
         .regex(/^[^:]+:.*$/, 'must be "user:password"')
-        .optional(),
-      timeoutMs: z.int().min(100).default(10_000),
-      requestsPerSecond: z.number().positive().default(50),
-      retries: z.int().min(0).max(20).default(4),
-      retryMinDelayMs: z.int().min(1).default(500),
-      retryMaxDelayMs: z.int().min(1).default(8_000),
-      // Where people open Prefect's UI: the console links each deployment there. null: no links.
+        .optional()
+        .describe('Basic auth of a self-hosted Prefect server: `"user:password"`.'),
+      timeoutMs: z
+        .int()
+        .min(100)
+        .default(10_000)
+        .describe('Timeout of every HTTP call to Prefect, in milliseconds.'),
+      requestsPerSecond: z
+        .number()
+        .positive()
+        .default(50)
+        .describe(
+          'Upper bound on requests per second sent to Prefect: all calls of the process together, spaced 1/`requestsPerSecond` apart.',
+        ),
+      retries: z
+        .int()
+        .min(0)
+        .max(20)
+        .default(4)
+        .describe(
+          'Extra attempts of a call that failed transiently (network error, 408, 429, 500, 502, 503, 504). Other 4xx are never retried.',
+        ),
+      retryMinDelayMs: z
+        .int()
+        .min(1)
+        .default(500)
+        .describe(
+          'Retry n waits `retryMinDelayMs` × 2^(n-1), times a random factor between 1 and 2 (jitter), at most `retryMaxDelayMs`. A `Retry-After` from Prefect (seconds or an HTTP date) pauses every call until then (at most 60 s).',
+        ),
+      retryMaxDelayMs: z
+        .int()
+        .min(1)
+        .default(8_000)
+        .describe('The longest wait before a retry; not less than `retryMinDelayMs`.'),
       uiUrl: z
         .url({
           protocol: /^https?$/,
           error: 'must be an http(s) URL such as http://127.0.0.1:4200',
         })
         .nullable()
-        .default(null),
+        .default(null)
+        .describe(
+          "Prefect's UI, e.g. `http://127.0.0.1:4200`: the console links each deployment to `<uiUrl>/deployments/deployment/<id>`. null: no links.",
+        ),
     })
     .refine((p) => p.retryMinDelayMs <= p.retryMaxDelayMs, {
       path: ['retryMaxDelayMs'],
       message: 'must not be less than prefect.retryMinDelayMs',
-    }),
-  database: z.strictObject({
-    url: z
-      .string({
-        error: (issue) =>
-          issue.input === undefined ? 'is required: set DATABASE_URL' : 'must be text',
-      })
-      .regex(/^postgres(ql)?:\/\//, {
-        message: 'must be a postgres:// or postgresql:// URL',
-        abort: true,
-      })
-      // Parsed as pg parses it, so a mistake is this one line, not a stack trace
-      // at the first connection. The message never repeats the URL (it holds the password).
-      .refine(parsesAsPostgresUrl, {
-        message:
-          'is not a valid URL: check the port, and percent-encode @ # / ? : in the user or password (%40 %23 %2F %3F %3A)',
-      }),
-    schema: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
-      .default('connector_sync'),
-  }),
+    })
+    .describe('The Prefect API, and how it is called.'),
+  database: z
+    .strictObject({
+      url: z
+        .string({
+          error: (issue) =>
+            issue.input === undefined ? 'is required: set DATABASE_URL' : 'must be text',
+        })
+        .regex(/^postgres(ql)?:\/\//, {
+          message: 'must be a postgres:// or postgresql:// URL',
+          abort: true,
+        })
+        // Parsed as pg parses it, so a mistake is this one line, not a stack trace
+        // at the first connection. The message never repeats the URL (it holds the password).
+        .refine(parsesAsPostgresUrl, {
+          message:
+            'is not a valid URL: check the port, and percent-encode @ # / ? : in the user or password (%40 %23 %2F %3F %3A)',
+        })
+        .describe(
+          "Postgres holding the source table and the worker's schema: a `postgres://` or `postgresql://` URL (percent-encode `@ # / ? :` in the user or password).",
+        ),
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
+        .default('connector_sync')
+        .describe(
+          "Schema of the worker's own tables (events, connector_state, intents, passes, …), made by `connector-sync migrate`.",
+        ),
+    })
+    .describe(
+      'Postgres: where the connectors are read, and where the worker keeps its own tables.',
+    ),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      format: z.enum(['json', 'pretty']).default('json'),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('The least severe level logged (also `--log-level`).'),
+      format: z
+        .enum(['json', 'pretty'])
+        .default('json')
+        .describe('`json`: one object per line; `pretty`: for people at a terminal.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('The log, on stdout.'),
   events: z
     .strictObject({
       publish: z
         .strictObject({
-          // connector-sync.* events to Prefect's event stream (README, "Sinks").
-          prefect: z.boolean().default(true),
+          prefect: z
+            .boolean()
+            .default(true)
+            .describe(
+              "Post connector-sync's own events (a connector failed / invalid / in conflict / recovered / held, a drift reverted, a pass that failed) to Prefect's event stream, where its Event Feed and automations see them.",
+            ),
           nats: z
             .strictObject({
-              // null: no NATS sink. nats://host:4222 (env NATS_URL).
               url: z
                 .string()
                 .regex(
@@ -208,70 +402,113 @@ export const configSchema = z.strictObject({
                   'must be a nats:// (or tls://, ws://, wss://) URL',
                 )
                 .nullable()
-                .default(null),
-              // Each event goes to <subject>.<action>, e.g. connector-sync.events.failed.
+                .default(null)
+                .describe(
+                  'A NATS JetStream sink for every event of the log, e.g. `nats://nats:4222`. null: none.',
+                ),
               subject: z
                 .string()
                 .regex(
                   /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
                   'must be a NATS subject without wildcards, such as connector-sync.events',
                 )
-                .default('connector-sync.events'),
-              // The JetStream stream over <subject>.>; made if missing.
+                .default('connector-sync.events')
+                .describe(
+                  'Each event is published to `<subject>.<action>`, e.g. `connector-sync.events.failed`.',
+                ),
               stream: z
                 .string()
                 .regex(/^[A-Za-z0-9_-]+$/, 'must be a stream name (letters, digits, _ and -)')
-                .default('CONNECTOR_SYNC_EVENTS'),
+                .default('CONNECTOR_SYNC_EVENTS')
+                .describe('The JetStream stream over `<subject>.>`, made if it does not exist.'),
             })
             .prefault({}),
-          // How long `run --once` waits after its pass for the sinks to take its events.
-          flushSeconds: z.number().min(0).default(10),
+          flushSeconds: z
+            .number()
+            .min(0)
+            .default(10)
+            .describe(
+              'How long a one-shot `run --once` waits after its pass for the sinks to take its events.',
+            ),
         })
         .prefault({}),
-      // Events older than this are pruned once every enabled sink has them; null keeps them all.
-      retentionDays: z.number().positive().nullable().default(null),
-      // Rows of the pass history older than this are pruned; null keeps them all.
-      passRetentionDays: z.number().positive().nullable().default(30),
+      retentionDays: z
+        .number()
+        .positive()
+        .nullable()
+        .default(null)
+        .describe(
+          'Days an event is kept (pruned only once every enabled sink has it). null: forever.',
+        ),
+      passRetentionDays: z
+        .number()
+        .positive()
+        .nullable()
+        .default(30)
+        .describe(
+          'Days a row of the pass history (`connector-sync passes`) is kept. null: forever.',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('The event log: its sinks and how long it is kept.'),
   masking: z
     .strictObject({
-      // Parameter keys whose values are masked in all we show or send (README, "Security"):
-      // a regular expression, case-insensitive, matched anywhere in a key at any depth.
       keys: z
         .string()
         .refine((value) => secretKeysProblem(value) === null, {
           error: (issue) => secretKeysProblem(String(issue.input)) ?? 'invalid pattern',
         })
-        .default(DEFAULT_SECRET_KEYS),
+        .default(DEFAULT_SECRET_KEYS)
+        .describe(
+          'Parameter keys whose values connector-sync never shows or sends: a regular expression, case-insensitive, matched anywhere in a key, at any depth (`db.password`, `apiKey`, `client_secret`). Event payloads, logs, plan, status, events, /api, the console and the sinks show `"[masked]"` (an update lists the masked paths that changed in `masked_changes`); the deployment in Prefect gets the real value.',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Secret parameters.'),
   http: z
     .strictObject({
-      // null: every interface (IPv6 and IPv4), as Node binds by default.
-      host: z.string().min(1).nullable().default(null),
-      port: z.coerce.number().int().min(0).max(65535).default(8080),
-      // Who may read the console and /api/* (README, "Security"). Neither set: open (a WARN at start).
+      host: z
+        .string()
+        .min(1)
+        .nullable()
+        .default(null)
+        .describe(
+          'Address to bind, e.g. `127.0.0.1` for this machine only. null: every interface (IPv6 and IPv4), as Node binds by default.',
+        ),
+      port: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(65535)
+        .default(8080)
+        .describe('Port to listen on; 0 picks a free one.'),
       auth: z
         .strictObject({
-          // A bearer token (env CONNECTOR_SYNC_HTTP_TOKEN), typically from a Secret.
           token: z
             .string()
             .min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)')
             .nullable()
-            .default(null),
-          // "user:password" for HTTP basic auth (env CONNECTOR_SYNC_HTTP_BASIC).
+            .default(null)
+            .describe(
+              'A bearer token of at least 16 characters, typically from a Secret: `Authorization: Bearer <token>`. A browser logs in to the console with any user name and the token as the password. With neither `token` nor `basic` set, anyone who can reach the port reads the console and /api/* (a WARN at start); /healthz and /readyz always stay open for probes.',
+            ),
           basic: z
             .string()
             .regex(/^[^:]+:.{12,}$/, 'must be "user:password", the password at least 12 characters')
             .nullable()
-            .default(null),
-          // /metrics needs the credential too (the scraper then sends it).
-          metrics: z.boolean().default(false),
+            .default(null)
+            .describe(
+              '`"user:password"` for HTTP basic auth, the password at least 12 characters.',
+            ),
+          metrics: z
+            .boolean()
+            .default(false)
+            .describe('`true`: /metrics needs the credential too (the scraper then sends it).'),
         })
         .prefault({}),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('The ops HTTP server of the long-running worker: console, /api, /metrics, probes.'),
 });
 
 export type Config = z.infer<typeof configSchema>;

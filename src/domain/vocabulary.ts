@@ -17,6 +17,25 @@ export const EVENT_ACTIONS = [
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
+/** When each action is written, and what its payload holds (docs/reference/events.md). */
+export const EVENT_DESCRIPTIONS: Record<EventAction, string> = {
+  created: 'A deployment was created for a connector. Payload: the deployment as created.',
+  updated:
+    'Fields of a connector\'s deployment were changed. Payload: `updated_fields`, `updates` (`{field: {"from", "to"}}`), `masked_changes` (the masked paths whose value changed) when there are any, and `"drift": true` when the deployment had been changed in Prefect by hand and the pass put it back.',
+  paused: 'A deployment was paused: the payload of `updated`, `paused` the only field.',
+  resumed: 'A deployment was resumed: the payload of `updated`, `paused` the only field.',
+  deleted: 'A deployment was deleted. Payload: the deployment as it was.',
+  failed:
+    'A connector got into a problem (status `failed`, `invalid` or `conflict`), or its problem changed: once per distinct problem, not on every pass. Payload: `status`, `message`, `retryable`.',
+  recovered:
+    'A connector went from `failed`, `invalid` or `conflict` to `synced` (not from `held`). Payload: `from`, the problem status it left, and `was`, its message.',
+  held: "The mass-delete guard held back the delete of one of the connector's deployments. Payload: `message`.",
+  'pass-failed':
+    'A pass failed (Prefect or Postgres away). Payload: `kind`, `error`, `duration_ms`.',
+  'pass-aborted':
+    "A pass was cut short (too many failures in a row); not when the worker's own shutdown or a lost lock ended it. Payload: as `pass-failed`.",
+};
+
 /** `connector_state.status` (README, "Per-connector state"). */
 export const CONNECTOR_STATUSES = [
   'synced',
@@ -29,9 +48,33 @@ export const CONNECTOR_STATUSES = [
 ] as const;
 export type ConnectorStatus = (typeof CONNECTOR_STATUSES)[number];
 
+/** What each status means (docs/reference/events.md). */
+export const CONNECTOR_STATUS_DESCRIPTIONS: Record<ConnectorStatus, string> = {
+  synced: 'the deployment matches the row',
+  pending:
+    "a change is planned or its intent is open (`last_error` says when an earlier call's intent will be settled)",
+  failed: 'Prefect refused or failed the last change (`last_error`)',
+  invalid:
+    'the row cannot become a deployment (`last_error` says what to fix); not retried until the row changes',
+  conflict: 'a same-named deployment without the managed tag exists',
+  held: 'the mass-delete guard held back the delete of one of its deployments (`last_error` names it, why, and what waits with it)',
+  deleted:
+    'the connector has no deployment (row deleted, soft-deleted, or inactive with `onInactive: delete`)',
+};
+
 /** `passes.result`: how a real pass ended (README, "Pass history"). */
 export const PASS_RESULTS = ['ok', 'problems', 'aborted', 'error'] as const;
 export type PassResultKind = (typeof PASS_RESULTS)[number];
+
+/** How each result came about (docs/reference/events.md). */
+export const PASS_RESULT_DESCRIPTIONS: Record<PassResultKind, string> = {
+  ok: 'the pass ran to its end with nothing wrong',
+  problems:
+    'the pass ran to its end, but some connectors failed, are invalid or in conflict, or the mass-delete guard held deletes back',
+  aborted:
+    'the pass was cut short: Prefect kept failing, the worker stopped, or it lost the reconcile lock to another replica',
+  error: 'the pass itself failed (Prefect or Postgres away)',
+};
 
 /** `intents.action`: a change about to be sent. */
 export const CHANGE_ACTIONS = ['create', 'update', 'pause', 'resume', 'delete'] as const;

@@ -1,7 +1,8 @@
 import type http from 'node:http';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { EVENTS_CHANNEL, eventsAfterSeq, lastSeq } from '../postgres/eventlog.js';
+import { Listener, oneAtATime } from '../postgres/listen.js';
 import { coerceError } from '../domain/errors.js';
 import type { Masker } from '../domain/mask.js';
 
@@ -38,12 +39,7 @@ export async function streamEvents(
     return;
   }
   open++;
-  const client = new pg.Client({
-    connectionString: deps.databaseUrl,
-    keepAlive: true,
-    application_name: 'connector-sync console stream',
-  });
-  const stream = new Stream(deps, client, res, connector);
+  const stream = new Stream(deps, res, connector);
   req.on('close', () => stream.close());
   try {
     await stream.start(lastEventId(req));
@@ -64,24 +60,36 @@ function lastEventId(req: http.IncomingMessage): string | null {
 class Stream {
   private seq = '0';
   closed = false;
-  private reading: Promise<void> = Promise.resolve();
-  private again = false;
+  private listener: Listener | null = null;
+  /** Reads start once the seq to read on from is known and the headers are out. */
+  private ready = false;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Reads on from the last seq sent; one read at a time, and one more if asked meanwhile. */
+  private readonly reads = oneAtATime(
+    () => this.readPages(),
+    (error) => {
+      this.deps.logger.warn({ err: error }, 'console event stream: read failed');
+      this.close();
+    },
+  );
 
   constructor(
     private readonly deps: StreamDeps,
-    private readonly client: pg.Client,
     private readonly res: http.ServerResponse,
     private readonly connector: string | undefined,
   ) {}
 
   async start(resumeAt: string | null): Promise<void> {
+    const listener = await Listener.open(
+      this.deps.databaseUrl,
+      [EVENTS_CHANNEL],
+      () => this.readOn(),
+      { applicationName: 'connector-sync console stream' },
+    );
+    this.listener = listener;
     // A lost connection ends the response; the browser reconnects with Last-Event-ID.
-    this.client.on('error', () => this.close());
-    this.client.on('end', () => this.close());
-    this.client.on('notification', () => this.readOn());
-    await this.client.connect();
-    await this.client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    void listener.lost.then(() => this.close());
+    if (this.closed) return void listener.close();
     // After LISTEN: whatever commits from here on is either read now or notified.
     this.seq = resumeAt ?? (await lastSeq(this.deps.pool, this.deps.schema));
     if (this.closed) return;
@@ -91,6 +99,7 @@ class Stream {
       'x-accel-buffering': 'no',
     });
     this.res.write(`retry: 2000\n: from seq ${this.seq}\n\n`);
+    this.ready = true;
     // The heartbeat keeps proxies from closing an idle stream, and reads on in case a NOTIFY was lost.
     this.heartbeat = setInterval(() => {
       this.res.write(': heartbeat\n\n');
@@ -99,27 +108,17 @@ class Stream {
     this.readOn();
   }
 
-  /** Reads on from the last seq sent; one read at a time, and one more if asked meanwhile. */
   private readOn(): void {
-    if (this.closed) return;
-    this.again = true;
-    this.reading = this.reading.then(async () => {
-      while (this.again && !this.closed) {
-        this.again = false;
-        await this.readPages();
-      }
-    });
-    this.reading.catch((error: unknown) => {
-      this.deps.logger.warn({ err: coerceError(error) }, 'console event stream: read failed');
-      this.close();
-    });
+    if (this.ready && !this.closed) this.reads.request();
   }
 
   private async readPages(): Promise<void> {
+    const client: pg.Client | undefined = this.listener?.client;
+    if (!client) return;
     const filters = { connectorId: this.connector };
-    for (;;) {
+    while (!this.closed) {
       const page = await eventsAfterSeq(
-        this.client,
+        client,
         this.deps.schema,
         filters,
         this.seq,
@@ -142,6 +141,6 @@ class Stream {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (!this.res.headersSent) this.res.writeHead(503, { 'content-type': 'text/plain' });
     this.res.end();
-    this.client.end().catch(() => undefined);
+    void this.listener?.close();
   }
 }

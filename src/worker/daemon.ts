@@ -12,7 +12,7 @@ import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
 import { Metrics } from '../ops/metrics.js';
 import { createOpsServer, listen } from '../ops/server.js';
-import { parseWakeup, WAKEUP_CHANNEL, WakeupListener } from './wakeups.js';
+import { parseWakeup, WAKEUP_CHANNEL, wakeupListener } from './wakeups.js';
 import { SYNC_CHANNEL } from '../postgres/sync-requests.js';
 import { syncRequestsOf } from './sync-requests.js';
 import { EVENTS_CHANNEL } from '../postgres/eventlog.js';
@@ -47,7 +47,7 @@ export async function startDaemon(
   const server = opsServerOf(runtime, w, metrics, options);
   warnIfOpen(config, logger);
   const { address: host, port } = await listen(server, config.http.port, config.http.host);
-  const listener = new WakeupListener(config.database.url, logger, {
+  const listener = wakeupListener(config.database.url, logger, {
     [WAKEUP_CHANNEL]: (payload) => w.requestWakeup(parseWakeup(payload)),
     [SYNC_CHANNEL]: () => w.requestSync(),
   });
@@ -143,7 +143,7 @@ async function startPublisher(
     metrics.publishFailures.inc({ sink: sink.name }, 0);
   }
   const publisher = new Publisher(publisherDepsOf(config, pool, sinks, logger, metrics));
-  const committed = new WakeupListener(config.database.url, logger, {
+  const committed = wakeupListener(config.database.url, logger, {
     [EVENTS_CHANNEL]: () => publisher.nudge(),
   });
   await committed.start();

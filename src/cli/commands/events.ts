@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { backoffSeconds } from '../../domain/backoff.js';
 import {
   eventsAfterSeq,
@@ -7,7 +6,7 @@ import {
   EVENTS_CHANNEL,
   type EventFilters,
 } from '../../postgres/eventlog.js';
-import { coerceError } from '../../domain/errors.js';
+import { ReconnectingListener, oneAtATime, type Listener } from '../../postgres/listen.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import { renderEvent } from '../../render/status.js';
@@ -98,26 +97,32 @@ async function followEvents(
   stop: AbortSignal,
 ): Promise<void> {
   const follower = new Follower(rt, filters, cursor, show, stop);
-  while (!stop.aborted) {
-    const client = listenerClient(rt.config.database.url);
-    try {
-      if (!(await unlessStopped(client.connect(), stop))) break;
-      if (!(await unlessStopped(client.query(`LISTEN ${EVENTS_CHANNEL}`), stop))) break;
-      rt.logger.debug({ afterSeq: cursor.seq }, 'events --follow: listening');
-      await listenUntilLost(client, follower.reader(), stop);
-    } catch (raw) {
-      if (stop.aborted) break;
-      await follower.lost(raw);
-    } finally {
-      await close(client);
-    }
-  }
+  const listening = new ReconnectingListener(
+    rt.config.database.url,
+    [EVENTS_CHANNEL],
+    {
+      onNotify: () => follower.readSoon(),
+      onConnected: (listener) => follower.connected(listener),
+      onLost: (error, context) => follower.lost(error, context),
+      retryDelayMs: (failures) =>
+        Math.round(backoffSeconds(failures, RECONNECT, Math.random()) * 1_000),
+    },
+    {
+      applicationName: 'connector-sync events --follow',
+      client: { connectionTimeoutMillis: QUERY_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS },
+    },
+  );
+  // Stopped after the read in progress has printed.
+  stop.addEventListener('abort', () => void follower.idle().then(() => listening.stop()), {
+    once: true,
+  });
+  await listening.untilStopped();
 }
 
-/** One follow's reading and reconnecting: the cursor, the failures in a row, when it was lost. */
+/** One follow's reading: the cursor, one read at a time, and whether it was lost and since when. */
 class Follower {
-  private failures = 0;
   private lostAt: number | null = null;
+  private reads: ReturnType<typeof oneAtATime> | null = null;
 
   constructor(
     private readonly rt: Runtime,
@@ -127,37 +132,48 @@ class Follower {
     private readonly stop: AbortSignal,
   ) {}
 
-  /**
-   * The read of one connection: on from the cursor. It counts as back only
-   * once a read worked: a connection that takes LISTEN but fails every read
-   * must not reset the pause to its shortest.
-   */
-  reader(): (client: pg.Client) => Promise<void> {
-    const printedBefore = this.cursor.seq;
-    let caughtUp = false;
-    return async (client) => {
-      await this.readNew(client);
-      if (caughtUp) return;
-      caughtUp = true;
-      this.failures = 0;
-      if (this.lostAt === null) return;
-      this.rt.logger.warn(
-        {
-          downMs: Date.now() - this.lostAt,
-          afterSeq: printedBefore,
-          caughtUpToSeq: this.cursor.seq,
-        },
-        'events --follow: Postgres connection back; caught up from the last event printed',
-      );
-      this.lostAt = null;
-    };
+  /** A notification: read on (after the read in progress, if any). */
+  readSoon(): void {
+    this.reads?.request();
   }
 
-  /** The connection failed: say so once, then wait a growing pause before the next try. */
-  async lost(raw: unknown): Promise<void> {
-    this.failures += 1;
-    const retryInMs = Math.round(backoffSeconds(this.failures, RECONNECT, Math.random()) * 1_000);
-    const err = coerceError(raw);
+  idle(): Promise<void> {
+    return this.reads?.idle() ?? Promise.resolve();
+  }
+
+  /**
+   * A connection listens: read on from the cursor at once (catching up), then
+   * after every notification and every POLL_MS, on this connection. It counts
+   * as back only once that first read worked: a connection that takes LISTEN
+   * but fails every read must not reset the pause to its shortest.
+   */
+  async connected(listener: Listener): Promise<void> {
+    const printedBefore = this.cursor.seq;
+    this.rt.logger.debug({ afterSeq: printedBefore }, 'events --follow: listening');
+    const read: { failed: Error | null } = { failed: null };
+    this.reads = oneAtATime(
+      () => this.readNew(listener.client),
+      (error) => {
+        read.failed = error;
+        listener.fail(error);
+      },
+    );
+    // A read on a timer too: a lost notification, or a connection that died silently, shows within this.
+    const poll = setInterval(() => this.readSoon(), POLL_MS);
+    void listener.lost.then(() => clearInterval(poll));
+    this.readSoon();
+    await this.reads.idle();
+    if (read.failed) throw read.failed;
+    if (this.lostAt === null) return;
+    this.rt.logger.warn(
+      { downMs: Date.now() - this.lostAt, afterSeq: printedBefore, caughtUpToSeq: this.cursor.seq },
+      'events --follow: Postgres connection back; caught up from the last event printed',
+    );
+    this.lostAt = null;
+  }
+
+  /** The connection failed: say so once (then at debug level while it stays down). */
+  lost(err: Error, { failures, retryInMs }: { failures: number; retryInMs: number }): void {
     if (this.lostAt === null) {
       this.lostAt = Date.now();
       this.rt.logger.warn(
@@ -165,11 +181,7 @@ class Follower {
         'events --follow: lost the Postgres connection; reconnecting',
       );
     } else
-      this.rt.logger.debug(
-        { err, retryInMs, failures: this.failures },
-        'events --follow: still reconnecting',
-      );
-    await sleep(retryInMs, undefined, { signal: this.stop }).catch(() => undefined);
+      this.rt.logger.debug({ err, retryInMs, failures }, 'events --follow: still reconnecting');
   }
 
   private async readNew(client: pg.Client): Promise<void> {
@@ -190,92 +202,4 @@ class Follower {
       if (page.length < PAGE) return;
     }
   }
-}
-
-/** The follower's own connection: LISTEN and every read after the first. */
-function listenerClient(url: string): pg.Client {
-  const client = new pg.Client({
-    connectionString: url,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-    connectionTimeoutMillis: QUERY_TIMEOUT_MS,
-    query_timeout: QUERY_TIMEOUT_MS,
-    application_name: 'connector-sync events --follow',
-  });
-  // Without a listener a killed connection would end the process; the loss is
-  // seen (and logged once) by listenUntilLost or the failed connect/query.
-  client.on('error', () => undefined);
-  return client;
-}
-
-/** Awaits `work` unless `stop` comes first (then false; a late failure of `work` is ignored). */
-async function unlessStopped<T>(work: Promise<T>, stop: AbortSignal): Promise<boolean> {
-  work.catch(() => undefined);
-  if (stop.aborted) return false;
-  let onAbort: () => void = () => undefined;
-  const stopped = new Promise<false>((resolve) => {
-    onAbort = () => resolve(false);
-    stop.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([work.then(() => true as const), stopped]);
-  } finally {
-    stop.removeEventListener('abort', onAbort);
-  }
-}
-
-/**
- * Reads on at once (catching up), then after every notification and every
- * POLL_MS, one read at a time. Returns when `stop` aborts (after the read in
- * progress has printed); throws when the connection is lost.
- */
-async function listenUntilLost(
-  client: pg.Client,
-  readNew: (client: pg.Client) => Promise<void>,
-  stop: AbortSignal,
-): Promise<void> {
-  // Set by the listeners below; an object so the loop reads their writes.
-  const seen: { pending: boolean; lost: Error | null } = { pending: true, lost: null };
-  let wake: () => void = () => undefined;
-  const onNotification = (): void => {
-    seen.pending = true;
-    wake();
-  };
-  const onError = (error: Error): void => {
-    seen.lost ??= error;
-    wake();
-  };
-  const onEnd = (): void => onError(new Error('the connection was closed'));
-  const onAbort = (): void => wake();
-  client.on('notification', onNotification);
-  client.on('error', onError);
-  client.on('end', onEnd);
-  stop.addEventListener('abort', onAbort);
-  const poll = setInterval(onNotification, POLL_MS);
-  try {
-    for (;;) {
-      if (seen.lost) throw seen.lost;
-      if (stop.aborted) return;
-      if (seen.pending) {
-        seen.pending = false;
-        await readNew(client);
-        continue;
-      }
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    clearInterval(poll);
-    stop.removeEventListener('abort', onAbort);
-    client.off('notification', onNotification);
-    client.off('error', onError);
-    client.off('end', onEnd);
-  }
-}
-
-async function close(client: pg.Client): Promise<void> {
-  // end() on a connection that died mid-query may never settle; do not wait for it long.
-  await Promise.race([
-    client.end().catch(() => undefined),
-    sleep(1_000, undefined, { ref: false }),
-  ]);
 }

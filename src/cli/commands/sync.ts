@@ -1,6 +1,5 @@
-import type pg from 'pg';
 import { ReconcileLock } from '../../postgres/lease.js';
-import { connectClient } from '../../postgres/pool.js';
+import { Listener } from '../../postgres/listen.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
 import { idsWithStatus } from '../../postgres/state.js';
 import {
@@ -132,12 +131,14 @@ async function waitForLeader(
   const { url, schema } = rt.config.database;
   const deadline = Date.now() + timeoutSeconds * 1000;
   let wake: (() => void) | null = null;
-  let listener: pg.Client | null = null;
+  let listener: Listener | null = null;
   try {
-    listener = await connectClient(url, rt.logger);
-    listener.on('notification', (n) => n.payload === request && wake?.());
-    listener.on('error', () => undefined);
-    await listener.query(`LISTEN ${SYNCED_CHANNEL}`);
+    listener = await Listener.open(
+      url,
+      [SYNCED_CHANNEL],
+      (_channel, payload) => payload === request && wake?.(),
+      { applicationName: 'connector-sync' },
+    );
     for (;;) {
       const finished = await readFinished(rt.pool, schema, request);
       if (finished) return { finished };
@@ -157,6 +158,6 @@ async function waitForLeader(
       });
     }
   } finally {
-    await listener?.end().catch(() => undefined);
+    await listener?.close();
   }
 }
