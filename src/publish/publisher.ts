@@ -7,6 +7,7 @@ import { deliverNext } from './deliver.js';
 import { pruneOnce, type RetentionPolicy } from './retention.js';
 import type { Sink } from './sink.js';
 import type { Masker } from '../domain/mask.js';
+import { Leadership, type Releasable } from '../postgres/lease.js';
 
 // The outbox's publisher (README, "Sinks"): one replica at a time (the
 // holder of the publisher lock) reads the log after each sink's cursor and
@@ -22,11 +23,6 @@ export interface PublishMetrics {
   pruned: { inc(labels: { table: string }, n: number): void };
 }
 
-export interface HeldLock {
-  readonly lost: boolean;
-  release(): Promise<void>;
-}
-
 export interface PublisherDeps {
   db: Queryable;
   schema: string;
@@ -36,10 +32,16 @@ export interface PublisherDeps {
   retention: RetentionPolicy;
   logger: Logger;
   metrics: PublishMetrics | null;
-  /** The publisher lock: null while another replica holds it. */
-  tryLock: () => Promise<HeldLock | null>;
+  /** The publisher's lease: null while another replica holds it. */
+  tryLock: () => Promise<Releasable | null>;
   random?: () => number;
 }
+
+const PUBLISHING_WORDS = {
+  taken: 'publishing the event log',
+  lost: 'lost the publisher lock; waiting to take it again',
+  unreachable: 'cannot take the publisher lock; retrying',
+};
 
 /** A sink that has everything is asked again this often even without a NOTIFY (one missed is not lost). */
 const POLL_MS = 5_000;
@@ -78,25 +80,25 @@ export class Publisher {
   }
 
   private async lead(): Promise<void> {
-    const { logger } = this.deps;
+    const { logger, sinks } = this.deps;
+    const leadership = new Leadership(() => this.deps.tryLock(), logger, {
+      ...PUBLISHING_WORDS,
+      context: { sinks: sinks.map((s) => s.name) },
+    });
     while (!this.stopped) {
-      const lock = await this.deps.tryLock().catch((error: unknown) => {
-        logger.warn({ err: coerceError(error) }, 'cannot take the publisher lock; retrying');
-        return null;
-      });
-      if (!lock) {
+      const lease = await leadership.lead();
+      if (!lease) {
         await this.idle.wait(LOCK_RETRY_MS);
         continue;
       }
-      logger.info({ sinks: this.deps.sinks.map((s) => s.name) }, 'publishing the event log');
-      const holding = () => !this.stopped && !lock.lost;
+      const holding = () => !this.stopped && !lease.lost;
       try {
         await Promise.all([
-          ...this.deps.sinks.map((sink) => this.follow(sink, holding)),
+          ...sinks.map((sink) => this.follow(sink, holding)),
           this.pruneEvery(holding),
         ]);
       } finally {
-        await lock.release();
+        await leadership.release();
       }
     }
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { ReconcileLock } from '../postgres/lease.js';
+import { Lease, LEASES } from '../postgres/lease.js';
 import { ensureCursor } from '../postgres/outbox.js';
 import type { Queryable } from '../postgres/pool.js';
 import { PrefectClient } from '../prefect/client.js';
@@ -77,6 +77,6 @@ export function publisherDepsOf(
     },
     logger: logger.child({ component: 'publisher' }),
     metrics,
-    tryLock: () => ReconcileLock.tryAcquireKey(url, ReconcileLock.publisherKeyFor(schema), logger),
+    tryLock: () => Lease.tryTake(url, LEASES.publisher(schema), logger),
   };
 }

@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { ReconcileLock } from '../postgres/lease.js';
+import { Lease, LEASES } from '../postgres/lease.js';
 import { prepareSchemaForRun } from '../postgres/schema-check.js';
 import { countByStatus } from '../postgres/state.js';
 import { Publisher } from '../publish/publisher.js';
@@ -167,7 +167,7 @@ function workerOf(runtime: Runtime, metrics: Metrics, options: WorkerOptions): W
           ...passOptions,
           dryRun: passOptions.dryRun || runtime.config.reconcile.mode === 'observe',
         }),
-      tryLock: () => ReconcileLock.tryAcquire(url, schema, runtime.logger),
+      tryLock: () => Lease.tryTake(url, LEASES.reconcile(schema), runtime.logger),
       countStatuses: () => countByStatus(runtime.pool, schema),
       syncRequests: syncRequestsOf(runtime.pool, schema, maskerOf(runtime.config.masking.keys)),
       metrics,

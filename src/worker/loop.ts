@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { LoopView } from '../ops/loop-view.js';
+import { Leadership, type HeldLease } from '../postgres/lease.js';
 import { coerceError } from '../domain/errors.js';
 import type { PassOptions } from '../pass/context.js';
 import type { PassResult } from '../pass/run.js';
@@ -33,24 +34,23 @@ export interface WorkerOptions {
   heartbeatMs: number;
 }
 
+const LEADING_WORDS = {
+  taken: 'took the reconcile lock: leading',
+  lost: 'lost the reconcile lock; following until it can be taken again',
+  unreachable: 'cannot reach Postgres to take the reconcile lock',
+};
+
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   leaderPollMs: 2_000,
   debounceMs: 100,
   heartbeatMs: 5_000,
 };
 
-/** The reconcile lock as the worker holds it (db/lock.ts ReconcileLock). */
-export interface Lock {
-  readonly lost: boolean;
-  assertHeld(): Promise<void>;
-  release(): Promise<void>;
-}
-
 /** What the worker works with, injected: the pass, the lock, the status counts, the clock. */
 export interface WorkerDeps {
   runPass(options: PassOptions): Promise<PassResult>;
   /** Takes the reconcile lock if it is free; null when another process holds it. */
-  tryLock(): Promise<Lock | null>;
+  tryLock(): Promise<HeldLease | null>;
   /** Connectors by status, for the gauge after a full pass. */
   countStatuses(): Promise<Record<string, number>>;
   /** Operators' `sync` / `retry` requests (none in tests that do not need them). */
@@ -70,7 +70,7 @@ export class Worker implements LoopView {
   private readonly clock: Clock;
   private readonly work: WorkQueue;
   private readonly comeBack: ComeBack;
-  private lock: Lock | null = null;
+  private readonly leadership: Leadership<HeldLease>;
   private wakeLoop: (() => void) | null = null;
   private stopping = false;
   private failures = 0;
@@ -84,6 +84,16 @@ export class Worker implements LoopView {
     this.clock = deps.clock ?? realClock;
     this.lastProgress = this.clock.now();
     this.log = deps.logger.child({ component: 'worker' });
+    this.leadership = new Leadership(
+      () => deps.tryLock(),
+      this.log,
+      LEADING_WORDS,
+      (leading) => {
+        deps.metrics.leader.set(leading ? 1 : 0);
+        // A new leader trusts nothing: a full pass first.
+        if (leading) this.work.requestFull();
+      },
+    );
     this.work = new WorkQueue(this.clock, options.debounceMs);
     this.comeBack = new ComeBack(this.clock, this.log, (due) => {
       if (this.stopping) return;
@@ -98,7 +108,7 @@ export class Worker implements LoopView {
   }
 
   get isLeader(): boolean {
-    return this.lock !== null && !this.lock.lost;
+    return this.leadership.isLeader;
   }
 
   beat(): void {
@@ -147,7 +157,7 @@ export class Worker implements LoopView {
       ),
     ]);
     clearTimeout(timer);
-    await this.releaseLock();
+    await this.leadership.release();
     this.state = 'stopped';
     return outcome;
   }
@@ -155,7 +165,8 @@ export class Worker implements LoopView {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       this.beat();
-      if (!this.isLeader && !(await this.becomeLeader())) {
+      const lease = await this.leadership.lead();
+      if (!lease) {
         this.state = 'following';
         await this.sleep(this.options.leaderPollMs);
         continue;
@@ -167,39 +178,24 @@ export class Worker implements LoopView {
         continue;
       }
       this.state = 'reconciling';
-      if (!work.sync) await this.runOnePass({ scope: work.scope });
+      if (!work.sync) await this.runOnePass(lease, { scope: work.scope });
       else if (this.deps.syncRequests)
-        await serveSyncRequests(this.deps.syncRequests, (pass) => this.runOnePass(pass), this.log);
+        await serveSyncRequests(
+          this.deps.syncRequests,
+          (pass) => this.runOnePass(lease, pass),
+          this.log,
+        );
     }
     this.state = 'stopping';
   }
 
-  private async becomeLeader(): Promise<boolean> {
-    if (this.lock) {
-      this.log.warn('lost the reconcile lock; following until it can be taken again');
-      await this.releaseLock();
-    }
-    try {
-      this.lock = await this.deps.tryLock();
-    } catch (error) {
-      this.log.warn(
-        { err: coerceError(error) },
-        'cannot reach Postgres to take the reconcile lock',
-      );
-      this.lock = null;
-    }
-    if (!this.lock) return false;
-    this.deps.metrics.leader.set(1);
-    this.log.info('took the reconcile lock: leading');
-    this.work.requestFull(); // a new leader trusts nothing: full pass first
-    return true;
-  }
-
-  private async runOnePass(pass: Pick<PassOptions, 'scope' | 'retryHeld'>): Promise<PassOutcome> {
+  private async runOnePass(
+    lock: HeldLease,
+    pass: Pick<PassOptions, 'scope' | 'retryHeld'>,
+  ): Promise<PassOutcome> {
     const { scope } = pass;
     const kind = scope ? 'targeted' : 'full';
     const started = performance.now();
-    const lock = this.lock!;
     const outcome: PassOutcome = await this.deps
       .runPass({
         ...pass,
@@ -252,13 +248,6 @@ export class Worker implements LoopView {
     } catch {
       /* a metric is not worth failing a pass for */
     }
-  }
-
-  private async releaseLock(): Promise<void> {
-    const lock = this.lock;
-    this.lock = null;
-    this.deps.metrics.leader.set(0);
-    await lock?.release();
   }
 
   private wake(): void {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { ReconcileLock } from '../../src/postgres/lease.js';
+import { LEASES } from '../../src/postgres/lease.js';
 import { migrate } from '../../src/postgres/migrate.js';
 import { startWorker, type WorkerProcess } from '../support/daemon.js';
 import {
@@ -37,7 +37,7 @@ type Line = Record<string, unknown>;
 const SCHEMA = 'connector_sync';
 const TOOK_LOCK = 'took the reconcile lock: leading';
 /** The reconcile lock's key (the event-order lock is another advisory lock). */
-const LOCK_KEY = ReconcileLock.keyFor(SCHEMA);
+const LOCK_KEY = LEASES.reconcile(SCHEMA);
 const ROWS = 20;
 const SLOW = 300;
 

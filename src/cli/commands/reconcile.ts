@@ -1,4 +1,4 @@
-import { ReconcileLock } from '../../postgres/lease.js';
+import { Lease } from '../../postgres/lease.js';
 import { prepareSchemaForRun, requireCurrentSchema } from '../../postgres/schema-check.js';
 import { flushSinks } from '../../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../../publish/sinks.js';
@@ -34,7 +34,7 @@ export async function reconcileCommand(
   else await prepareSchemaForRun(rt.pool, schema, rt.logger);
   const lock = options.dryRun
     ? null
-    : await ReconcileLock.acquire(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
+    : await Lease.takeReconcileLock(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
   const pass = { dryRun: options.dryRun, allowMassDelete: options.allowMassDelete };
   return passAndReport(
     rt,
@@ -55,7 +55,7 @@ export async function reconcileCommand(
  */
 export async function passAndReport(
   rt: Runtime,
-  lock: ReconcileLock | null,
+  lock: Lease | null,
   pass: PassOptions,
   how: { json: boolean; report: (result: PassResult) => PassReport },
   out: Output,

@@ -1,4 +1,4 @@
-import { ReconcileLock } from '../../postgres/lease.js';
+import { Lease, LEASES } from '../../postgres/lease.js';
 import { Listener } from '../../postgres/listen.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
 import { idsWithStatus } from '../../postgres/state.js';
@@ -43,7 +43,7 @@ export async function syncCommand(
   await requireCurrentSchema(rt.pool, schema);
   // Observe mode writes nothing: a plan of these connectors, as `plan` makes one.
   if (rt.config.reconcile.mode === 'observe') return syncHere(rt, null, ids, null, options, out);
-  const lock = await ReconcileLock.tryAcquire(url, schema, rt.logger);
+  const lock = await Lease.tryTake(url, LEASES.reconcile(schema), rt.logger);
   if (lock) return syncHere(rt, lock, ids, null, options, out);
 
   const request = await requestSync(rt.pool, schema, ids, options.by);
@@ -95,7 +95,7 @@ function orList(words: string[]): string {
  */
 async function syncHere(
   rt: Runtime,
-  lock: ReconcileLock | null,
+  lock: Lease | null,
   ids: string[],
   request: string | null,
   options: SyncOptions,
@@ -127,7 +127,7 @@ async function waitForLeader(
   rt: Runtime,
   request: string,
   timeoutSeconds: number,
-): Promise<{ finished: FinishedRequest } | { lock: ReconcileLock }> {
+): Promise<{ finished: FinishedRequest } | { lock: Lease }> {
   const { url, schema } = rt.config.database;
   const deadline = Date.now() + timeoutSeconds * 1000;
   let wake: (() => void) | null = null;
@@ -142,7 +142,7 @@ async function waitForLeader(
     for (;;) {
       const finished = await readFinished(rt.pool, schema, request);
       if (finished) return { finished };
-      const lock = await ReconcileLock.tryAcquire(url, schema, rt.logger);
+      const lock = await Lease.tryTake(url, LEASES.reconcile(schema), rt.logger);
       if (lock) return { lock };
       const left = deadline - Date.now();
       if (left <= 0)

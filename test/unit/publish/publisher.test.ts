@@ -1,3 +1,4 @@
+import type { Releasable } from '../../../src/postgres/lease.js';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SECRET_KEYS, maskerOf } from '../../../src/domain/mask.js';
@@ -10,7 +11,6 @@ import {
   Publisher,
   retryDelayMs,
   Signal,
-  type HeldLock,
   type PublisherDeps,
   type PublishMetrics,
 } from '../../../src/publish/publisher.js';
@@ -69,7 +69,7 @@ function fakeMetrics() {
   return { metrics, seen };
 }
 
-class FakeLock implements HeldLock {
+class FakeLock implements Releasable {
   lost = false;
   released = 0;
   release(): Promise<void> {
