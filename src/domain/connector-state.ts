@@ -159,14 +159,15 @@ export function goneConnectors(
   return gone;
 }
 
-export interface HeldBack {
-  untouchable: Set<string>;
+/** Connectors a pass defers, and the problems they still have. */
+export interface Deferred {
+  connectors: Set<string>;
   /** The problems they still have, reported again without a new event. */
   problems: Problem[];
 }
 
-/** Which holds a pass keeps (see heldBack). */
-export interface Holds {
+/** Which reasons to defer a pass honours (see deferredConnectors). */
+export interface DeferRules {
   /** A failing connector waits for its backoff (the long-running worker). */
   backoff: boolean;
   /** A row Prefect itself judged invalid waits until it changes (all but `sync`/`retry`). */
@@ -174,28 +175,28 @@ export interface Holds {
 }
 
 /**
- * Connectors a pass leaves alone: a row Prefect itself judged invalid (until
- * the row changes) and, in the long-running worker, a failing connector whose
- * backoff has not run out (unless its row changed since). An operator's
- * `sync` or `retry` lifts both.
+ * Connectors a pass defers (docs/concepts/glossary.md, "defer"): a row
+ * Prefect itself judged invalid (until the row changes) and, in the
+ * long-running worker, a failing connector whose backoff has not run out
+ * (unless its row changed since). An operator's `sync` or `retry` lifts both.
  */
-export function heldBack(
+export function deferredConnectors(
   rows: ConnectorRow[],
   states: Map<string, ConnectorState>,
   hashes: Map<string, string>,
   now: Date,
-  holds: Holds,
-): HeldBack {
-  const held: HeldBack = { untouchable: new Set(), problems: [] };
+  rules: DeferRules,
+): Deferred {
+  const deferred: Deferred = { connectors: new Set(), problems: [] };
   for (const row of rows) {
     const state = states.get(row.id);
     if (!state?.lastError || state.rowHash !== hashes.get(row.id)) continue;
     const invalid = state.status === 'invalid';
     const backingOff =
       state.status === 'failed' && state.nextAttemptAt !== null && state.nextAttemptAt > now;
-    if (!(invalid && holds.invalid) && !(backingOff && holds.backoff)) continue;
-    held.untouchable.add(row.id);
-    held.problems.push({
+    if (!(invalid && rules.invalid) && !(backingOff && rules.backoff)) continue;
+    deferred.connectors.add(row.id);
+    deferred.problems.push({
       connectorId: row.id,
       connectorName: row.name,
       status: invalid ? 'invalid' : 'failed',
@@ -203,7 +204,7 @@ export function heldBack(
       retryable: !invalid,
     });
   }
-  return held;
+  return deferred;
 }
 
 /** The connector state a successful change leads to (none for a change that only clears the way). */

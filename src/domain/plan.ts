@@ -18,7 +18,7 @@ export interface PlanInput {
   /** Desired deployments of live, valid connectors (inactive ones included). */
   specs: DeploymentSpec[];
   /** Connectors that must not be touched this pass (invalid, backing off): their deployments stay. */
-  untouchable: Set<string>;
+  leftAlone: Set<string>;
   /**
    * Connectors an operator suspended (id → who, why, since): their deployments
    * stay exactly as they are — none created, updated, paused, resumed or
@@ -147,7 +147,7 @@ function planSpec(
   foreign: Map<string, Deployment>,
   draft: Draft,
 ): void {
-  if (input.untouchable.has(spec.connectorId)) {
+  if (input.leftAlone.has(spec.connectorId)) {
     const existing = ours.get(spec.name);
     if (existing) draft.claimed.add(existing.id);
     return;
@@ -215,7 +215,7 @@ function planStoppedRuns(input: PlanInput, draft: Draft): void {
 /** Managed deployments no connector keeps: deleted (orphans, deleted rows, leftovers of a rename). */
 function planLeftovers(input: PlanInput, draft: Draft): void {
   // A connector with a problem (say, a typo in its cron) keeps its deployment as it is.
-  const keep = new Set([...input.untouchable, ...input.problems.map((p) => p.connectorId)]);
+  const keep = new Set([...input.leftAlone, ...input.problems.map((p) => p.connectorId)]);
   const specIds = new Set(input.specs.map((s) => s.connectorId));
   const specNames = new Map(input.specs.map((s) => [s.connectorId, s.connectorName]));
   for (const deployment of input.managed) {

@@ -16,8 +16,7 @@ export interface Intent {
 }
 
 export type Settlement =
-  | { outcome: 'took-effect'; change: Change; result: Deployment | null }
-  | { outcome: 'did-not-take-effect' };
+  { tookEffect: true; change: Change; result: Deployment | null } | { tookEffect: false };
 
 export interface PrefectView {
   byId: Map<string, Deployment>;
@@ -41,19 +40,17 @@ export function settleIntent(
     case 'create': {
       const found =
         flowId === null ? undefined : prefect.byFlowAndName.get(`${flowId}/${change.spec.name}`);
-      return found
-        ? { outcome: 'took-effect', change, result: found }
-        : { outcome: 'did-not-take-effect' };
+      return found ? { tookEffect: true, change, result: found } : { tookEffect: false };
     }
     case 'delete':
       return prefect.byId.has(change.deployment.id)
-        ? { outcome: 'did-not-take-effect' }
-        : { outcome: 'took-effect', change, result: null };
+        ? { tookEffect: false }
+        : { tookEffect: true, change, result: null };
     case 'update':
     case 'pause':
     case 'resume': {
       const found = prefect.byId.get(change.deployment.id);
-      if (!found) return { outcome: 'did-not-take-effect' };
+      if (!found) return { tookEffect: false };
       const remaining = unappliedFields(change.fields, found);
       const applied: FieldChanges = {};
       for (const [field, values] of Object.entries(change.fields) as [
@@ -62,9 +59,9 @@ export function settleIntent(
       ][]) {
         if (!(field in remaining)) applied[field] = values;
       }
-      if (Object.keys(applied).length === 0) return { outcome: 'did-not-take-effect' };
+      if (Object.keys(applied).length === 0) return { tookEffect: false };
       return {
-        outcome: 'took-effect',
+        tookEffect: true,
         change: { ...change, action: updateAction(applied), fields: applied },
         result: found,
       };

@@ -204,6 +204,14 @@ export type Change =
       reason: DeleteReason;
     };
 
+/** A change Prefect took, with its event. */
+export interface Applied {
+  change: Change;
+  /** The deployment after the change (null for deletes). */
+  result: Deployment | null;
+  eventId: string;
+}
+
 export type UpdateChange = Extract<Change, { action: 'update' | 'pause' | 'resume' }>;
 export type DeleteChange = Extract<Change, { action: 'delete' }>;
 

@@ -1,15 +1,15 @@
 import type { RelatedContext } from '../domain/events.js';
-import type { Plan, Problem } from '../domain/types.js';
-import { applyChanges, type Applied } from './apply.js';
+import type { Plan, Problem, Applied } from '../domain/types.js';
+import { applyChanges } from './apply.js';
 import { flowNameOf } from '../config/schema.js';
 import type { PassDeps, PassOptions } from './context.js';
-import type { Judgement } from './decide.js';
 import type { Snapshot } from './observe.js';
-import type { OutcomeInput } from './outcome.js';
-import { recordStates } from './record.js';
+import type { AfterPassInput } from '../domain/states-after-pass.js';
+import { recordStates } from './record-states.js';
 import { confirmSettlements } from './settle.js';
 import { withStatus } from '../domain/connector-state.js';
 import { writeBack } from './writeback.js';
+import type { Judgement } from './judge.js';
 
 export interface Acted {
   settled: { tookEffect: number; didNot: number };
@@ -73,7 +73,7 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
   const problemEvents = await recordStates(
     deps,
     input.passId,
-    outcomeInput(deps, input, outcome),
+    afterPassInput(deps, input, outcome),
     context,
   );
   await writeBack(deps, {
@@ -89,11 +89,11 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
 }
 
 /** What record.ts needs to judge every connector's state after the apply step. */
-function outcomeInput(
+function afterPassInput(
   deps: PassDeps,
   input: ActInput,
   outcome: { applied: Applied[]; failures: Problem[] },
-): OutcomeInput {
+): AfterPassInput {
   const { config } = deps;
   const { snapshot, judgement, plan, options } = input;
   return {
@@ -105,7 +105,7 @@ function outcomeInput(
     liveRows: new Set(snapshot.source.rows.filter((row) => !row.deleted).map((row) => row.id)),
     managed: snapshot.managed,
     scope: options.scope ? new Set(options.scope) : null,
-    heldBack: judgement.held.untouchable,
+    deferred: judgement.deferred.connectors,
     waiting: new Map(
       judgement.waiting.flatMap((w) =>
         w.connectorId === null ? [] : [[w.connectorId, w.message]],

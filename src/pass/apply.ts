@@ -4,7 +4,7 @@ import { eventForChange, type RelatedContext } from '../domain/events.js';
 import { maskerOf } from '../domain/mask.js';
 import { redactText } from '../domain/redact.js';
 import { writeWindowMs } from '../domain/settle.js';
-import type { Change, Deployment, Problem } from '../domain/types.js';
+import type { Applied, Change, Deployment, Problem } from '../domain/types.js';
 import { coerceError } from '../domain/errors.js';
 import { PrefectError } from '../prefect/errors.js';
 import { flowNameOf } from '../config/schema.js';
@@ -12,14 +12,7 @@ import type { PassDeps } from './context.js';
 import { eventRow } from './event-row.js';
 import { stateAfter, type ConnectorState } from '../domain/connector-state.js';
 
-export interface Applied {
-  change: Change;
-  /** The deployment after the change (null for deletes). */
-  result: Deployment | null;
-  eventId: string;
-}
-
-export interface ApplyOutcome {
+export interface ApplyResult {
   applied: Applied[];
   failures: Problem[];
   /** Set when Prefect kept failing and the rest of the pass was skipped. */
@@ -55,7 +48,7 @@ export interface ApplyInput {
  * stopped at the first that fails: a recreate's create never goes out while
  * the old deployment's delete failed.
  */
-export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<ApplyOutcome> {
+export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<ApplyResult> {
   const limit = pLimit(deps.config.reconcile.concurrency);
   const run = new ApplyRun(deps, input);
   // Queued tasks are never cleared (p-limit's clearQueue would leave their
@@ -73,7 +66,7 @@ export async function applyChanges(deps: PassDeps, input: ApplyInput): Promise<A
 
 /** One pass's applying: the outcome so far, the circuit, the first fatal error. */
 class ApplyRun {
-  private readonly outcome: ApplyOutcome = { applied: [], failures: [], aborted: null };
+  private readonly outcome: ApplyResult = { applied: [], failures: [], aborted: null };
   private consecutiveUnavailable = 0;
   private fatal: Error | null = null;
 
@@ -116,7 +109,7 @@ class ApplyRun {
     return maskerOf(this.deps.config.masking.keys).secretTexts(change);
   }
 
-  finish(): ApplyOutcome {
+  finish(): ApplyResult {
     if (this.fatal !== null) throw this.fatal;
     return this.outcome;
   }

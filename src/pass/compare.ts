@@ -2,8 +2,8 @@ import { actualFields, desiredFields, diffDeployment } from '../domain/diff.js';
 import type { Deployment, ManagedField, Problem } from '../domain/types.js';
 import { maskerOf } from '../domain/mask.js';
 import type { PassDeps } from './context.js';
-import { judge } from './decide.js';
 import { observe } from './observe.js';
+import { judge } from './judge.js';
 
 // One connector's desired deployment beside the one Prefect has, field by
 // field: what the console's connector page shows. It reads exactly what a

@@ -24,10 +24,10 @@ export interface PassOptions {
   /** Skip connectors whose backoff has not run out (the long-running worker). */
   honourBackoff?: boolean | undefined;
   /**
-   * Reconcile connectors held back all the same — a failing one in its
+   * Reconcile deferred connectors all the same — a failing one in its
    * backoff, a row Prefect judged invalid: an operator's `sync` or `retry`.
    */
-  retryHeld?: boolean | undefined;
+  retryDeferred?: boolean | undefined;
   /** Throws when this worker may no longer write (it lost the leader lock). */
   guard?: (() => Promise<void>) | undefined;
   /** True once shutdown began: no new change starts. */

@@ -1,11 +1,13 @@
 import { passEvent } from '../domain/connector-events.js';
 import { SHUTTING_DOWN } from './apply.js';
 import { coerceError, LeadershipLostError } from '../domain/errors.js';
-import type { CallCounts } from '../prefect/http.js';
+import { callsSince } from './log.js';
 import type { PassDeps, PassOptions } from './context.js';
 import { eventRow } from './event-row.js';
-import { logPassFinished, passWithoutSummary, runPass, verdictOf, type PassResult } from './run.js';
+import { passWithoutSummary, runPass } from './run.js';
 import type { PassRecord } from '../domain/pass-record.js';
+import { logPassFinished } from './log.js';
+import { type PassResult, verdictOf } from './result.js';
 
 /**
  * A real pass with its history: one row in <schema>.passes however it ends,
@@ -24,7 +26,7 @@ export async function runRecordedPass(deps: PassDeps, options: PassOptions): Pro
     result = await passWithoutSummary(deps, { ...options, passId });
   } catch (error) {
     const err = coerceError(error);
-    const calls = sinceThen(deps.prefect.callCounts(), callsBefore);
+    const calls = callsSince(deps.prefect.callCounts(), callsBefore);
     // Another replica leads now and carries on: a handover, not a failure.
     const handedOver = error instanceof LeadershipLostError;
     await remember(deps, {
@@ -99,8 +101,4 @@ function countByAction(result: PassResult): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const { change } of result.applied) counts[change.action] = (counts[change.action] ?? 0) + 1;
   return counts;
-}
-
-function sinceThen(after: CallCounts, before: CallCounts): { reads: number; writes: number } {
-  return { reads: after.reads - before.reads, writes: after.writes - before.writes };
 }

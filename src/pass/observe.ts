@@ -30,8 +30,8 @@ export interface Snapshot {
 }
 
 /**
- * The read step of a pass. Reads only: `plan` observes exactly what a pass
- * does. A pass with nothing to change makes the listing and one more call:
+ * Step 1 of a pass, observe: read both sides. Reads only: `plan` observes
+ * exactly what a pass does. A pass with nothing to change makes the listing and one more call:
  * the template read (which names the flow), or the flow lookup.
  */
 export async function observe(deps: PassDeps, scope: string[] | undefined): Promise<Snapshot> {
@@ -95,52 +95,11 @@ async function readTemplate(deps: PassDeps): Promise<TemplateDeployment | null> 
   ]);
 }
 
-/**
- * Deployments of our flow with these names that are not ours (a conflict,
- * or one to adopt): read only for the names a create is planned for.
- */
-export async function lookUpStrangers(
-  deps: PassDeps,
-  flowId: string | null,
-  names: string[],
-): Promise<Deployment[]> {
-  if (flowId === null || names.length === 0) return [];
-  const found = await deps.prefect.findByNames(flowId, names);
-  return found.filter((d) => !d.tags.includes(deps.config.ownership.managedTag));
-}
-
 /** Problems shared by every connector are reported once, as what they are. */
-function asSetupProblem(error: unknown): unknown {
+export function asSetupProblem(error: unknown): unknown {
   if (error instanceof PrefectError && error.kind === 'auth')
     return new ConfigurationError([
       `Prefect refused the credentials (${error.status}); check PREFECT_API_KEY / PREFECT_API_AUTH_STRING`,
     ]);
   return error;
-}
-
-/**
- * The work pools the plan's writes use, read once each. The configured one
- * missing is a configuration problem; a pool named by a row that Prefect
- * does not have is left out of the map (those connectors become invalid).
- */
-export async function readWorkPools(
-  deps: PassDeps,
-  names: string[],
-  /** The configured pool, when a write sends it: it must exist. */
-  configured: string | null,
-): Promise<Map<string, { id: string; name: string }>> {
-  const pools = new Map<string, { id: string; name: string }>();
-  try {
-    for (const name of new Set(names)) {
-      const pool = await deps.prefect.readWorkPool(name);
-      if (pool) pools.set(name, pool);
-      else if (name === configured)
-        throw new ConfigurationError([
-          `work pool "${name}" does not exist in Prefect (deployment.workPoolName, or the template's)`,
-        ]);
-    }
-  } catch (error) {
-    throw asSetupProblem(error);
-  }
-  return pools;
 }

@@ -1,8 +1,8 @@
 import { eventForChange } from '../domain/events.js';
 import { eventRow } from './event-row.js';
 import type { PassDeps } from './context.js';
-import type { IntentSettlement } from './decide.js';
 import { stateAfter, type ConnectorState } from '../domain/connector-state.js';
+import type { IntentSettlement } from './judge.js';
 
 /**
  * Writes what the decide step read off Prefect for each open intent old
@@ -17,7 +17,7 @@ export async function confirmSettlements(
   let tookEffect = 0;
   const current = new Map(states);
   for (const { intent, settlement } of settlements) {
-    if (settlement.outcome === 'did-not-take-effect') {
+    if (!settlement.tookEffect) {
       await deps.store.dropIntent(intent.id);
       continue;
     }

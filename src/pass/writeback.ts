@@ -1,7 +1,6 @@
 import { changesConnectorState } from '../domain/changes.js';
-import type { Deployment, Plan, SourceSnapshot } from '../domain/types.js';
+import type { Deployment, Plan, SourceSnapshot, Applied } from '../domain/types.js';
 import { deploymentName } from '../domain/validate.js';
-import type { Applied } from './apply.js';
 import type { PassDeps } from './context.js';
 
 export interface WriteBackInput {

@@ -6,7 +6,7 @@ import type {
   SuspendedConnector,
 } from '../domain/types.js';
 import { DEFAULT_SECRET_KEYS, maskerOf, type Masker } from '../domain/mask.js';
-import type { PassResult } from '../pass/run.js';
+import type { PassResult } from '../pass/result.js';
 
 // How a pass is shown: a diff for people, a stable JSON object for machines.
 // Values under secret keys are shown masked (README, "Security"); a change

@@ -1,7 +1,7 @@
 import { EXIT } from '../domain/exit-codes.js';
 import type { Masker } from '../domain/mask.js';
-import type { PassResult } from '../pass/run.js';
 import { allProblems, planJson, renderPlan } from './plan.js';
+import type { PassResult } from '../pass/result.js';
 
 // What `run --once` / `plan` report about a pass: text, JSON and exit code. Pure.
 

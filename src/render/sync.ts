@@ -1,7 +1,7 @@
 import type { Masker } from '../domain/mask.js';
-import type { PassResult } from '../pass/run.js';
 import { reportOf } from './run.js';
 import type { SyncOutcome } from '../domain/sync-request.js';
+import type { PassResult } from '../pass/result.js';
 
 // What `sync` / `retry` print for one request and exit with: the part of a
 // pass that concerns the request's connectors (the leader may have served

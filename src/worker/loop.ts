@@ -3,13 +3,13 @@ import type { LoopView } from '../ops/loop-view.js';
 import { Leadership, type HeldLease } from '../postgres/lease.js';
 import { coerceError } from '../domain/errors.js';
 import type { PassOptions } from '../pass/context.js';
-import type { PassResult } from '../pass/run.js';
 import { ComeBack } from './come-back.js';
 import type { Metrics } from '../ops/metrics.js';
-import { nextStep, type NextStep, type PassOutcome } from './next-step.js';
+import { nextStep, type NextStep, type PassEnding } from './next-step.js';
 import { serveSyncRequests, type SyncRequests } from './sync-requests.js';
 import type { Wakeup } from './wakeups.js';
 import { realClock, WorkQueue, type Clock } from './work-queue.js';
+import type { PassResult } from '../pass/result.js';
 
 /**
  * The long-running worker as a small state machine:
@@ -191,12 +191,12 @@ export class Worker implements LoopView {
 
   private async runOnePass(
     lock: HeldLease,
-    pass: Pick<PassOptions, 'scope' | 'retryHeld'>,
-  ): Promise<PassOutcome> {
+    pass: Pick<PassOptions, 'scope' | 'retryDeferred'>,
+  ): Promise<PassEnding> {
     const { scope } = pass;
     const kind = scope ? 'targeted' : 'full';
     const started = performance.now();
-    const outcome: PassOutcome = await this.deps
+    const ending: PassEnding = await this.deps
       .runPass({
         ...pass,
         dryRun: false,
@@ -209,22 +209,22 @@ export class Worker implements LoopView {
         (result) => ({ result }),
         (error: unknown) => ({ error: coerceError(error) }),
       );
-    const next = nextStep(outcome, { failures: this.failures, stopping: this.stopping, scope });
-    this.follow(next, outcome, kind);
-    if ('result' in outcome && kind === 'full') await this.refreshStatusGauge();
+    const next = nextStep(ending, { failures: this.failures, stopping: this.stopping, scope });
+    this.follow(next, ending, kind);
+    if ('result' in ending && kind === 'full') await this.refreshStatusGauge();
     this.passesRun++;
     this.deps.metrics.passDuration.observe({ kind }, (performance.now() - started) / 1000);
-    return outcome;
+    return ending;
   }
 
   /** Does what `nextStep` decided: metrics, logs, the retry pause, requeues, the come-back. */
-  private follow(next: NextStep, outcome: PassOutcome, kind: 'full' | 'targeted'): void {
+  private follow(next: NextStep, ending: PassEnding, kind: 'full' | 'targeted'): void {
     const { metrics } = this.deps;
     metrics.passes.inc({ result: next.verdict, kind });
-    if ('result' in outcome) {
-      for (const applied of outcome.result.applied)
+    if ('result' in ending) {
+      for (const applied of ending.result.applied)
         metrics.changes.inc({ action: applied.change.action });
-      if (kind === 'full') metrics.heldDeletes.set(outcome.result.plan.heldDeletes?.count ?? 0);
+      if (kind === 'full') metrics.heldDeletes.set(ending.result.plan.heldDeletes?.count ?? 0);
     }
     this.failures = next.failures;
     metrics.failedInARow.set(next.failures);

@@ -1,11 +1,11 @@
 import { passRetryDelayMs } from '../domain/backoff.js';
 import { classifyError, LeadershipLostError } from '../domain/errors.js';
-import { verdictOf, type PassResult } from '../pass/run.js';
+import { type PassResult, verdictOf } from '../pass/result.js';
 
 // What the worker does after a pass, decided in one place from how the pass
 // ended (as controller-runtime's reconcileHandler does from a Result): pure.
 
-export type PassOutcome = { result: PassResult } | { error: Error };
+export type PassEnding = { result: PassResult } | { error: Error };
 
 export type PassVerdict = 'ok' | 'problems' | 'aborted' | 'error';
 
@@ -32,11 +32,11 @@ export interface NextStep {
 export const COME_BACK_MARGIN_MS = 250;
 
 export function nextStep(
-  outcome: PassOutcome,
+  ending: PassEnding,
   context: { failures: number; stopping: boolean; scope: string[] | undefined },
 ): NextStep {
-  if ('error' in outcome) return afterError(outcome.error, context);
-  const { result } = outcome;
+  if ('error' in ending) return afterError(ending.error, context);
+  const { result } = ending;
   const base = {
     requeue: [],
     comeBack: comeBackFor(result),

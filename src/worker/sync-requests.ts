@@ -6,7 +6,7 @@ import { exitCodeOfError } from '../domain/exit-codes.js';
 import { SHUTTING_DOWN } from '../pass/apply.js';
 import type { PassOptions } from '../pass/context.js';
 import { failedSyncOutcome, syncOutcomeOf } from '../render/sync.js';
-import type { PassOutcome } from './next-step.js';
+import type { PassEnding } from './next-step.js';
 import type { Masker } from '../domain/mask.js';
 import type { SyncOutcome, SyncRequest } from '../domain/sync-request.js';
 
@@ -31,8 +31,8 @@ export function syncRequestsOf(db: Queryable, schema: string, masker: Masker): S
 }
 
 /** The pass that serves `requests`: their connectors, nothing held back. */
-export function syncPassOf(requests: SyncRequest[]): Pick<PassOptions, 'scope' | 'retryHeld'> {
-  return { scope: [...new Set(requests.flatMap((r) => r.connectorIds))], retryHeld: true };
+export function syncPassOf(requests: SyncRequest[]): Pick<PassOptions, 'scope' | 'retryDeferred'> {
+  return { scope: [...new Set(requests.flatMap((r) => r.connectorIds))], retryDeferred: true };
 }
 
 /**
@@ -41,16 +41,16 @@ export function syncPassOf(requests: SyncRequest[]): Pick<PassOptions, 'scope' |
  * shutting down: the pass did not get to say anything about them).
  */
 export function outcomesOf(
-  outcome: PassOutcome,
+  ending: PassEnding,
   requests: SyncRequest[],
   masker: Masker,
 ): { passId: string | null; outcomes: { id: string; outcome: SyncOutcome }[] } | null {
-  if ('error' in outcome) {
-    if (outcome.error instanceof LeadershipLostError) return null;
-    const failed = failedSyncOutcome(outcome.error.message, exitCodeOfError(outcome.error));
+  if ('error' in ending) {
+    if (ending.error instanceof LeadershipLostError) return null;
+    const failed = failedSyncOutcome(ending.error.message, exitCodeOfError(ending.error));
     return { passId: null, outcomes: requests.map(({ id }) => ({ id, outcome: failed })) };
   }
-  const { result } = outcome;
+  const { result } = ending;
   if (result.aborted === SHUTTING_DOWN) return null;
   return {
     passId: result.passId,
@@ -68,7 +68,7 @@ export function outcomesOf(
  */
 export async function serveSyncRequests(
   requests: SyncRequests,
-  runPass: (options: Pick<PassOptions, 'scope' | 'retryHeld'>) => Promise<PassOutcome>,
+  runPass: (options: Pick<PassOptions, 'scope' | 'retryDeferred'>) => Promise<PassEnding>,
   log: Logger,
 ): Promise<void> {
   let open: SyncRequest[];
@@ -80,8 +80,8 @@ export async function serveSyncRequests(
   }
   if (open.length === 0) return;
   const pass = syncPassOf(open);
-  const outcome = await runPass(pass);
-  const told = outcomesOf(outcome, open, requests.masker);
+  const ending = await runPass(pass);
+  const told = outcomesOf(ending, open, requests.masker);
   if (!told) return;
   try {
     await requests.finish(told.passId, told.outcomes);

@@ -136,7 +136,7 @@ describe('the image', () => {
     expect(files).toMatch(/typescript': No such file/);
     expect(files).not.toMatch(/\/pg': No such file/);
     // The ops console's files: the page from console/, format.js compiled into dist/.
-    expect(files).toMatch(/^\/app\/dist\/console\/format\.js$/m);
+    expect(files).toMatch(/^\/app\/dist\/ops\/console\/format\.js$/m);
     expect(files).toMatch(/^app\.css\napp\.js\nindex\.html$/m);
 
     const version = await podman(['run', '--rm', image, '--version']);

@@ -108,7 +108,9 @@ async function world(config: Record<string, unknown> = {}): Promise<World> {
     ...Array.from({ length: 12 }, (_, i) => ({ name: `c${i}`, schedule: '0 1 * * *' })),
     { name: 'c12', schedule: '0 1 * * *', is_active: false },
   ]);
-  const baseline = await env.pass();
+  // The world is set up with Prefect's usual patience: FAST's 2 s timeout is for
+  // the faults under test, not for a machine busy with other test files.
+  const baseline = await env.pass({}, env.withConfig({ prefect: { timeoutMs: 10_000 } }));
   expect(baseline.failures).toEqual([]);
   expect(baseline.applied).toHaveLength(13);
 

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PassResult } from '../../src/pass/run.js';
 import {
   CLI,
   cliEnv,
@@ -11,6 +10,7 @@ import {
 } from '../support/env.js';
 import { eventually, prefectApi } from '../support/prefect-api.js';
 import { startProxy, type FaultProxy, type HoldRule } from '../support/proxy.js';
+import type { PassResult } from '../../src/pass/result.js';
 
 // A late write: the worker is killed while Prefect still has its call, and
 // the call lands only after a new pass has read Prefect. If that pass settled

@@ -11,9 +11,10 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { settleAfterMs } from '../../src/domain/settle.js';
 import { migrate } from '../../src/postgres/migrate.js';
-import { runPass, type PassResult } from '../../src/pass/run.js';
+import { runPass } from '../../src/pass/run.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { REPO } from '../../scripts/prefect-server.ts';
+import type { PassResult } from '../../src/pass/result.js';
 
 const PG = 'postgres://postgres@127.0.0.1:5432';
 

@@ -5,10 +5,11 @@ import type { Config } from '../../src/config/schema.js';
 import { settleAfterMs } from '../../src/domain/settle.js';
 import type { SourceRow } from '../../src/domain/types.js';
 import type { PassDeps, PassOptions } from '../../src/pass/context.js';
-import { runPass, type PassResult } from '../../src/pass/run.js';
+import { runPass } from '../../src/pass/run.js';
 import { Crasher } from './crash.js';
 import { FakePrefect } from './fake-prefect.js';
 import { FakeStore } from './fake-store.js';
+import type { PassResult } from '../../src/pass/result.js';
 
 // A pass against the in-memory fakes: Prefect, the store, one clock and one
 // crash injector shared by both, as one process and its two services.

@@ -5,8 +5,8 @@ import { updatedEvent, type RelatedContext, type StoredEvent } from '../../src/d
 import { planPass } from '../../src/domain/plan.js';
 import type { HeldConnector } from '../../src/domain/types.js';
 import { prefectEventOf } from '../../src/publish/prefect-events.js';
-import { connectorOutcome, type OutcomeInput } from '../../src/pass/outcome.js';
-import { recordStates } from '../../src/pass/record.js';
+import { statesAfterPass, type AfterPassInput } from '../../src/domain/states-after-pass.js';
+import { recordStates } from '../../src/pass/record-states.js';
 import { withStatus, type ConnectorState } from '../../src/domain/connector-state.js';
 import { FakeStore } from '../support/fake-store.js';
 import { passWorld } from '../support/pass-world.js';
@@ -107,7 +107,7 @@ describe('the events about a connector: resource the connector, its deployment r
   });
 });
 
-function outcomeInput(overrides: Partial<OutcomeInput> = {}): OutcomeInput {
+function afterPassInput(overrides: Partial<AfterPassInput> = {}): AfterPassInput {
   return {
     plan: emptyPlan(),
     applied: [],
@@ -117,7 +117,7 @@ function outcomeInput(overrides: Partial<OutcomeInput> = {}): OutcomeInput {
     liveRows: new Set(['42']),
     managed: [deployment],
     scope: null,
-    heldBack: new Set(),
+    deferred: new Set(),
     waiting: new Map(),
     configTags: ['team:data', 'managed-by:connector-sync'],
     backoff: { baseSeconds: 10, maxSeconds: 3600 },
@@ -141,8 +141,8 @@ describe('recovered: only out of a problem state (failed, invalid, conflict)', (
     ['synced', false],
     ['deleted', false],
   ] as const)('synced again after %s: recovered = %s', (status, recovers) => {
-    const out = connectorOutcome(
-      outcomeInput({ plan: emptyPlan({ unchanged: ['42'] }), states: stateOf(status) }),
+    const out = statesAfterPass(
+      afterPassInput({ plan: emptyPlan({ unchanged: ['42'] }), states: stateOf(status) }),
     );
     expect(out.states.find((s) => s.connectorId === '42')?.status).toBe('synced');
     expect(out.recovered).toEqual(
@@ -158,8 +158,8 @@ describe('recovered: only out of a problem state (failed, invalid, conflict)', (
       deployment,
       fields: { description: { from: 'a', to: 'b' } },
     };
-    const out = connectorOutcome(
-      outcomeInput({
+    const out = statesAfterPass(
+      afterPassInput({
         plan: emptyPlan({ changes: [update] }),
         applied: [{ change: update, result: deployment, eventId: 'e1' }],
         states: stateOf('failed', 'Prefect answered 503'),
@@ -171,14 +171,14 @@ describe('recovered: only out of a problem state (failed, invalid, conflict)', (
   });
 
   it('still in a problem (the same or another one), or not judged this pass: no recovery', () => {
-    const still = connectorOutcome(
-      outcomeInput({
+    const still = statesAfterPass(
+      afterPassInput({
         plan: emptyPlan({ problems: [invalidProblem('42')] }),
         states: stateOf('failed'),
       }),
     );
     expect(still.recovered).toEqual([]);
-    const unjudged = connectorOutcome(outcomeInput({ states: stateOf('invalid') }));
+    const unjudged = statesAfterPass(afterPassInput({ states: stateOf('invalid') }));
     expect(unjudged.recovered).toEqual([]);
   });
 });
@@ -201,8 +201,8 @@ describe('held: one event when a connector is newly held back, or held for a new
     ['held', 'held back: 11 deletes', 'held back: 11 deletes', false],
     ['held', 'held back: 11 deletes', 'held back: 14 deletes', true],
   ] as const)('before %s (%s), now held "%s": event = %s', (status, before, now, newly) => {
-    const out = connectorOutcome(
-      outcomeInput({ plan: planHolding(now), states: stateOf(status, before) }),
+    const out = statesAfterPass(
+      afterPassInput({ plan: planHolding(now), states: stateOf(status, before) }),
     );
     // A state as it was is not written again.
     const written = out.states.find((s) => s.connectorId === '42');
@@ -215,8 +215,8 @@ describe('held: one event when a connector is newly held back, or held for a new
   });
 
   it('a row problem stands over the hold: not held, no held event', () => {
-    const out = connectorOutcome(
-      outcomeInput({
+    const out = statesAfterPass(
+      afterPassInput({
         plan: { ...planHolding('held back'), problems: [invalidProblem('42')] },
         states: stateOf('synced', null),
       }),
@@ -230,7 +230,7 @@ describe('recordStates writes the recovered and held events with the pass and th
   it('one recovered and one held event, each about its connector and related to its deployment', async () => {
     const store = new FakeStore({ now: () => NOW });
     const other = managedOnly('7', { id: 'dep-7', work_queue_id: null });
-    const input = outcomeInput({
+    const input = afterPassInput({
       plan: emptyPlan({
         unchanged: ['42'],
         heldDeletes: {

@@ -1,5 +1,4 @@
 // Builders shared by the unit tests of the pure core (not a test file itself).
-import type { PassResult } from '../../src/pass/run.js';
 import { desiredDeployment, type DesiredSettings } from '../../src/domain/desired.js';
 import type { PlanInput } from '../../src/domain/plan.js';
 import type {
@@ -10,6 +9,7 @@ import type {
   Problem,
   SourceRow,
 } from '../../src/domain/types.js';
+import type { PassResult } from '../../src/pass/result.js';
 
 export const FLOW_ID = '0f1a2b3c-0000-4000-8000-000000000001';
 export const OTHER_FLOW_ID = '0f1a2b3c-0000-4000-8000-000000000002';
@@ -139,7 +139,7 @@ export function invalidProblem(id: string, message = 'unknown timezone "Mars/Oly
 export function planInputOf(overrides: Partial<PlanInput> = {}): PlanInput {
   return {
     specs: [],
-    untouchable: new Set(),
+    leftAlone: new Set(),
     suspended: new Map(),
     problems: [],
     stopRuns: new Map(),

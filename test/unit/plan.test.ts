@@ -322,46 +322,44 @@ describe('planPass: deletes', () => {
 });
 
 describe('planPass: connectors that must keep their deployment', () => {
-  it('an untouchable connector: no change, no delete, not unchanged', () => {
+  it('a connector left alone: no change, no delete, not unchanged', () => {
     const spec = specFor('1');
     const drifted = deploymentFor(spec, { description: 'drifted', paused: true });
-    const plan = planPass(
-      input({ specs: [spec], managed: [drifted], untouchable: new Set(['1']) }),
-    );
+    const plan = planPass(input({ specs: [spec], managed: [drifted], leftAlone: new Set(['1']) }));
     expect(plan.changes).toEqual([]);
     expect(plan.unchanged).toEqual([]);
   });
 
-  it('an untouchable connector is not created either', () => {
-    const plan = planPass(input({ specs: [specFor('1')], untouchable: new Set(['1']) }));
+  it('a connector left alone is not created either', () => {
+    const plan = planPass(input({ specs: [specFor('1')], leftAlone: new Set(['1']) }));
     expect(plan.changes).toEqual([]);
   });
 
-  it('an untouchable connector with a foreign same-named deployment is not reported as a conflict', () => {
+  it('a connector left alone with a foreign same-named deployment is not reported as a conflict', () => {
     const plan = planPass(
-      input({ specs: [specFor('1')], foreign: [stranger('1')], untouchable: new Set(['1']) }),
+      input({ specs: [specFor('1')], foreign: [stranger('1')], leftAlone: new Set(['1']) }),
     );
     expect(plan.problems).toEqual([]);
   });
 
-  it("an untouchable connector's deployment under an old name or flow is kept", () => {
+  it("a connector left alone's deployment under an old name or flow is kept", () => {
     const spec = specFor('1', {}, { nameTemplate: 'sync-{id}' });
     const old = managedOnly('1');
-    const plan = planPass(input({ specs: [spec], managed: [old], untouchable: new Set(['1']) }));
+    const plan = planPass(input({ specs: [spec], managed: [old], leftAlone: new Set(['1']) }));
     expect(plan.changes).toEqual([]);
   });
 
-  it('an untouchable id with no spec keeps its deployment', () => {
+  it('an id left alone with no spec keeps its deployment', () => {
     const plan = planPass(
-      input({ managed: [managedOnly('5')], untouchable: new Set(['5']), known: new Set(['5']) }),
+      input({ managed: [managedOnly('5')], leftAlone: new Set(['5']), known: new Set(['5']) }),
     );
     expect(plan.changes).toEqual([]);
   });
 
-  // The caller (src/reconcile/pass.ts) puts only rows Prefect judged invalid in `untouchable`;
+  // The caller (src/pass/judge.ts) puts only rows Prefect judged invalid in `leftAlone`;
   // rows that fail validation arrive as `problems` with no spec. planPass keeps their
   // deployments because it also protects every connector named in input.problems.
-  it('a row that failed validation (in problems, no spec, not untouchable) keeps its deployment', () => {
+  it('a row that failed validation (in problems, no spec, not left alone) keeps its deployment', () => {
     const existing = managedOnly('3');
     const plan = planPass(
       input({
@@ -740,14 +738,14 @@ describe('planPass: is_active = false wins over an invalid row', () => {
     ]);
   });
 
-  it('a Prefect-judged invalid connector held back (untouchable) is paused all the same', () => {
+  it('a Prefect-judged invalid connector deferred (left alone) is paused all the same', () => {
     const spec = specFor('1', { isActive: false });
     const running = deploymentFor(spec, { paused: false });
     const plan = planPass(
       input({
         specs: [spec],
         managed: [running],
-        untouchable: new Set(['1']),
+        leftAlone: new Set(['1']),
         problems: [invalidProblem('1')],
         stopRuns: new Map([['1', 'Connector 1']]),
       }),

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, Problem } from '../../src/domain/types.js';
 import { passJson, renderPassesTable } from '../../src/render/passes.js';
-import type { PassResult } from '../../src/pass/run.js';
 import { planJson, renderChange, renderPlan, summarize } from '../../src/render/plan.js';
 import { EXIT } from '../../src/domain/exit-codes.js';
 import { exitCodeOf, renderRun, runJson } from '../../src/render/run.js';
@@ -10,6 +9,7 @@ import { deploymentFor, emptyPlan, managedOnly, specFor } from './core-fixtures.
 import type { ConnectorState } from '../../src/domain/connector-state.js';
 import type { StoredEvent } from '../../src/domain/events.js';
 import type { PassRecord } from '../../src/domain/pass-record.js';
+import type { PassResult } from '../../src/pass/result.js';
 
 // What people and machines read about a pass, and the exit code it ends with.
 

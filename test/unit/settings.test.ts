@@ -6,7 +6,7 @@ import type { Change, Plan, TemplateDeployment } from '../../src/domain/types.js
 import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/domain/mask.js';
 import { validateRow } from '../../src/domain/validate.js';
 import { routeOf } from '../../src/prefect/http.js';
-import { poolsOf, withKnownPools } from '../../src/pass/decide.js';
+import { poolsOf, withKnownPools } from '../../src/pass/work-pools.js';
 import { checkParameters, DEFAULT_ENTRYPOINT, desiredSettings } from '../../src/pass/settings.js';
 import { connectorRow, sourceRow, specFor } from './core-fixtures.js';
 

@@ -34,7 +34,7 @@ function fieldNames(change: Change): string[] {
 
 /** The field names of a settlement that took effect; anything else fails the test. */
 function appliedFields(settlement: Settlement): string[] {
-  if (settlement.outcome !== 'took-effect') throw new Error('expected the intent to take effect');
+  if (!settlement.tookEffect) throw new Error('expected the intent to take effect');
   return fieldNames(settlement.change);
 }
 
@@ -58,7 +58,7 @@ describe('settleIntent: create', () => {
   it('took effect when a deployment of our flow with that name exists, with it as result', () => {
     const created = deploymentFor(spec, { id: 'new-id' });
     expect(settleIntent(change, FLOW_ID, viewOf([created]))).toEqual({
-      outcome: 'took-effect',
+      tookEffect: true,
       change,
       result: created,
     });
@@ -66,20 +66,20 @@ describe('settleIntent: create', () => {
 
   it('did not take effect when the name is absent', () => {
     expect(settleIntent(change, FLOW_ID, viewOf([deploymentFor(specFor('2'))]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 
   it('did not take effect when the name exists only under another flow', () => {
     const elsewhere = deploymentFor(spec, { flow_id: OTHER_FLOW_ID });
     expect(settleIntent(change, FLOW_ID, viewOf([elsewhere]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 
   it('did not take effect when our flow does not exist', () => {
     expect(settleIntent(change, null, viewOf([deploymentFor(spec)]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 });
@@ -96,7 +96,7 @@ describe('settleIntent: delete', () => {
 
   it('took effect when the id is gone', () => {
     expect(settleIntent(change, FLOW_ID, viewOf([]))).toEqual({
-      outcome: 'took-effect',
+      tookEffect: true,
       change,
       result: null,
     });
@@ -104,13 +104,13 @@ describe('settleIntent: delete', () => {
 
   it('did not take effect while the id is still there', () => {
     expect(settleIntent(change, FLOW_ID, viewOf([doomed]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 
   it('a new deployment of the same name (another id) does not mean the delete failed', () => {
     const recreated = { ...doomed, id: 'another-id' };
-    expect(settleIntent(change, FLOW_ID, viewOf([recreated])).outcome).toBe('took-effect');
+    expect(settleIntent(change, FLOW_ID, viewOf([recreated])).tookEffect).toBe(true);
   });
 });
 
@@ -128,7 +128,7 @@ describe('settleIntent: update / pause / resume', () => {
   it('took effect in full: every field at its target', () => {
     const after = deploymentFor(spec, { id: before.id });
     expect(settleIntent(change, FLOW_ID, viewOf([after]))).toEqual({
-      outcome: 'took-effect',
+      tookEffect: true,
       change,
       result: after,
     });
@@ -137,7 +137,7 @@ describe('settleIntent: update / pause / resume', () => {
   it('partially applied: only the fields now at their target, action recomputed', () => {
     const after: Deployment = { ...before, description: spec.description };
     const settled = settleIntent(change, FLOW_ID, viewOf([after]));
-    expect(settled.outcome).toBe('took-effect');
+    expect(settled.tookEffect).toBe(true);
     expect(appliedFields(settled)).toEqual(['description']);
     expect(settled).toMatchObject({ result: after });
     expect(settled).toMatchObject({
@@ -151,13 +151,13 @@ describe('settleIntent: update / pause / resume', () => {
 
   it('nothing applied: did not take effect', () => {
     expect(settleIntent(change, FLOW_ID, viewOf([before]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 
   it('deployment gone: did not take effect', () => {
     expect(settleIntent(change, FLOW_ID, viewOf([]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 
@@ -169,7 +169,7 @@ describe('settleIntent: update / pause / resume', () => {
     const after: Deployment = { ...start, paused: true };
     const settled = settleIntent(both, FLOW_ID, viewOf([after]));
     expect(settled).toMatchObject({
-      outcome: 'took-effect',
+      tookEffect: true,
       change: { action: 'pause', fields: { paused: { from: false, to: true } } },
     });
     expect(appliedFields(settled)).toEqual(['paused']);
@@ -181,7 +181,7 @@ describe('settleIntent: update / pause / resume', () => {
     const both = updateChange(target, start);
     const settled = settleIntent(both, FLOW_ID, viewOf([{ ...start, paused: false }]));
     expect(settled).toMatchObject({
-      outcome: 'took-effect',
+      tookEffect: true,
       change: { action: 'resume', fields: { paused: { from: true, to: false } } },
     });
   });
@@ -192,11 +192,11 @@ describe('settleIntent: update / pause / resume', () => {
     const pause = updateChange(target, start);
     expect(pause.action).toBe('pause');
     expect(settleIntent(pause, FLOW_ID, viewOf([{ ...start, paused: true }]))).toMatchObject({
-      outcome: 'took-effect',
+      tookEffect: true,
       change: { action: 'pause' },
     });
     expect(settleIntent(pause, FLOW_ID, viewOf([start]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 
@@ -209,7 +209,7 @@ describe('settleIntent: update / pause / resume', () => {
   it('the deployment is matched by id, not by name', () => {
     const sameNameOtherId: Deployment = deploymentFor(spec, { id: 'other-id' });
     expect(settleIntent(change, FLOW_ID, viewOf([sameNameOtherId]))).toEqual({
-      outcome: 'did-not-take-effect',
+      tookEffect: false,
     });
   });
 });
@@ -271,7 +271,7 @@ describe('storedChange: intents written by the release before', () => {
       fields: { description: { from: 'old', to: spec.description } },
     });
     expect(settleIntent(change, FLOW_ID, viewOf([deploymentFor(spec)]))).toMatchObject({
-      outcome: 'took-effect',
+      tookEffect: true,
     });
   });
 

@@ -4,13 +4,13 @@ import { DEFAULT_SECRET_KEYS, maskerOf } from '../../src/domain/mask.js';
 import { UnavailableError, LeadershipLostError } from '../../src/domain/errors.js';
 import { SHUTTING_DOWN } from '../../src/pass/apply.js';
 import type { PassOptions } from '../../src/pass/context.js';
-import type { PassResult } from '../../src/pass/run.js';
 import { resultFor, syncOutcomeOf } from '../../src/render/sync.js';
 import { Worker } from '../../src/worker/loop.js';
 import { Metrics } from '../../src/ops/metrics.js';
 import { outcomesOf, type SyncRequests } from '../../src/worker/sync-requests.js';
 import { emptyPlan, invalidProblem, managedOnly, passResultOf, specFor } from './core-fixtures.js';
 import type { SyncOutcome, SyncRequest } from '../../src/domain/sync-request.js';
+import type { PassResult } from '../../src/pass/result.js';
 
 // `sync` / `retry` as the leader serves them: open requests first, in one
 // targeted pass that holds nothing back, each told how its connectors ended.
@@ -75,8 +75,8 @@ describe('the worker serving sync requests', () => {
     await vi.advanceTimersByTimeAsync(100);
     await worker.stop(1_000);
     expect(passes.map((p) => p.scope)).toEqual([['7', '8'], undefined]);
-    expect(passes[0]).toMatchObject({ retryHeld: true, honourBackoff: true, dryRun: false });
-    expect(passes[1]!.retryHeld).toBeUndefined();
+    expect(passes[0]).toMatchObject({ retryDeferred: true, honourBackoff: true, dryRun: false });
+    expect(passes[1]!.retryDeferred).toBeUndefined();
     expect(requests.told.get('1')!.exitCode).toBe(0);
     expect(requests.told.get('2')!.exitCode).toBe(1); // 8 failed
   });

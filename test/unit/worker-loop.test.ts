@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PassOptions } from '../../src/pass/context.js';
-import type { PassResult } from '../../src/pass/run.js';
 import { Worker, type WorkerDeps } from '../../src/worker/loop.js';
 import { Metrics } from '../../src/ops/metrics.js';
+import type { PassResult } from '../../src/pass/result.js';
 
 // The worker's pacing after passes Prefect cut short, with the pass and the
 // lock given to it: when does the next pass start?

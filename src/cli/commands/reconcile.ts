@@ -4,7 +4,6 @@ import { flushSinks } from '../../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../../publish/sinks.js';
 import { runRecordedPass } from '../../pass/history.js';
 import type { PassOptions } from '../../pass/context.js';
-import type { PassResult } from '../../pass/run.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import { reportOf, type PassReport } from '../../render/run.js';
 import type { Runtime } from '../../runtime.js';
@@ -12,6 +11,7 @@ import type { Output } from '../output.js';
 import type { Sink } from '../../publish/sink.js';
 import { coerceError } from '../../domain/errors.js';
 import { maskerOf } from '../../domain/mask.js';
+import type { PassResult } from '../../pass/result.js';
 
 export interface ReconcileOptions {
   dryRun: boolean;

@@ -8,7 +8,6 @@ import {
   requestSync,
   SYNCED_CHANNEL,
 } from '../../postgres/sync-requests.js';
-import type { PassResult } from '../../pass/run.js';
 import { UnavailableError } from '../../domain/errors.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import { syncOutcomeOf } from '../../render/sync.js';
@@ -17,6 +16,7 @@ import type { Output } from '../output.js';
 import { passAndReport } from './reconcile.js';
 import { maskerOf } from '../../domain/mask.js';
 import type { SyncOutcome, FinishedRequest } from '../../domain/sync-request.js';
+import type { PassResult } from '../../pass/result.js';
 
 // `sync ID…` and `retry`: reconcile some connectors now, ignoring their
 // backoff, without ever bypassing the reconcile lock. A leading worker gets
@@ -101,7 +101,7 @@ async function syncHere(
   options: SyncOptions,
   out: Output,
 ): Promise<number> {
-  const pass = { dryRun: lock === null, allowMassDelete: false, scope: ids, retryHeld: true };
+  const pass = { dryRun: lock === null, allowMassDelete: false, scope: ids, retryDeferred: true };
   let served: { passId: string; outcome: SyncOutcome } | null = null;
   const report = (result: PassResult): SyncOutcome => {
     const outcome = syncOutcomeOf(result, ids, maskerOf(rt.config.masking.keys));

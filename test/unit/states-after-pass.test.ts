@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, Problem } from '../../src/domain/types.js';
-import { connectorOutcome, type OutcomeInput } from '../../src/pass/outcome.js';
+import { statesAfterPass, type AfterPassInput } from '../../src/domain/states-after-pass.js';
 import {
   blankState,
-  heldBack,
+  deferredConnectors,
   isNewProblem,
   problemState,
   stateAfter,
@@ -26,7 +26,7 @@ const invalid = (id: string, message = 'bad cron'): Problem => ({
   retryable: false,
 });
 
-function input(overrides: Partial<OutcomeInput> = {}): OutcomeInput {
+function input(overrides: Partial<AfterPassInput> = {}): AfterPassInput {
   return {
     plan: plan(),
     applied: [],
@@ -36,7 +36,7 @@ function input(overrides: Partial<OutcomeInput> = {}): OutcomeInput {
     liveRows: new Set(),
     managed: [],
     scope: null,
-    heldBack: new Set(),
+    deferred: new Set(),
     waiting: new Map(),
     configTags: ['managed-by:connector-sync'],
     backoff: { baseSeconds: 10, maxSeconds: 3600 },
@@ -51,20 +51,20 @@ const byId = (states: ConnectorState[]): Record<string, string> =>
     states.map((s) => [s.connectorId, `${s.status}${s.lastError ? `: ${s.lastError}` : ''}`]),
   );
 
-describe('connectorOutcome', () => {
+describe('statesAfterPass', () => {
   it('a suspended connector whose row is gone and has no deployment keeps its state', () => {
     const suspended = [
       { connectorId: '2', by: 'alice', reason: 'migrating', since: NOW, deploymentName: null },
     ];
     const states = new Map([['2', withStatus(undefined, '2', 'failed', { lastError: 'boom' })]]);
-    expect(connectorOutcome(input({ plan: plan({ suspended }), states })).states).toEqual([]);
+    expect(statesAfterPass(input({ plan: plan({ suspended }), states })).states).toEqual([]);
     // Not suspended: deleted, as ever.
-    expect(byId(connectorOutcome(input({ states })).states)).toEqual({ '2': 'deleted' });
+    expect(byId(statesAfterPass(input({ states })).states)).toEqual({ '2': 'deleted' });
   });
 
   it('unchanged connectors are synced to their deployment; gone ones deleted; nothing written twice', () => {
     const deployment = managedOnly('1');
-    const out = connectorOutcome(
+    const out = statesAfterPass(
       input({
         plan: plan({ unchanged: ['1'] }),
         managed: [deployment],
@@ -74,7 +74,7 @@ describe('connectorOutcome', () => {
     );
     expect(byId(out.states)).toEqual({ '1': 'synced', '2': 'deleted' });
     expect(out.states.find((s) => s.connectorId === '1')?.deploymentId).toBe(deployment.id);
-    const again = connectorOutcome(
+    const again = statesAfterPass(
       input({
         plan: plan({ unchanged: ['1'] }),
         managed: [deployment],
@@ -91,14 +91,14 @@ describe('connectorOutcome', () => {
       status: 'failed',
       retryable: true,
     };
-    const first = connectorOutcome(
+    const first = statesAfterPass(
       input({ plan: plan({ problems: [invalid('1')] }), failures: [failed] }),
     );
     expect(first.newProblems.map((p) => p.connectorId)).toEqual(['1', '2']);
     const backingOff = first.states.find((s) => s.connectorId === '2')!;
     expect(backingOff.nextAttemptAt?.getTime()).toBe(NOW.getTime() + 7_500); // 10 s, half of it jitter
     const states = new Map(first.states.map((s) => [s.connectorId, s]));
-    const second = connectorOutcome(input({ plan: plan({ problems: [invalid('1')] }), states }));
+    const second = statesAfterPass(input({ plan: plan({ problems: [invalid('1')] }), states }));
     expect(second.newProblems).toEqual([]);
   });
 
@@ -110,7 +110,7 @@ describe('connectorOutcome', () => {
       deployment: managedOnly('1'),
       fields: { description: { from: 'a', to: 'b' } },
     };
-    const out = connectorOutcome(
+    const out = statesAfterPass(
       input({
         plan: plan({
           problems: [invalid('2')],
@@ -132,7 +132,7 @@ describe('connectorOutcome', () => {
   });
 
   it('a connector whose earlier call may still land is pending, unless its row has a problem', () => {
-    const out = connectorOutcome(
+    const out = statesAfterPass(
       input({
         plan: plan({ problems: [invalid('2')], unchanged: ['1'] }),
         waiting: new Map([
@@ -184,7 +184,7 @@ describe('state helpers', () => {
     expect(stateChanged(s, { ...s, rowHash: 'x' })).toBe(true);
   });
 
-  it('heldBack: an invalid row until it changes; a failing one while its backoff lasts (worker only)', () => {
+  it('deferred: an invalid row until it changes; a failing one while its backoff lasts (worker only)', () => {
     const rows = [connectorRow({ id: '1' }), connectorRow({ id: '2' })];
     const states = new Map([
       ['1', withStatus(undefined, '1', 'invalid', { lastError: 'Prefect said no', rowHash: 'h1' })],
@@ -202,14 +202,17 @@ describe('state helpers', () => {
       ['2', 'h2'],
     ]);
     const worker = { backoff: true, invalid: true };
-    expect([...heldBack(rows, states, hashes, NOW, worker).untouchable]).toEqual(['1', '2']);
+    expect([...deferredConnectors(rows, states, hashes, NOW, worker).connectors]).toEqual([
+      '1',
+      '2',
+    ]);
     const once = { backoff: false, invalid: true };
-    expect([...heldBack(rows, states, hashes, NOW, once).untouchable]).toEqual(['1']);
+    expect([...deferredConnectors(rows, states, hashes, NOW, once).connectors]).toEqual(['1']);
     const changed = new Map([['1', 'changed']]);
-    expect([...heldBack(rows, states, changed, NOW, worker).untouchable]).toEqual([]);
-    // `sync` / `retry`: nothing is held back.
+    expect([...deferredConnectors(rows, states, changed, NOW, worker).connectors]).toEqual([]);
+    // `sync` / `retry`: nothing is deferred.
     const sync = { backoff: false, invalid: false };
-    expect([...heldBack(rows, states, hashes, NOW, sync).untouchable]).toEqual([]);
+    expect([...deferredConnectors(rows, states, hashes, NOW, sync).connectors]).toEqual([]);
   });
 
   it('stateAfter: a change that only clears the way leaves the connector alone', () => {

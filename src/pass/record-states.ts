@@ -9,7 +9,7 @@ import { connectorIdOf } from '../domain/plan.js';
 import type { Deployment } from '../domain/types.js';
 import type { PassDeps } from './context.js';
 import { eventRow } from './event-row.js';
-import { connectorOutcome, type OutcomeInput } from './outcome.js';
+import { statesAfterPass, type AfterPassInput } from '../domain/states-after-pass.js';
 
 /**
  * Writes the state of every connector the pass judged, with the events of
@@ -20,10 +20,10 @@ import { connectorOutcome, type OutcomeInput } from './outcome.js';
 export async function recordStates(
   deps: PassDeps,
   passId: string,
-  input: OutcomeInput,
+  input: AfterPassInput,
   context: RelatedContext,
 ): Promise<number> {
-  const { states, newProblems, recovered, newlyHeld } = connectorOutcome(input);
+  const { states, newProblems, recovered, newlyHeld } = statesAfterPass(input);
   const subject = subjects(input.managed, input.configTags, context);
   const drafts: EventDraft[] = [
     ...newProblems.map((problem) => {
@@ -65,7 +65,7 @@ function subjects(
   return (connectorId) => ({ deployment: byConnector.get(connectorId) ?? null, context });
 }
 
-function nameOf(input: OutcomeInput, connectorId: string): string | null {
+function nameOf(input: AfterPassInput, connectorId: string): string | null {
   for (const change of input.plan.changes)
     if (change.connectorId === connectorId)
       return change.action === 'create' ? change.spec.connectorName : change.connectorName;

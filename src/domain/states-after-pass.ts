@@ -1,8 +1,7 @@
-import { backoffSeconds } from '../domain/backoff.js';
-import { changesConnectorState } from '../domain/changes.js';
-import { connectorIdOf } from '../domain/plan.js';
-import type { Deployment, HeldConnector, Plan, Problem } from '../domain/types.js';
-import type { Applied } from './apply.js';
+import { backoffSeconds } from './backoff.js';
+import { changesConnectorState } from './changes.js';
+import { connectorIdOf } from './plan.js';
+import type { Deployment, HeldConnector, Plan, Problem, Applied } from './types.js';
 import {
   goneConnectors,
   isNewProblem,
@@ -11,12 +10,12 @@ import {
   synced,
   withStatus,
   type ConnectorState,
-} from '../domain/connector-state.js';
+} from './connector-state.js';
 
 // What a pass leaves each connector's state at, decided from what it planned
-// and what it applied. Pure: record.ts writes it.
+// and what it applied. Pure: pass/record-states.ts writes it.
 
-export interface OutcomeInput {
+export interface AfterPassInput {
   plan: Plan;
   applied: Applied[];
   /** Problems found while applying (Prefect refused or failed). */
@@ -29,8 +28,8 @@ export interface OutcomeInput {
   managed: Deployment[];
   /** A targeted pass judges only its connectors. */
   scope: Set<string> | null;
-  /** Connectors held back this pass (backing off, invalid until changed): their state stands. */
-  heldBack: Set<string>;
+  /** Connectors deferred this pass (backing off, invalid until changed): their state stands. */
+  deferred: Set<string>;
   /** Connectors whose earlier call may still land (connector id → why): pending until settled. */
   waiting: Map<string, string>;
   /** Tags that are never a connector's: deployment.tags and the managed tag. */
@@ -41,7 +40,7 @@ export interface OutcomeInput {
   random: () => number;
 }
 
-export interface Outcome {
+export interface StatesAfterPass {
   /** The states to write: only those whose content changed (a no-op pass writes none). */
   states: ConnectorState[];
   /** Problems that are new or changed this pass: one failure event and one WARN line each. */
@@ -54,10 +53,10 @@ export interface Outcome {
 
 /** The states a connector recovers from when it is synced again. */
 // A held connector is not one of them: it waits for an operator, and its
-// release shows as the deletes and creates that follow (no `recovered`).
+// hold, once lifted, shows as the deletes and creates that follow (no `recovered`).
 const PROBLEM_STATES = new Set(['failed', 'invalid', 'conflict']);
 
-export function connectorOutcome(input: OutcomeInput): Outcome {
+export function statesAfterPass(input: AfterPassInput): StatesAfterPass {
   const next = syncedStates(input);
   const newProblems = problemStates(input, next);
   const confirmed = appliedStates(input, next);
@@ -87,11 +86,11 @@ export function connectorOutcome(input: OutcomeInput): Outcome {
 
 /** Connectors in a problem state before the pass and synced after it (a confirm wrote synced). */
 function recoveries(
-  input: OutcomeInput,
+  input: AfterPassInput,
   next: Map<string, ConnectorState>,
   confirmed: Set<string>,
-): Outcome['recovered'] {
-  const recovered: Outcome['recovered'] = [];
+): StatesAfterPass['recovered'] {
+  const recovered: StatesAfterPass['recovered'] = [];
   for (const [id, before] of input.states) {
     if (!PROBLEM_STATES.has(before.status)) continue;
     const after = next.get(id)?.status ?? (confirmed.has(id) ? 'synced' : null);
@@ -105,7 +104,7 @@ function recoveries(
 }
 
 /** Connectors whose deployment matches (synced), and those that want none and have none (deleted). */
-function syncedStates(input: OutcomeInput): Map<string, ConnectorState> {
+function syncedStates(input: AfterPassInput): Map<string, ConnectorState> {
   const { states, now } = input;
   const next = new Map<string, ConnectorState>();
   const byConnector = new Map<string, Deployment>();
@@ -126,10 +125,10 @@ function syncedStates(input: OutcomeInput): Map<string, ConnectorState> {
 }
 
 /** Each problem's state (a failed connector gets its backoff); returns the ones that are new. */
-function problemStates(input: OutcomeInput, next: Map<string, ConnectorState>): Problem[] {
+function problemStates(input: AfterPassInput, next: Map<string, ConnectorState>): Problem[] {
   const fresh: Problem[] = [];
   for (const problem of [...input.plan.problems, ...input.failures]) {
-    if (input.heldBack.has(problem.connectorId)) continue;
+    if (input.deferred.has(problem.connectorId)) continue;
     const previous = input.states.get(problem.connectorId);
     const state = problemState(previous, problem, input.hashes.get(problem.connectorId) ?? null);
     if (problem.status === 'failed') {
@@ -144,7 +143,7 @@ function problemStates(input: OutcomeInput, next: Map<string, ConnectorState>): 
 }
 
 /** A confirmed change wrote its connector's state with its event: it stands. Returns those connectors. */
-function appliedStates(input: OutcomeInput, next: Map<string, ConnectorState>): Set<string> {
+function appliedStates(input: AfterPassInput, next: Map<string, ConnectorState>): Set<string> {
   const confirmed = new Set<string>();
   for (const { change } of input.applied) {
     if (change.connectorId === null) continue;
@@ -163,7 +162,7 @@ function appliedStates(input: OutcomeInput, next: Map<string, ConnectorState>): 
 
 /** Connectors behind held deletes are `held`; returns those whose state must be written over a confirm's. */
 function heldStates(
-  input: OutcomeInput,
+  input: AfterPassInput,
   next: Map<string, ConnectorState>,
   confirmed: Set<string>,
 ): Set<string> {
