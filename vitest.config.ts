@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['test/harness/global-setup.ts'],
     // Integration files share one real Prefect server and the 2-core machine.
     fileParallelism: true,
     // Unit files mostly wait (real Retry-After seconds): more of them at once

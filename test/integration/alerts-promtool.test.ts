@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ALERT_TESTS_FILE, ALERTS_FILE } from '../support/monitoring.js';
-import { PROMTOOL_BIN, prometheusSkipReason } from '../support/prometheus-server.js';
+import { ALERT_TESTS_FILE, ALERTS_FILE } from '../harness/monitoring.js';
+import { PROMTOOL_BIN, prometheusSkipReason } from '../harness/prometheus-server.js';
 
 // The alert rules checked and unit-tested by Prometheus's own promtool
 // (config/prometheus/alerts.test.yaml: each alert firing on made-up series,

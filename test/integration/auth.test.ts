@@ -6,8 +6,8 @@ import {
   type PrefectServer,
 } from '../../scripts/prefect-server.ts';
 import { runPass } from '../../src/pass/run.js';
-import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 
 // Real Prefect servers with protection turned on, one at a time (the machine
 // has two cores): HTTP basic auth, then CSRF tokens. Both share the main test

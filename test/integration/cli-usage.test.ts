@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../support/env.js';
+import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../harness/env.js';
 
 // The command line itself, through the real CLI: an unknown command is named
 // as one (with a suggestion), --version, and `run` as the default command.

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 
 // Exit codes and messages of the command line (README, "Exit codes"), end to end.
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 
 // Rows are data, never markup: connectors whose name, error message and
 // suspension reason are HTML and script, shown by the console in headless

@@ -9,15 +9,15 @@ import {
   podmanOk,
 } from '../../scripts/container.ts';
 import { freePort, REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { manifestPod, podmanRunFlags, probePort } from '../support/kube-pod.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { startProxy, type FaultProxy } from '../support/proxy.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { manifestPod, podmanRunFlags, probePort } from '../harness/kube-pod.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // The image that ships, built and run: the repository's Dockerfile with only
 // BASE_IMAGE swapped for a Debian + Node 24 base made on this machine
 // (scripts/container.ts), run with podman the way config/kubernetes/ runs it
-// (test/support/kube-pod.ts reads the flags from the manifests), against the
+// (test/harness/kube-pod.ts reads the flags from the manifests), against the
 // suite's real Postgres and Prefect. If podman cannot run containers here the
 // tests are skipped and say why; they never pass without the image.
 

@@ -8,9 +8,9 @@ import {
   SHORT_CALLS,
   untilIntentsSettleable,
   type TestEnv,
-} from '../support/env.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { startProxy, type HoldRule } from '../support/proxy.js';
+} from '../harness/env.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type HoldRule } from '../harness/proxy.js';
 
 // Exactly-once events across a crash: the worker is killed (SIGKILL) while a
 // Prefect call is held in a proxy — before Prefect saw it, or after Prefect

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 import {
   alertRules,
   ALERTS_FILE,
@@ -9,17 +9,17 @@ import {
   concreteSql,
   dashboardQueries,
   measureOf,
-} from '../support/monitoring.js';
-import { eventually, handMadeDeployment } from '../support/prefect-api.js';
-import { parsePrometheus } from '../support/prometheus.js';
+} from '../harness/monitoring.js';
+import { eventually, handMadeDeployment } from '../harness/prefect-api.js';
+import { parsePrometheus } from '../harness/prometheus.js';
 import {
   PROMETHEUS_BIN,
   prometheusSkipReason,
   startPrometheus,
   type PrometheusServer,
   type RuleState,
-} from '../support/prometheus-server.js';
-import { startProxy, type FaultProxy, type FaultRule } from '../support/proxy.js';
+} from '../harness/prometheus-server.js';
+import { startProxy, type FaultProxy, type FaultRule } from '../harness/proxy.js';
 
 // The dashboard and the alert rules against a real Prometheus scraping a real
 // worker: every PromQL expression of config/grafana/connector-sync.json and

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { shippedViews } from '../support/monitoring.js';
-import { handMadeDeployment } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { shippedViews } from '../harness/monitoring.js';
+import { handMadeDeployment } from '../harness/prefect-api.js';
 
 // The dashboard views of migration 004 (README, "Dashboard") after real passes
 // (`run --once`) against the real Prefect: the numbers they give are the tables' numbers, and

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/prefect-server.ts';
-import { startWorker } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
-import { follow, ids, stop, type Follower } from '../support/follower.js';
+import { startWorker } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../harness/env.js';
+import { follow, ids, stop, type Follower } from '../harness/follower.js';
 
 // `events --follow` against passes run by other processes, and the promise
 // that no secret (database password, API key, auth string, or its Basic

@@ -3,9 +3,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { failedEvent } from '../../src/domain/connector-events.js';
 import type { EventRow } from '../../src/domain/events.js';
 import { appendEvents } from '../../src/postgres/eventlog.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { follow, ids, stop, type Follower } from '../support/follower.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { createTestEnv, insertConnectors, jsonLines, type TestEnv } from '../harness/env.js';
+import { follow, ids, stop, type Follower } from '../harness/follower.js';
+import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 
 // `events`: the newest N by default with a note when more match, `--since`
 // durations, and `--follow` across killed connections and a Postgres that
@@ -36,13 +36,6 @@ async function storedIds(env: TestEnv, where = 'true'): Promise<string[]> {
     `SELECT id FROM ${SCHEMA}.events WHERE ${where} ORDER BY seq`,
   );
   return rows.map((r) => r.id);
-}
-
-function jsonLines(stdout: string): Record<string, any>[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, any>);
 }
 
 function logLines(stderr: string): { msg: string; [key: string]: unknown }[] {

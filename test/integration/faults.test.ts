@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
 import {
   CHANGE_EVENTS,
   createTestEnv,
@@ -8,9 +8,9 @@ import {
   type CliResult,
   type TestEnv,
   descriptionOf,
-} from '../support/env.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { byPass, startProxy, type FaultProxy, type FaultRule } from '../support/proxy.js';
+} from '../harness/env.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { byPass, startProxy, type FaultProxy, type FaultRule } from '../harness/proxy.js';
 
 // Fault injection (README, "The event log" and "Operating it"): the worker talks to the real Prefect through
 // a proxy that adds latency, resets connections, hangs, answers bursts of 5xx

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, insertConnectors, type TestEnv, descriptionOf } from '../support/env.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, type TestEnv, descriptionOf } from '../harness/env.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
 
 describe('first pass, then a no-op pass (real Postgres + real Prefect)', () => {
   let env: TestEnv;

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureWorkPool, REPO } from '../../scripts/prefect-server.ts';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { startPrefectWorker, type PrefectWorker } from '../support/worker.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { startPrefectWorker, type PrefectWorker } from '../harness/worker.js';
 
 // The whole point of the product: a deployment connector-sync made is picked
 // up by Prefect's scheduler and a real process worker runs the flow for the

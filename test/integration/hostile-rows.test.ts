@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv, descriptionOf } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { byPass, startProxy, type FaultProxy } from '../support/proxy.js';
+import { createTestEnv, type TestEnv, descriptionOf } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { byPass, startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // Hostile rows (README, "The source table": rows are validated before any call), table
 // driven, against the real Postgres source and the real Prefect 3.9.1 server.

@@ -9,9 +9,10 @@ import {
   untilIntentsSettleable,
   type TestEnv,
   descriptionOf,
-} from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { seededRandom, startProxy, type FaultProxy, type ForwardedCall } from '../support/proxy.js';
+  type ConnectorRecord,
+} from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { seededRandom, startProxy, type FaultProxy, type ForwardedCall } from '../harness/proxy.js';
 
 // Exactly-once under repeated kill -9 (README, "The event log"). A seeded loop edits the
 // connector table at random (creates; schedule, timezone, parameter and name
@@ -46,16 +47,7 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.le
 const SCHEDULES = ['0 1 * * *', '*/15 * * * *', '30 4 * * 1-5', '0 0 1 * *', '@daily', null];
 const TIMEZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo', null];
 
-interface Row {
-  id: string;
-  name: string;
-  schedule: string | null;
-  timezone: string | null;
-  is_active: boolean;
-  parameters: Record<string, unknown>;
-  deleted_at: Date | null;
-  prefect_deployment_id: string | null;
-}
+type Row = ConnectorRecord;
 
 let env: TestEnv;
 /** Every call that reached Prefect during the test, across all proxies. */

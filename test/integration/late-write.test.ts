@@ -7,9 +7,9 @@ import {
   insertConnectors,
   SHORT_CALLS,
   type TestEnv,
-} from '../support/env.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { startProxy, type FaultProxy, type HoldRule } from '../support/proxy.js';
+} from '../harness/env.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type FaultProxy, type HoldRule } from '../harness/proxy.js';
 import type { PassResult } from '../../src/pass/result.js';
 
 // A late write: the worker is killed while Prefect still has its call, and

@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
 import {
   createTestEnv,
   insertConnectors,
   SHORT_CALLS,
   untilIntentsSettleable,
   type TestEnv,
-} from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { startProxy, type FaultProxy, type HoldRule, type ProxyOptions } from '../support/proxy.js';
+} from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type FaultProxy, type HoldRule, type ProxyOptions } from '../harness/proxy.js';
 
 // The long-running worker as real processes (README, "Running in Kubernetes"): two replicas on one
 // database elect one leader; kill -9 of the leader hands the lock to the other

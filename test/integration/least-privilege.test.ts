@@ -5,8 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { readMigrations } from '../../src/postgres/migrate.js';
-import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 
 // The database roles README "Security" promises are enough, as real roles on
 // the real Postgres: only `migrate` (and `run` on a schema that is behind)

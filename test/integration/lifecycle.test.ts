@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestEnv, insertConnectors, type TestEnv, descriptionOf } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, type TestEnv, descriptionOf } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 
 // Every kind of change a row can make, applied to a real Prefect server, with
 // the events it must produce. Each test has its own database, tag and flow.

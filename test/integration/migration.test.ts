@@ -2,8 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 
 // README "Moving over from the backend's push", step by step, on deployments
 // made the way the backend's PrefectService makes them: `connector-<id>-pipeline`,

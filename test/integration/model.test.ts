@@ -9,10 +9,11 @@ import {
   untilIntentsSettleable,
   type TestEnv,
   descriptionOf,
-} from '../support/env.js';
-import { closedApiUrl, isWrite, startFlakyProxy, type FlakyMode } from '../support/model-faults.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { startProxy, type HoldPoint } from '../support/proxy.js';
+  type ConnectorRecord,
+} from '../harness/env.js';
+import { closedApiUrl, isWrite, startFlakyProxy, type FlakyMode } from '../harness/model-faults.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type HoldPoint } from '../harness/proxy.js';
 
 // Model-based test: random sequences of row edits, drift made directly in
 // Prefect, injected faults and kill -9 crashes, against the real Postgres and
@@ -263,15 +264,7 @@ interface View {
   version?: string | null;
 }
 
-interface SourceRowDb {
-  id: string;
-  name: string;
-  schedule: string | null;
-  timezone: string | null;
-  is_active: boolean;
-  parameters: Record<string, unknown>;
-  deleted_at: Date | null;
-}
+type SourceRowDb = Omit<ConnectorRecord, 'prefect_deployment_id'>;
 
 function isInvalid(row: SourceRowDb): boolean {
   return (

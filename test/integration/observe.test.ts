@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { parsePrometheus } from '../support/prometheus.js';
-import { startProxy, type FaultProxy } from '../support/proxy.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { parsePrometheus } from '../harness/prometheus.js';
+import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // Observe mode plans and reports every pass but never writes to Prefect: every
 // call that goes through the proxy is a read (a GET, or a POST of a listing:

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, type TestEnv } from '../support/env.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, type TestEnv } from '../harness/env.js';
 
 // http.host (env HOST): the long-running worker's ops server binds where it is
 // told; by default on every interface, as before.

@@ -3,8 +3,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 
 // The ops port with a credential configured (http.auth): 401 without it for
 // every protected route (existing or not), 200 with the bearer token or basic

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { parsePrometheus, type Exposition } from '../support/prometheus.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { parsePrometheus, type Exposition } from '../harness/prometheus.js';
+import { startTcpProxy } from '../harness/tcp-proxy.js';
 
 // The worker's ops HTTP (README, "Operating it"), against the real worker process after a
 // real first pass: health, readiness, Prometheus metrics, and the paged

@@ -1,9 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, SHORT_CALLS, type TestEnv } from '../support/env.js';
-import { eventually } from '../support/prefect-api.js';
-import { storedInPrefect } from '../support/prefect-events.js';
-import { startProxy, type FaultProxy } from '../support/proxy.js';
+import { startWorker } from '../harness/daemon.js';
+import {
+  createTestEnv,
+  insertConnectors,
+  jsonLines,
+  SHORT_CALLS,
+  type TestEnv,
+} from '../harness/env.js';
+import { eventually } from '../harness/prefect-api.js';
+import { storedInPrefect } from '../harness/prefect-events.js';
+import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // The pass history (`connector-sync passes`, /api/passes) and retention:
 // old events that every sink has are pruned, an unpublished one never is,
@@ -26,13 +32,6 @@ interface PassLine {
   events: number;
   prefect_calls: { reads: number; writes: number };
   error: string | null;
-}
-
-function jsonLines<T>(stdout: string): T[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
 }
 
 describe('the pass history', () => {

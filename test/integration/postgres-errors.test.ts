@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/prefect-server.ts';
-import { createTestEnv, runCli, type CliResult, type TestEnv } from '../support/env.js';
+import { createTestEnv, runCli, type CliResult, type TestEnv } from '../harness/env.js';
 
 // Postgres mistakes (and an ops port already taken) through the real CLI and
 // the real server (which has no SSL): each is one line on stderr naming what

@@ -5,18 +5,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
 import { LEASES } from '../../src/postgres/lease.js';
 import { migrate } from '../../src/postgres/migrate.js';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
 import {
   CHANGE_EVENTS,
   createTestEnv,
   insertConnectors,
   SHORT_CALLS,
   type TestEnv,
-} from '../support/env.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
-import { parsePrometheus } from '../support/prometheus.js';
-import { startProxy, type FaultProxy } from '../support/proxy.js';
+} from '../harness/env.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { startPrivatePostgres, type PrivatePostgres } from '../harness/private-postgres.js';
+import { parsePrometheus } from '../harness/prometheus.js';
+import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // Postgres faults under the long-running worker, in the middle of a pass
 // (Prefect slowed through the proxy so the pass is in flight):

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
+import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../harness/env.js';
 
 // A PREFECT_API_URL that answers, but not as Prefect's API: the real server's
 // root (no /api: 404 {"detail":"Not Found"} to every call), https:// to that

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { natsView } from '../support/nats.js';
-import { eventually } from '../support/prefect-api.js';
-import { parsePrometheus } from '../support/prometheus.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { natsView } from '../harness/nats.js';
+import { eventually } from '../harness/prefect-api.js';
+import { parsePrometheus } from '../harness/prometheus.js';
+import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 
 // The NATS JetStream sink against the real server: every event of the log
 // once in the stream, in seq order, across kill -9 of the worker and a NATS

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, SHORT_CALLS, type TestEnv } from '../support/env.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { parsePrometheus } from '../support/prometheus.js';
-import { storedInPrefect } from '../support/prefect-events.js';
-import { startProxy } from '../support/proxy.js';
+import { startWorker } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, SHORT_CALLS, type TestEnv } from '../harness/env.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { parsePrometheus } from '../harness/prometheus.js';
+import { storedInPrefect } from '../harness/prefect-events.js';
+import { startProxy } from '../harness/proxy.js';
 
 // The event log reaches Prefect's own event stream: connector-sync.* events
 // in its Event Feed, automations acting on the deployment they name, and an

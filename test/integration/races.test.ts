@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
-import { startProxy, type FaultProxy } from '../support/proxy.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // Start-up races (README: exactly once; one pass at a time): two processes
 // started at the same instant on the same database and the same Prefect.

@@ -10,11 +10,11 @@ import {
   SHORT_CALLS,
   untilIntentsSettleable,
   type TestEnv,
-} from '../support/env.js';
-import { startWorker } from '../support/daemon.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { parsePrometheus } from '../support/prometheus.js';
-import { startProxy, type HoldRule } from '../support/proxy.js';
+} from '../harness/env.js';
+import { startWorker } from '../harness/daemon.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { parsePrometheus } from '../harness/prometheus.js';
+import { startProxy, type HoldRule } from '../harness/proxy.js';
 
 // "Synced" means safe: a rename never leaves a connector with two deployments
 // that run (the guard, a failing delete, kill -9 between the two calls), and
@@ -378,9 +378,10 @@ describe('the guard and the worker in /metrics; alive but not syncing in /health
       // Prefect goes away: the worker stays alive (200) and says that passes fail.
       proxy.setFaults([{ fault: { kind: 'outage', mode: 'refuse' } }]);
       await e.sql('NOTIFY connector_sync_wakeup');
-      const failing = await until(
+      const failing = await eventually(
         () => health(worker.baseUrl),
         (h) => h.failedPassesInARow >= 2,
+        60_000,
       );
       expect(failing).toMatchObject({
         status: 'ok',
@@ -391,9 +392,10 @@ describe('the guard and the worker in /metrics; alive but not syncing in /health
       expect(during.value('connector_sync_last_successful_pass_timestamp_seconds')).toBe(success);
 
       await proxy.clearFaults();
-      const back = await until(
+      const back = await eventually(
         () => health(worker.baseUrl),
         (h) => h.failedPassesInARow === 0,
+        60_000,
       );
       expect(Date.parse(back.lastSuccessfulPassAt!)).toBeGreaterThan(
         Date.parse(healthy.lastSuccessfulPassAt!),
@@ -464,17 +466,4 @@ interface Health {
 
 async function health(baseUrl: string): Promise<Health> {
   return (await (await fetch(`${baseUrl}/healthz`)).json()) as Health;
-}
-
-async function until<T>(
-  probe: () => Promise<T>,
-  accept: (value: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { NATS_URL, natsView } from '../support/nats.js';
-import { eventually, prefectApi } from '../support/prefect-api.js';
-import { storedInPrefect } from '../support/prefect-events.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { NATS_URL, natsView } from '../harness/nats.js';
+import { eventually, prefectApi } from '../harness/prefect-api.js';
+import { storedInPrefect } from '../harness/prefect-events.js';
 
 // One connector whose parameters hold `{"db": {"password": …}, "api_key": …}`,
 // followed everywhere connector-sync shows or sends something: its values

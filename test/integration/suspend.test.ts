@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 
 // `suspend` leaves a connector's deployment exactly as it is — a row change,
 // a hand edit in Prefect, even a deleted row — and `resume` reconciles it at

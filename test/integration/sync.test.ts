@@ -1,15 +1,15 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type WorkerProcess } from '../support/daemon.js';
+import { startWorker, type WorkerProcess } from '../harness/daemon.js';
 import {
   createTestEnv,
   insertConnectors,
   SHORT_CALLS,
   untilIntentsSettleable,
   type TestEnv,
-} from '../support/env.js';
-import { handMadeDeployment, prefectApi } from '../support/prefect-api.js';
-import { startProxy, type FaultProxy, type FaultRule } from '../support/proxy.js';
+} from '../harness/env.js';
+import { handMadeDeployment, prefectApi } from '../harness/prefect-api.js';
+import { startProxy, type FaultProxy, type FaultRule } from '../harness/proxy.js';
 
 // `sync ID…` and `retry`: a connector in backoff (an hour of it) is
 // reconciled now — by the leading worker when one runs (the CLI waits for

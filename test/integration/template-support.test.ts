@@ -17,8 +17,8 @@ import {
   TYPED_FLOW_ENTRYPOINT,
   waitForFlowRun,
   type Json,
-} from '../support/template.js';
-import { startPrefectWorker, type PrefectWorker } from '../support/worker.js';
+} from '../harness/template.js';
+import { startPrefectWorker, type PrefectWorker } from '../harness/worker.js';
 
 // The test support for template deployments, proven against the real server:
 // a template registered (and registered again, a release) with Prefect's own

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ensureWorkPool } from '../../scripts/prefect-server.ts';
-import { createTestEnv, insertConnectors, type TestEnv } from '../support/env.js';
-import { prefectApi } from '../support/prefect-api.js';
+import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
+import { prefectApi } from '../harness/prefect-api.js';
 import {
   copyFlowSource,
   deleteDeploymentByName,
@@ -19,8 +19,8 @@ import {
   TYPED_FLOW_ENTRYPOINT,
   waitForFlowRun,
   type Json,
-} from '../support/template.js';
-import { startPrefectWorker, type PrefectWorker } from '../support/worker.js';
+} from '../harness/template.js';
+import { startPrefectWorker, type PrefectWorker } from '../harness/worker.js';
 
 // Deployments as first-class as `prefect deploy` makes them: a template
 // registered with Prefect's own SDK from the typed test flow gives every

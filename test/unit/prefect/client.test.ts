@@ -8,7 +8,14 @@ import type {
 } from '../../../src/domain/types.js';
 import { PAGE_SIZE, PrefectClient } from '../../../src/prefect/client.js';
 import { PrefectError } from '../../../src/prefect/errors.js';
-import { makeHttp, prefect, recordAndReply, rejectionOf, useNock, type Seen } from './support.js';
+import {
+  makeHttp,
+  prefect,
+  recordAndReply,
+  rejectionOf,
+  useNock,
+  type Seen,
+} from '../../harness/prefect-nock.js';
 
 useNock();
 

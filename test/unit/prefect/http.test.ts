@@ -14,7 +14,7 @@ import {
   socketError,
   useNock,
   type Seen,
-} from './support.js';
+} from '../../harness/prefect-nock.js';
 
 useNock();
 

@@ -1,5 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
-import { makeHttp, prefect, recordAndReply, sleep, useNock, type Seen } from './support.js';
+import {
+  makeHttp,
+  prefect,
+  recordAndReply,
+  sleep,
+  useNock,
+  type Seen,
+} from '../../harness/prefect-nock.js';
 
 // Retry-After, in real time: the client waits what Prefect asked, and every
 // request of the client waits with the one that was told. (Apart from

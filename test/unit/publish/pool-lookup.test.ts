@@ -10,7 +10,7 @@ import {
   rejectionOf,
   useNock,
   type Seen,
-} from '../prefect/support.js';
+} from '../../harness/prefect-nock.js';
 
 // The work pool added to the events that name a deployment but not its pool:
 // one deployments filter per lookup, the pools read once per five minutes

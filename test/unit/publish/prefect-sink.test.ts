@@ -1,7 +1,13 @@
 import { PrefectClient } from '../../../src/prefect/client.js';
 import { describe, expect, it } from 'vitest';
 import { PrefectSink } from '../../../src/publish/prefect-sink.js';
-import { makeHttp, prefect, recordAndReply, useNock, type Seen } from '../prefect/support.js';
+import {
+  makeHttp,
+  prefect,
+  recordAndReply,
+  useNock,
+  type Seen,
+} from '../../harness/prefect-nock.js';
 import type { StoredEvent, SequencedEvent } from '../../../src/domain/events.js';
 
 // The Prefect sink: only our own events go to POST /events (Prefect has its

@@ -15,7 +15,7 @@ import {
   type PublishMetrics,
 } from '../../../src/publish/publisher.js';
 import type { Sink } from '../../../src/publish/sink.js';
-import { FakeOutboxDb } from './fake-outbox.js';
+import { FakeOutboxDb } from '../../harness/fake-outbox.js';
 import type { SequencedEvent } from '../../../src/domain/events.js';
 
 // The outbox's publisher without Postgres: the log and the cursors in

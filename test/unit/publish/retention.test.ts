@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { pruneOnce, type RetentionPolicy } from '../../../src/publish/retention.js';
-import { FakeOutboxDb } from './fake-outbox.js';
+import { FakeOutboxDb } from '../../harness/fake-outbox.js';
 
 // Retention: events older than eventDays go once every enabled sink has
 // them (an event a sink lacks stays, however old), pass rows older than

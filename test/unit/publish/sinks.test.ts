@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../../../src/publish/sinks.js';
-import { FakeOutboxDb } from './fake-outbox.js';
+import { FakeOutboxDb } from '../../harness/fake-outbox.js';
 import {
   API_URL,
   makeHttp,
@@ -11,7 +11,7 @@ import {
   recordAndReply,
   useNock,
   type Seen,
-} from '../prefect/support.js';
+} from '../../harness/prefect-nock.js';
 
 // The sinks a configuration enables, the Prefect sink's own client, the
 // cursors every enabled sink gets before the first pass, and the publisher's

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import {
+  deploymentUrl,
+  escapeHtml,
+  eventDetail,
+  fieldChanges,
+  passesChart,
+  passTitle,
+  whenText,
+  type PassBar,
+  comparisonRows,
+} from '../../../src/ops/console/format.js';
+
+const pass = (over: Partial<PassBar> = {}): PassBar => ({
+  id: '0190c2a4-7d1e-7c3b-9f00-123456789abc',
+  started_at: '2026-12-01T10:00:00.000Z',
+  kind: 'full',
+  result: 'ok',
+  duration_ms: 1500,
+  changes: { create: 3, update: 0 },
+  problems: 1,
+  prefect_calls: { reads: 4, writes: 3 },
+  ...over,
+});
+
+describe('console format helpers', () => {
+  it('escapes markup, quotes included, and shows nothing for null', () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
+      '&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;',
+    );
+    expect(escapeHtml(null)).toBe('');
+  });
+
+  it('links a deployment into the Prefect UI only when a UI address is set', () => {
+    expect(deploymentUrl('http://127.0.0.1:4200/', 'abc')).toBe(
+      'http://127.0.0.1:4200/deployments/deployment/abc',
+    );
+    expect(deploymentUrl(null, 'abc')).toBeNull();
+    expect(deploymentUrl('http://ui', null)).toBeNull();
+  });
+
+  it('formats times in UTC and a dash for none', () => {
+    expect(whenText('2026-12-01T10:00:05.123Z')).toBe('2026-12-01 10:00:05 UTC');
+    expect(whenText(null)).toBe('–');
+    expect(whenText('not a date')).toBe('–');
+  });
+
+  it("turns an update's payload.updates into from/to rows", () => {
+    const payload = {
+      updated_fields: ['schedules', 'paused'],
+      updates: { paused: { from: false, to: true }, description: { from: 'a', to: 'b' } },
+    };
+    expect(fieldChanges(payload)).toEqual([
+      { field: 'paused', from: 'false', to: 'true' },
+      { field: 'description', from: 'a', to: 'b' },
+    ]);
+    expect(fieldChanges({ id: 'x' })).toEqual([]);
+  });
+
+  it("says what failed, or names the event's deployment", () => {
+    const failed = { action: 'failed', payload: { status: 'invalid', message: 'bad cron' } };
+    expect(eventDetail({ ...failed, resource: {} })).toBe('invalid: bad cron');
+    const created = { action: 'created', payload: {}, resource: { 'prefect.resource.name': 'd' } };
+    expect(eventDetail(created)).toBe('d');
+  });
+
+  it('draws one bar per pass, tallest for the longest, with a title for each', () => {
+    const svg = passesChart([
+      pass({ duration_ms: 1000 }),
+      pass({ duration_ms: 4000, result: 'error' }),
+    ]);
+    const bars = [...svg.matchAll(/<rect class="bar bar-(\w+)"[^>]* height="([\d.]+)"/g)];
+    expect(bars.map((b) => b[1])).toEqual(['ok', 'error']);
+    expect(Number(bars[1]![2])).toBeGreaterThan(Number(bars[0]![2]) * 3.9);
+    expect(svg).toContain('role="img"');
+    expect(svg.match(/<title>/g)).toHaveLength(2);
+    const lone = /width="([\d.]+)"/.exec(passesChart([pass()]).replace(/^<svg[^>]*>/, ''));
+    expect(Number(lone![1])).toBeLessThanOrEqual(24);
+    expect(passesChart([])).toBe('<p>No passes recorded yet.</p>');
+  });
+
+  it("a pass's title gives duration, changes, problems and calls", () => {
+    expect(passTitle(pass())).toBe(
+      '2026-12-01 10:00:00 UTC full pass: ok; 1.50 s; 3 create; 1 problems; 4 reads, 3 writes',
+    );
+  });
+
+  it('escapes a result it does not know', () => {
+    expect(passesChart([pass({ result: '"><script>' })])).not.toContain('<script>');
+  });
+
+  it('lays desired beside actual, the fields a pass would change first', () => {
+    const rows = comparisonRows({
+      desired: { fields: { description: 'ehr', tags: ['a', 'b'], paused: false } },
+      actual: { fields: { description: 'ehr', tags: ['a'], paused: false } },
+      differs: ['tags'],
+    });
+    expect(rows).toEqual([
+      { field: 'tags', desired: '["a","b"]', actual: '["a"]', differs: true },
+      { field: 'description', desired: 'ehr', actual: 'ehr', differs: false },
+      { field: 'paused', desired: 'false', actual: 'false', differs: false },
+    ]);
+    expect(
+      comparisonRows({ desired: { fields: { paused: true } }, actual: null, differs: [] }),
+    ).toEqual([{ field: 'paused', desired: 'true', actual: '–', differs: false }]);
+  });
+});
