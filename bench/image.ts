@@ -17,7 +17,7 @@ import {
   podmanOk,
 } from '../scripts/container.ts';
 import { freePort } from '../scripts/prefect-server.ts';
-import { manifestPod, podmanRunFlags } from '../test/support/kube-pod.ts';
+import { manifestPod, podmanRunFlags } from '../test/harness/kube-pod.ts';
 import { percentile, report, round, startBenchEnv } from './support.ts';
 
 const N = Number(process.argv[2] ?? 100);

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO, prefectVenv } from '../scripts/prefect-server.ts';
-import { copyFlowSource, registerTemplate } from '../test/support/template.ts';
+import { copyFlowSource, registerTemplate } from '../test/harness/template.ts';
 import {
   benchConfigFile,
   CONCURRENCY,

@@ -1,6 +1,6 @@
 -- connector-sync's own tables. Runs with search_path set to database.schema.
 
--- One row per connector the worker has seen: its sync state (README, "Per-connector state").
+-- One row per connector the worker has seen: its sync state (docs/concepts/how-a-pass-works.md, "Per-connector state").
 CREATE TABLE connector_state (
   connector_id     text PRIMARY KEY,
   deployment_id    uuid,
@@ -17,7 +17,7 @@ CREATE TABLE connector_state (
 );
 CREATE INDEX connector_state_status ON connector_state (status);
 
--- The lifecycle event log (README, "The event log"): append-only, only confirmed events.
+-- The lifecycle event log (docs/concepts/event-log.md): append-only, only confirmed events.
 CREATE TABLE events (
   id             uuid PRIMARY KEY,          -- UUIDv7, made by the worker when it confirms the change
   -- Commit order: taken under a transaction lock held until commit (see

@@ -1,4 +1,4 @@
--- Events of connector-sync's own that Prefect does not emit (README, "The event log"):
+-- Events of connector-sync's own that Prefect does not emit (docs/concepts/event-log.md):
 -- a connector that recovers, one whose delete the mass-delete guard holds back,
 -- a pass that failed or was cut short.
 ALTER TABLE events DROP CONSTRAINT events_action_check;

@@ -1,4 +1,4 @@
--- Views for dashboards (README, "Dashboard"): what config/grafana/connector-sync.json
+-- Views for dashboards (docs/guides/operating.md, "Dashboard"): what config/grafana/connector-sync.json
 -- reads through a Postgres data source, so that a read-only role needs SELECT on
 -- these and nothing of the tables' layout. Hours are UTC hours.
 

@@ -1,5 +1,5 @@
 /**
- * Delay before a failing connector is tried again (README, "Operating it"): exponential from
+ * Delay before a failing connector is tried again (docs/guides/operating.md): exponential from
  * `baseSeconds`, capped at `maxSeconds`, with "equal jitter" (half fixed, half
  * random) so many failing connectors do not retry in lockstep.
  */

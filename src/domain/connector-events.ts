@@ -10,7 +10,7 @@ import type { Deployment, Problem } from './types.js';
 
 // Events about a connector, not a deployment change (those Prefect emits
 // itself): its problems, its recovery, a delete held back for it; and a pass
-// that failed. They are what the Prefect sink posts (README, "Sinks").
+// that failed. They are what the Prefect sink posts (docs/concepts/event-log.md, "Sinks").
 
 /**
  * What an event about a connector (its resource) relates to: its deployment

@@ -5,7 +5,7 @@ import type { ConnectorStatus } from './vocabulary.js';
 
 // A connector's sync state (<schema>.connector_state) and its pure transitions.
 
-/** One row of <schema>.connector_state (README, "Per-connector state"). */
+/** One row of <schema>.connector_state (docs/concepts/how-a-pass-works.md, "Per-connector state"). */
 export interface ConnectorState {
   connectorId: string;
   deploymentId: string | null;

@@ -29,7 +29,7 @@ export interface DesiredSettings {
   collisionStrategy: CollisionStrategy;
 }
 
-/** The deployment a valid connector row should have (README, "What a connector becomes in Prefect"). */
+/** The deployment a valid connector row should have (docs/concepts/connectors-and-deployments.md). */
 export function desiredDeployment(row: ConnectorRow, settings: DesiredSettings): DeploymentSpec {
   const connectorIdParam = settings.idKind === 'number' ? Number(row.id) : row.id;
   const { overrides } = row;
@@ -79,7 +79,7 @@ function describedAs(row: ConnectorRow, table: string): string {
 /**
  * `<release>+<hash>`: the release the code came from and a short hash of
  * everything else the deployment is given, so a flow run's
- * `deployment_version` names both (README, "Versions").
+ * `deployment_version` names both (docs/concepts/connectors-and-deployments.md, "Versions").
  */
 export function versionOf(release: string | null, spec: Omit<DeploymentSpec, 'version'>): string {
   // What Prefect is sent (the connector's id and name are in it already), but

@@ -2,8 +2,7 @@ import { updateAction } from './diff.js';
 import type { Change, Deployment, FieldChanges } from './types.js';
 import type { EventAction } from './vocabulary.js';
 
-// Lifecycle events in the shape Prefect itself emits (OSS 3.6.23+; README,
-// "The event log").
+// Lifecycle events in the shape Prefect itself emits (OSS 3.6.23+; docs/concepts/event-log.md).
 
 export type { EventAction } from './vocabulary.js';
 
@@ -127,7 +126,7 @@ export function updatedEvent(
   fields: FieldChanges,
   connector: { id: string; name: string | null },
   context: RelatedContext,
-  /** The change reverted an edit made in Prefect (README, "The event log"). */
+  /** The change reverted an edit made in Prefect (docs/concepts/event-log.md). */
   drift = false,
 ): EventDraft {
   const action = updateAction(fields);

@@ -1,7 +1,7 @@
 import { canonicalJson, isPlainObject } from './json.js';
 
 // Secret-looking parameter keys, masked in everything connector-sync shows
-// or sends (README, "Security"): event payloads, plan output, /api, the
+// or sends (docs/guides/security.md): event payloads, plan output, /api, the
 // console, the sinks. Only Prefect's deployment gets the real value. A
 // masked value still shows *that* it changed: an update event lists the
 // masked paths whose value differs in `masked_changes`.

@@ -2,7 +2,7 @@ import { isPlainObject } from './json.js';
 import type { RowOverrides, SourceRow } from './types.js';
 import { describe } from './describe.js';
 
-// A row's own settings for its deployment (README, "Per-connector settings").
+// A row's own settings for its deployment (docs/concepts/connectors-and-deployments.md, "Per-connector settings").
 
 /** The optional per-connector columns: absent or null means "as configured". */
 export function parseOverrides(row: SourceRow, reservedTags: string[]): RowOverrides | string {

@@ -12,7 +12,7 @@ export interface SourceRow {
   parameters: unknown;
   deleted: boolean;
   prefectDeploymentId: string | null;
-  /** Optional per-connector columns (README, "Per-connector settings"); undefined when absent. */
+  /** Optional per-connector columns (docs/concepts/connectors-and-deployments.md, "Per-connector settings"); undefined when absent. */
   workPoolName?: unknown;
   workQueueName?: unknown;
   jobVariables?: unknown;
@@ -92,7 +92,7 @@ export interface DeploymentSpec {
   path: string | null;
   pull_steps: Record<string, unknown>[] | null;
   job_variables: Record<string, unknown>;
-  /** Which release and which revision of the row made it (README, "Versions"). */
+  /** Which release and which revision of the row made it (docs/concepts/connectors-and-deployments.md, "Versions"). */
   version: string;
   /** The flow's parameters, for Prefect's UI, CLI and its own validation ({} = none known). */
   parameter_openapi_schema: Record<string, unknown>;

@@ -2,7 +2,7 @@
 // written once. The SQL CHECK constraints (sql/migrations) list the same;
 // test/unit/vocabulary.test.ts keeps them in step.
 
-/** `events.action`: what happened (README, "The event log"). */
+/** `events.action`: what happened (docs/concepts/event-log.md). */
 export const EVENT_ACTIONS = [
   'created',
   'updated',
@@ -36,7 +36,7 @@ export const EVENT_DESCRIPTIONS: Record<EventAction, string> = {
     "A pass was cut short (too many failures in a row); not when the worker's own shutdown or a lost lock ended it. Payload: as `pass-failed`.",
 };
 
-/** `connector_state.status` (README, "Per-connector state"). */
+/** `connector_state.status` (docs/concepts/how-a-pass-works.md, "Per-connector state"). */
 export const CONNECTOR_STATUSES = [
   'synced',
   'pending',
@@ -62,7 +62,7 @@ export const CONNECTOR_STATUS_DESCRIPTIONS: Record<ConnectorStatus, string> = {
     'the connector has no deployment (row deleted, soft-deleted, or inactive with `onInactive: delete`)',
 };
 
-/** `passes.result`: how a real pass ended (README, "Pass history"). */
+/** `passes.result`: how a real pass ended (docs/concepts/exactly-once.md, "Pass history"). */
 export const PASS_RESULTS = ['ok', 'problems', 'aborted', 'error'] as const;
 export type PassResultKind = (typeof PASS_RESULTS)[number];
 

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-// Who may read the ops port (README, "Security"): pure. /healthz and /readyz
+// Who may read the ops port (docs/guides/security.md): pure. /healthz and /readyz
 // are always open (probes), /metrics unless http.auth.metrics; everything
 // else — the console, /api/*, and paths that do not exist, so a 401 never
 // tells what does — needs the bearer token or the basic credential.

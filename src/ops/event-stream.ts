@@ -15,7 +15,7 @@ import type { Masker } from '../domain/mask.js';
 export interface StreamDeps {
   pool: pg.Pool;
   schema: string;
-  /** Events leave masked (README, "Security"). */
+  /** Events leave masked (docs/guides/security.md). */
   masker: Masker;
   databaseUrl: string;
   logger: Logger;

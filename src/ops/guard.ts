@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { challenges, isAuthorized, isOpen, type OpsAuth } from './auth.js';
 
-// What the ops server refuses before it routes (README, "Security"): a body
+// What the ops server refuses before it routes (docs/guides/security.md): a body
 // (every endpoint is a GET), and — when a credential is configured — any
 // request for a protected path without it, existing or not.
 

@@ -32,7 +32,7 @@ import type { Masker } from '../domain/mask.js';
 export interface OpsDeps {
   pool: pg.Pool;
   schema: string;
-  /** Secret parameter keys: masked in every answer (README, "Security"). */
+  /** Secret parameter keys: masked in every answer (docs/guides/security.md). */
   masker: Masker;
   worker: LoopView;
   metrics: Metrics;

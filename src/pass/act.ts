@@ -46,7 +46,7 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
       'settled leftover intents',
     );
   await options.guard?.();
-  // Planned changes are pending until confirmed (README, "Per-connector state").
+  // Planned changes are pending until confirmed (docs/concepts/how-a-pass-works.md, "Per-connector state").
   const pending = plan.changes.flatMap((c) =>
     c.connectorId === null
       ? []

@@ -20,8 +20,7 @@ export interface ConnectorComparison {
   /** The fields a pass would change (all of them are in `desired` and `actual`). */
   differs: ManagedField[];
   /**
-   * Values under secret keys are "[masked]" on both sides (README,
-   * "Security"); these are the masked paths whose values differ.
+   * Values under secret keys are "[masked]" on both sides (docs/guides/security.md); these are the masked paths whose values differ.
    */
   maskedDiffers: string[];
   /** Why its row cannot be synced as it is, if it cannot. */

@@ -4,7 +4,7 @@ import type { PassDeps } from './context.js';
 
 /**
  * A draft as the event log stores it: its payload masked (secret parameter
- * keys read "[masked]", README "Security"), with its id, time and pass. Every
+ * keys read "[masked]", docs/guides/security.md), with its id, time and pass. Every
  * event a pass writes goes through here, so nothing downstream of the event
  * table — `events`, /api, the console, the sinks — ever sees a secret.
  */

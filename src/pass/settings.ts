@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigurationError } from '../domain/errors.js';
 
 // What every connector's deployment starts from: the row over the
-// configuration over the template over the built-in defaults (README,
+// configuration over the template over the built-in defaults (docs/concepts/connectors-and-deployments.md,
 // "A template deployment").
 
 export const DEFAULT_ENTRYPOINT = 'flows/dlt_pipeline_flow.py:run_connector_pipeline';

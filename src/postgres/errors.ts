@@ -44,7 +44,7 @@ export function describePostgresFailure(error: Error, url: string): PostgresFail
     case '3D000':
       return usage(said, 'check the database name in DATABASE_URL');
     case '42501':
-      return usage(said, 'grant the role what README "Security" lists for this command');
+      return usage(said, 'grant the role what docs/guides/security.md lists for this command');
   }
   const kind = classifyError(error);
   if (kind === 'configuration' && /does not support SSL/i.test(said))

@@ -10,7 +10,7 @@ import { quoteIdent, withTransaction, type Queryable } from './pool.js';
 import { saveStates } from './state.js';
 import type { ConnectorState } from '../domain/connector-state.js';
 
-// The event log and its intents (README, "The event log"). The events table only ever gains
+// The event log and its intents (docs/concepts/event-log.md). The events table only ever gains
 // confirmed events; intents live beside it until confirmed or settled.
 
 export async function recordIntent(
@@ -167,7 +167,7 @@ function whereSql(where: string[]): string {
 }
 
 /**
- * Masked again as it is read (README, "Security"): events are stored masked,
+ * Masked again as it is read (docs/guides/security.md): events are stored masked,
  * but ones written before masking, or under a narrower `masking.keys`, are
  * not — and nothing read from the log leaves unmasked.
  */

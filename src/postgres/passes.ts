@@ -1,7 +1,7 @@
 import type { PassRecord } from '../domain/pass-record.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
-// <schema>.passes: the history of real passes (README, "Pass history").
+// <schema>.passes: the history of real passes (docs/concepts/exactly-once.md, "Pass history").
 
 const COLUMNS =
   'id, started_at, finished_at, kind, result, changes, problems, events, calls, duration_ms, error';

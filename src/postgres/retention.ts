@@ -1,6 +1,6 @@
 import { quoteIdent, type Queryable } from './pool.js';
 
-// Retention of the log and the pass history (README, "Retention"): small
+// Retention of the log and the pass history (docs/concepts/event-log.md, "Retention"): small
 // batches, each its own statement, so a prune never holds many row locks or
 // one long transaction beside the passes that write.
 

@@ -48,7 +48,7 @@ const SOURCE_COLUMNS: { column: OptionalColumn; present: string; absent: string 
     present: 'prefect_deployment_id::text AS prefect_deployment_id',
     absent: 'NULL AS prefect_deployment_id',
   },
-  // Per-connector settings (README, "Per-connector settings"): each optional.
+  // Per-connector settings (docs/concepts/connectors-and-deployments.md, "Per-connector settings"): each optional.
   { column: 'work_pool_name', present: 'work_pool_name', absent: 'NULL AS work_pool_name' },
   { column: 'work_queue_name', present: 'work_queue_name', absent: 'NULL AS work_queue_name' },
   {

@@ -1,7 +1,7 @@
 import type { Suspension } from '../domain/types.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
-// <schema>.suspensions: connectors an operator suspended (README, "Suspend and resume").
+// <schema>.suspensions: connectors an operator suspended (docs/guides/operating.md, "Suspend and resume").
 
 interface SuspensionRecord {
   connector_id: string;

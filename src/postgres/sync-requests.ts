@@ -3,7 +3,7 @@ import { quoteIdent, type Queryable } from './pool.js';
 import { pruneOlderThan } from './retention.js';
 
 // <schema>.sync_requests: `connector-sync sync` / `retry` handing connectors
-// to the leading worker (README, "Sync now and retry"). The CLI inserts and
+// to the leading worker (docs/guides/operating.md, "Sync now and retry"). The CLI inserts and
 // NOTIFYs SYNC_CHANNEL; the leader serves every open request in one targeted
 // pass, writes each outcome and NOTIFYs SYNCED_CHANNEL with the request's id.
 

@@ -10,7 +10,7 @@ export const realClock: Clock = {
 };
 
 /**
- * A global request-rate limit (README, "Configuration": `prefect.requestsPerSecond`): every
+ * A global request-rate limit (docs/reference/configuration.md: `prefect.requestsPerSecond`): every
  * request takes the next free slot, slots 1/rate apart. No burst allowance,
  * so in any window of T seconds at most ⌊T·rate⌋ + 1 requests start —
  * including right after a Retry-After pause, when every waiting call would

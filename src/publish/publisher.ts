@@ -9,7 +9,7 @@ import type { Sink } from './sink.js';
 import type { Masker } from '../domain/mask.js';
 import { Leadership, type Releasable } from '../postgres/lease.js';
 
-// The outbox's publisher (README, "Sinks"): one replica at a time (the
+// The outbox's publisher (docs/concepts/event-log.md, "Sinks"): one replica at a time (the
 // holder of the publisher lock) reads the log after each sink's cursor and
 // delivers it, in commit order, retrying with backoff while a sink is down.
 // It never runs inside a pass: a pass commits its events and is done.
@@ -26,7 +26,7 @@ export interface PublishMetrics {
 export interface PublisherDeps {
   db: Queryable;
   schema: string;
-  /** Events leave masked (README, "Security"). */
+  /** Events leave masked (docs/guides/security.md). */
   masker: Masker;
   sinks: Sink[];
   retention: RetentionPolicy;

@@ -1,7 +1,7 @@
 import type { SequencedEvent } from '../domain/events.js';
 
 /**
- * Somewhere events of the log are delivered to (README, "Sinks"). `deliver`
+ * Somewhere events of the log are delivered to (docs/concepts/event-log.md, "Sinks"). `deliver`
  * is given events in commit order and resolves once the sink has them all;
  * it may be given some again after a crash, so a sink must keep one copy of
  * an event by its id (Prefect does; NATS JetStream does with Nats-Msg-Id).

@@ -9,7 +9,7 @@ import { DEFAULT_SECRET_KEYS, maskerOf, type Masker } from '../domain/mask.js';
 import type { PassResult } from '../pass/result.js';
 
 // How a pass is shown: a diff for people, a stable JSON object for machines.
-// Values under secret keys are shown masked (README, "Security"); a change
+// Values under secret keys are shown masked (docs/guides/security.md); a change
 // says which masked values it changes. The default masks the default keys,
 // so nothing renders a secret even when a caller forgets its configuration.
 const DEFAULT_MASKER = maskerOf(DEFAULT_SECRET_KEYS);

@@ -61,7 +61,7 @@ export function renderRun(result: PassResult, masker?: Masker): string {
   return lines.join('\n');
 }
 
-/** README "Exit codes": the first that applies of 69, 1, 2, 0 (64 is decided before a pass). */
+/** docs/reference/exit-codes.md: the first that applies of 69, 1, 2, 0 (64 is decided before a pass). */
 export function exitCodeOf(result: PassResult): number {
   if (result.aborted) return EXIT.unavailable;
   if (allProblems(result).length > 0 || result.plan.heldDeletes) return EXIT.problems;

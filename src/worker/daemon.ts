@@ -23,7 +23,7 @@ export interface Daemon {
   /** The address the ops server is bound to ('::' or '0.0.0.0': every interface). */
   host: string;
   port: number;
-  /** Graceful stop (README, "Running in Kubernetes"); resolves once the lock is released and everything is closed. */
+  /** Graceful stop (docs/guides/kubernetes.md); resolves once the lock is released and everything is closed. */
   stop(): Promise<'drained' | 'timed out'>;
 }
 

@@ -18,7 +18,7 @@ import type { SyncOutcome, SyncRequest } from '../domain/sync-request.js';
 export interface SyncRequests {
   open(): Promise<SyncRequest[]>;
   finish(passId: string | null, outcomes: { id: string; outcome: SyncOutcome }[]): Promise<void>;
-  /** The reports left for `sync` show secret values masked (README, "Security"). */
+  /** The reports left for `sync` show secret values masked (docs/guides/security.md). */
   masker: Masker;
 }
 

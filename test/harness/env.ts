@@ -274,7 +274,7 @@ function deepMerge(
 
 /**
  * The description connector-sync gives a connector's deployment: its name, and
- * a line saying who keeps it (README, "What a connector becomes in Prefect").
+ * a line saying who keeps it (docs/concepts/connectors-and-deployments.md).
  */
 export function descriptionOf(name: string, id: string, table = 'cai_connectors'): string {
   return `${name}\n\nManaged by connector-sync from row ${id} of ${table}: edits made in Prefect are reverted.`;

@@ -7,7 +7,7 @@ import { freePort, REPO } from '../../scripts/prefect-server.ts';
 import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../harness/env.js';
 import { prefectApi } from '../harness/prefect-api.js';
 
-// Exit codes and messages of the command line (README, "Exit codes"), end to end.
+// Exit codes and messages of the command line (docs/reference/exit-codes.md), end to end.
 
 let env: TestEnv;
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { startWorker, type WorkerProcess } from '../harness/daemon.js';
 import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 import { eventually } from '../harness/prefect-api.js';
 
-// The ops console (README, "Console") in a real headless Chromium, against the
+// The ops console (docs/guides/operating.md, "Console") in a real headless Chromium, against the
 // real worker after a real first pass: the fleet from Postgres, the status
 // filter and the search, one connector's history with from/to, an event that a
 // later pass makes arriving without a reload, axe-core's check, and the

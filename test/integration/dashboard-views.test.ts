@@ -4,7 +4,7 @@ import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js
 import { shippedViews } from '../harness/monitoring.js';
 import { handMadeDeployment } from '../harness/prefect-api.js';
 
-// The dashboard views of migration 004 (README, "Dashboard") after real passes
+// The dashboard views of migration 004 (docs/guides/operating.md, "Dashboard") after real passes
 // (`run --once`) against the real Prefect: the numbers they give are the tables' numbers, and
 // a read-only role granted only the views reads them and not the tables.
 

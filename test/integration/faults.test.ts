@@ -12,7 +12,7 @@ import {
 import { eventually, prefectApi } from '../harness/prefect-api.js';
 import { byPass, startProxy, type FaultProxy, type FaultRule } from '../harness/proxy.js';
 
-// Fault injection (README, "The event log" and "Operating it"): the worker talks to the real Prefect through
+// Fault injection (docs/concepts/event-log.md and "Operating it"): the worker talks to the real Prefect through
 // a proxy that adds latency, resets connections, hangs, answers bursts of 5xx
 // or 429 with Retry-After, or takes Prefect away. After the faults stop, one
 // more pass converges, and then:

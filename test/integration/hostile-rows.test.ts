@@ -3,7 +3,7 @@ import { createTestEnv, type TestEnv, descriptionOf } from '../harness/env.js';
 import { prefectApi } from '../harness/prefect-api.js';
 import { byPass, startProxy, type FaultProxy } from '../harness/proxy.js';
 
-// Hostile rows (README, "The source table": rows are validated before any call), table
+// Hostile rows (docs/concepts/connectors-and-deployments.md, "The source table": rows are validated before any call), table
 // driven, against the real Postgres source and the real Prefect 3.9.1 server.
 // Every case is one row; all rows of a world go through ONE `run --once`.
 // An invalid row must end `invalid` (state, `status`, exactly one failed event)

@@ -14,7 +14,7 @@ import {
 import { prefectApi } from '../harness/prefect-api.js';
 import { seededRandom, startProxy, type FaultProxy, type ForwardedCall } from '../harness/proxy.js';
 
-// Exactly-once under repeated kill -9 (README, "The event log"). A seeded loop edits the
+// Exactly-once under repeated kill -9 (docs/concepts/event-log.md). A seeded loop edits the
 // connector table at random (creates; schedule, timezone, parameter and name
 // edits; deactivate/reactivate; soft deletes and restores; hard deletes),
 // starts `run --once` through a slowed proxy and kills it with SIGKILL at a

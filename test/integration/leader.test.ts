@@ -10,9 +10,9 @@ import {
 import { prefectApi } from '../harness/prefect-api.js';
 import { startProxy, type FaultProxy, type HoldRule, type ProxyOptions } from '../harness/proxy.js';
 
-// The long-running worker as real processes (README, "Running in Kubernetes"): two replicas on one
+// The long-running worker as real processes (docs/guides/kubernetes.md): two replicas on one
 // database elect one leader; kill -9 of the leader hands the lock to the other
-// without a change applied twice or an event lost (README, "The event log"), also when the
+// without a change applied twice or an event lost (docs/concepts/event-log.md), also when the
 // leader dies with calls in flight; SIGTERM lets the calls in flight finish
 // and exits 0, a second signal exits 130 at once. A dead leader's intents are
 // settled only once none of its calls can still land (late-write.test.ts):

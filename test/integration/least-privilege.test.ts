@@ -8,7 +8,7 @@ import { readMigrations } from '../../src/postgres/migrate.js';
 import { createTestEnv, insertConnectors, runCli, type TestEnv } from '../harness/env.js';
 import { prefectApi } from '../harness/prefect-api.js';
 
-// The database roles README "Security" promises are enough, as real roles on
+// The database roles docs/guides/security.md promises are enough, as real roles on
 // the real Postgres: only `migrate` (and `run` on a schema that is behind)
 // does DDL; `status`, `events` and `plan` only read; a schema that does not
 // exist is one line and exit 64, never created by anything but `migrate`.
@@ -93,7 +93,7 @@ describe('a role that owns the schema but may not CREATE in the database', () =>
     await insertConnectors(env, [{ name: 'least', schedule: '0 2 * * *' }]);
   });
 
-  it('has no CREATE on the database (the case the README promises)', async () => {
+  it('has no CREATE on the database (the case docs/guides/security.md promises)', async () => {
     const [row] = await env.sql(
       `SELECT has_database_privilege($1, current_database(), 'CREATE') AS create,
               has_schema_privilege($1, $2, 'CREATE') AS in_schema`,

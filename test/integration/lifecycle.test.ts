@@ -50,7 +50,7 @@ describe('row changes', () => {
     expect(rest).toEqual([]);
     expect(updated.event).toBe('prefect.deployment.updated');
     expect(updated.deployment_id).toBe(before.id);
-    // The version moves with the row's revision (README, "Versions").
+    // The version moves with the row's revision (docs/concepts/connectors-and-deployments.md, "Versions").
     expect([...updated.payload.updated_fields].sort()).toEqual([
       'description',
       'parameters',

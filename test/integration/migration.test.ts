@@ -5,7 +5,7 @@ import { parse, stringify } from 'yaml';
 import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 import { prefectApi } from '../harness/prefect-api.js';
 
-// README "Moving over from the backend's push", step by step, on deployments
+// docs/guides/moving-from-push.md, step by step, on deployments
 // made the way the backend's PrefectService makes them: `connector-<id>-pipeline`,
 // tagged `connector-<id>` and `scheduled`, parameters {connector_id}, one
 // schedule without a slug, the id written back to the row. Observe first,
@@ -19,7 +19,7 @@ const made = new Map<string, string>();
 /** A run of the first connector's deployment, made before the move: it must stay its run. */
 let runBefore: string;
 
-/** The configuration of the move (README), as a file of its own beside the test's. */
+/** The configuration of the move (docs/guides/moving-from-push.md), as a file of its own beside the test's. */
 function configWith(file: string, move: { observe?: boolean; adopt?: boolean }): string {
   const base = parse(readFileSync(env.configFile, 'utf8')) as Record<string, any>;
   const merged = {

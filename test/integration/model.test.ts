@@ -274,7 +274,7 @@ function isInvalid(row: SourceRowDb): boolean {
   );
 }
 
-/** The desired deployments, by name: README "What a connector becomes in Prefect", written out again. */
+/** The desired deployments, by name: docs/concepts/connectors-and-deployments.md, written out again. */
 function desiredFromRows(rows: SourceRowDb[], tag: string): Map<string, View> {
   const out = new Map<string, View>();
   for (const row of rows) {
@@ -527,7 +527,7 @@ class Run {
   /**
    * The exit code of a pass that goes well: 1 while some live row is invalid,
    * else 2 while an earlier crash's intent is too young to settle (its
-   * connector waits; README, exit codes), else 0.
+   * connector waits; docs/reference/exit-codes.md), else 0.
    */
   async cleanExit(): Promise<number> {
     if ((await this.rows()).some((r) => r.deleted_at === null && isInvalid(r))) return 1;
@@ -724,7 +724,7 @@ class Run {
             expect(code, 'retried writes').toBe(await this.cleanExit());
           // Writes whose every answer was a 503 failed (1), or tripped the circuit (69); a pass
           // that had no write to make (its connectors wait for an earlier crash's intent to
-          // settle: exit 2, say) ends as any clean pass would (README, exit codes).
+          // settle: exit 2, say) ends as any clean pass would (docs/reference/exit-codes.md).
           else if (proxy.failed > 0) expect([1, 69], 'writes never confirmed').toContain(code);
           else expect(code, 'no write to fail').toBe(await this.cleanExit());
           return `exit ${code}, ${proxy.failed} answers replaced by 503`;

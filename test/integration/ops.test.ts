@@ -8,7 +8,7 @@ import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js
 import { parsePrometheus, type Exposition } from '../harness/prometheus.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
 
-// The worker's ops HTTP (README, "Operating it"), against the real worker process after a
+// The worker's ops HTTP (docs/guides/operating.md), against the real worker process after a
 // real first pass: health, readiness, Prometheus metrics, and the paged
 // event and connector APIs with their filters and their refusals.
 

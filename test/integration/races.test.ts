@@ -6,7 +6,7 @@ import { createTestEnv, insertConnectors, type CliResult, type TestEnv } from '.
 import { prefectApi } from '../harness/prefect-api.js';
 import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
-// Start-up races (README: exactly once; one pass at a time): two processes
+// Start-up races (docs/concepts/exactly-once.md; one pass at a time): two processes
 // started at the same instant on the same database and the same Prefect.
 // (a) two `run --once`: both also race on the migrations (the schema is
 //     emptied first, as a DBA hands it over); the one that does not get the reconcile lock waits for it

@@ -225,7 +225,7 @@ describe('a secret parameter', () => {
   it("is, though, in Prefect's own deployment events: why real secrets belong in Secret blocks", async () => {
     // Prefect 3.9.1 emits prefect.deployment.updated with every parameter's
     // from and to in clear, whoever made the change: masking in connector-sync
-    // cannot reach there (README, "Security").
+    // cannot reach there (docs/guides/security.md).
     const { data } = await prefectApi(env.apiUrl).call<{
       events: { event: string; payload: unknown }[];
     }>('POST', '/events/filter', {

@@ -42,7 +42,7 @@ function errors(result: ConfigResult): string[] {
   return result.errors;
 }
 
-describe('defaults (README, "Configuration")', () => {
+describe('defaults (docs/reference/configuration.md)', () => {
   const fromDefaultYaml = loadConfig({ env: { ...REQUIRED_ENV } });
 
   it('need only DATABASE_URL and PREFECT_API_URL, read from the shipped config/default.yaml', () => {

@@ -7,7 +7,7 @@ import { MAX_PARAMETERS_BYTES, validateRow } from '../../../src/domain/validate.
 import { connectorRow, MANAGED_TAG, SETTINGS, sourceRow } from '../../harness/plan-fixtures.js';
 
 describe('desiredDeployment', () => {
-  it('builds the whole deployment of a connector (README, "What a connector becomes in Prefect")', () => {
+  it('builds the whole deployment of a connector (docs/concepts/connectors-and-deployments.md)', () => {
     const spec = desiredDeployment(
       connectorRow({
         id: '42',

@@ -50,7 +50,7 @@ const connectorRelated = {
 };
 
 describe('EVENT_NAMES', () => {
-  it('match the event table of the README', () => {
+  it('are the documented names (docs/reference/events.md)', () => {
     expect(EVENT_NAMES).toEqual({
       created: 'prefect.deployment.created',
       updated: 'prefect.deployment.updated',

@@ -121,7 +121,7 @@ describe('settleIntent: update / pause / resume', () => {
 
   it('the change under test has two fields', () => {
     expect(change.action).toBe('update');
-    // The version moves with every change of the spec (README, "Versions").
+    // The version moves with every change of the spec (docs/concepts/connectors-and-deployments.md, "Versions").
     expect(fieldNames(change).sort()).toEqual(['description', 'schedules', 'version']);
   });
 

@@ -45,7 +45,7 @@ describe('retries after a Retry-After', () => {
     expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(900);
   });
 
-  // README, "Operating it": a Retry-After pauses every request, not only the one that got it.
+  // docs/guides/operating.md: a Retry-After pauses every request, not only the one that got it.
   it('pauses other requests too while a Retry-After is pending', async () => {
     const seen: Seen[] = [];
     const scope = prefect()
