@@ -17,7 +17,6 @@ import { z } from 'zod';
 import type { CliProcess } from '../src/cli/output.ts';
 import type { Config } from '../src/config/schema.ts';
 import type { EventDraft, RelatedContext, StoredEvent } from '../src/domain/events.ts';
-import type { ExitCode } from '../src/domain/exit-codes.ts';
 import type { EventAction } from '../src/domain/vocabulary.ts';
 import type { Change, Deployment, DeploymentSpec, ProblemStatus } from '../src/domain/types.ts';
 import type * as CliProgramModule from '../src/cli/program.ts';
@@ -48,7 +47,7 @@ const { EVENT_NAMES, eventForChange } = (await import(
 const connectorEvents = (await import(
   dist('domain/connector-events.js')
 )) as typeof DomainConnectorEventsModule;
-const { EXIT, EXIT_MEANINGS } = (await import(
+const { EXIT, EXIT_COMMANDS, EXIT_MEANINGS, EXIT_PRECEDENCE } = (await import(
   dist('domain/exit-codes.js')
 )) as typeof DomainExitCodesModule;
 const { SCHEDULE_SLUG } = (await import(dist('domain/desired.js'))) as typeof DomainDesiredModule;
@@ -725,24 +724,6 @@ function eventsPage(): Page {
 
 // ---------------------------------------------------------------------------
 // exit-codes.md
-
-/** When several codes apply, the first of these wins. */
-const EXIT_PRECEDENCE: ExitCode[] = [
-  EXIT.usage,
-  EXIT.unavailable,
-  EXIT.problems,
-  EXIT.pending,
-  EXIT.ok,
-];
-
-const EXIT_COMMANDS: Record<ExitCode, string> = {
-  0: 'every command',
-  1: '`run --once`, `plan`, `sync`, `retry`',
-  2: '`run --once`, `plan`, `sync`, `retry`',
-  64: 'every command',
-  69: 'every command',
-  130: '`run` (the long-running worker)',
-};
 
 function exitCodesPage(): Page {
   const names = new Map(Object.entries(EXIT).map(([name, exitCode]) => [exitCode, name]));

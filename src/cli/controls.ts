@@ -42,9 +42,10 @@ of its pass; with none, this takes the reconcile lock and runs the targeted
 pass itself. Either way their backoff is ignored, and a row Prefect refused
 as invalid is tried again. In observe mode it only plans.
 
-Exit codes: as \`run --once\` (0 converged, 1 a connector failed or is
-invalid/conflicting, 64 bad usage, 69 Postgres or Prefect unreachable, or no
-outcome within --timeout).`;
+Exit codes: as \`run --once\` (see \`connector-sync --help\`): 0 converged, 1
+a connector failed or is invalid/conflicting, 2 a connector waits for an
+earlier call to settle, 64 bad usage, 69 Postgres or Prefect unreachable —
+or no outcome within --timeout.`;
 
 interface SyncFlags {
   json?: boolean;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
-import { loadConfig } from '../config/load.js';
+import { ENV_KEYS, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { EXIT, EXIT_MEANINGS } from '../domain/exit-codes.js';
+import { EXIT, EXIT_MEANINGS, EXIT_PRECEDENCE } from '../domain/exit-codes.js';
 import { EVENT_ACTIONS, PASS_RESULTS } from '../domain/vocabulary.js';
 import { createLogger, redactText } from '../logger.js';
 import { createRuntime, secretsOf, type Runtime } from '../runtime.js';
@@ -109,14 +109,18 @@ export function buildProgram(proc: CliProcess): { program: Command; context: Cli
   return { program, context };
 }
 
-const ENVIRONMENT_HELP = `Environment: DATABASE_URL, PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING,
-CONNECTOR_SYNC_CONFIG, CONNECTOR_SYNC_ENV, CONNECTOR_SYNC_SCHEDULE, LOG_LEVEL, LOG_FORMAT, HOST, PORT.`;
+/** Every variable that sets a key (config/load.ts), and the two that choose the file. */
+const ENVIRONMENT_HELP = wrap(
+  `Environment: ${[...ENV_KEYS.map(([name]) => name), 'CONNECTOR_SYNC_CONFIG', 'CONNECTOR_SYNC_ENV'].join(', ')}.`,
+  80,
+  '',
+);
 
 /** The exit codes of the commands that reconcile, from the one table (domain/exit-codes.ts). */
 function exitCodesHelp(): string {
   const codes = [EXIT.ok, EXIT.problems, EXIT.pending, EXIT.usage, EXIT.unavailable];
   return [
-    'Exit codes (run --once, plan, sync, retry; the first that applies of 64, 69, 1, 2, 0):',
+    `Exit codes (run --once, plan, sync, retry; the first that applies of ${EXIT_PRECEDENCE.join(', ')}):`,
     ...codes.map((code) => `  ${String(code).padEnd(4)}${wrap(EXIT_MEANINGS[code], 74, '      ')}`),
   ].join('\n');
 }
@@ -142,12 +146,15 @@ function addRunCommands(program: Command, context: CliContext): void {
     )
     .option('--once', 'run one pass and exit with its result')
     .option('--dry-run', 'plan only: change nothing (same as `plan`)')
-    .option('--allow-mass-delete', 'let a pass delete more than reconcile.maxDeletesPerPass')
+    .option(
+      '--allow-mass-delete',
+      'with --once or --dry-run: let the pass delete more than reconcile.maxDeletesPerPass',
+    )
     .option(
       '--observe',
       'observe mode (= reconcile.mode: observe): plan and report every pass, never write to Prefect',
     )
-    .option('--json', 'print the result as JSON (with --once or --dry-run)')
+    .option('--json', 'with --once or --dry-run: print the result as JSON')
     .action(async (options: RunFlags) => {
       const overrides = options.observe ? { 'reconcile.mode': 'observe' } : {};
       if (!options.once && !options.dryRun) {

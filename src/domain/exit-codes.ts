@@ -14,6 +14,15 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** When several apply, the first of these wins (0 only when none of the others does). */
+export const EXIT_PRECEDENCE = [
+  EXIT.usage,
+  EXIT.unavailable,
+  EXIT.problems,
+  EXIT.pending,
+  EXIT.ok,
+] as const;
+
 /** What each code means, in the words of `--help` and the reference. */
 export const EXIT_MEANINGS: Record<ExitCode, string> = {
   0: 'converged (plan: nothing to change)',
@@ -22,6 +31,16 @@ export const EXIT_MEANINGS: Record<ExitCode, string> = {
   64: 'bad usage or configuration, including credentials Prefect refuses, a work pool that does not exist, a PREFECT_API_URL that is not a Prefect API, a Postgres role or database that does not exist, a malformed DATABASE_URL, sslmode against a server without SSL, a missing or outdated worker schema, and an ops port already in use',
   69: 'Postgres or Prefect unreachable, Prefect kept failing during the pass, or another process held the reconcile lock longer than reconcile.lockWaitSeconds (sync, retry: no outcome from the leading worker within --timeout)',
   130: 'the long-running worker got a second SIGTERM/SIGINT while stopping, and exited at once',
+};
+
+/** The commands that end with each code. */
+export const EXIT_COMMANDS: Record<ExitCode, string> = {
+  0: 'every command',
+  1: '`run --once`, `plan`, `sync`, `retry`',
+  2: '`run --once`, `plan`, `sync`, `retry`',
+  64: 'every command',
+  69: 'every command',
+  130: '`run` (the long-running worker)',
 };
 
 /** How a failure of each class ends a command. */
