@@ -30,7 +30,7 @@ export function syncRequestsOf(db: Queryable, schema: string, masker: Masker): S
   };
 }
 
-/** The pass that serves `requests`: their connectors, nothing held back. */
+/** The pass that serves `requests`: their connectors, none of them deferred. */
 export function syncPassOf(requests: SyncRequest[]): Pick<PassOptions, 'scope' | 'retryDeferred'> {
   return { scope: [...new Set(requests.flatMap((r) => r.connectorIds))], retryDeferred: true };
 }

@@ -8,9 +8,9 @@ export const realClock: Clock = { now: () => Date.now() };
 /**
  * The work waiting for the next pass: an operator's sync requests, a full
  * pass, or some connectors. Sync requests come first (someone waits for
- * them) and are held back by nothing; a full pass covers every connector, so
+ * them) and wait for nothing; a full pass covers every connector, so
  * it absorbs them; connectors named by wake-ups arriving within the debounce
- * window become one targeted pass; a failed pass holds the next one back.
+ * window become one targeted pass; a failed pass makes the next one wait.
  */
 export type Work = { sync: true } | { sync: false; scope: string[] | undefined };
 
