@@ -79,6 +79,8 @@ export interface LoggedRequest {
   status: number | null;
   /** Whether the call reached Prefect. */
   forwarded: boolean;
+  /** When Prefect's answer reached the proxy (Date.now()); null while it works on it, or when none came. */
+  answeredAt: number | null;
   /** Who called: "connector-sync" (a pass) or "connector-sync (publisher)" (the event sink). */
   userAgent: string;
 }
@@ -229,6 +231,7 @@ export async function startProxy(
         fault: null,
         status: null,
         forwarded: false,
+        answeredAt: null,
         userAgent: req.headers['user-agent'] ?? '',
       };
       log.push(entry);
@@ -294,6 +297,7 @@ export async function startProxy(
             const body: Buffer[] = [];
             answer.on('data', (c: Buffer) => body.push(c));
             answer.on('end', () => {
+              entry.answeredAt = Date.now();
               finished();
               if (match?.rule.point === 'after-prefect') {
                 parked.push(res);

@@ -156,9 +156,13 @@ describe.skipIf(skip)('the ops console', () => {
       page.evaluate((h) => ((globalThis as any).location.hash = h), hash);
     await setHash('');
     await setHash(`#connector=${id}`);
-    // The schedule, and the version that hashes the desired deployment.
+    // The schedule, and the version that hashes the desired deployment. The
+    // page shows the comparison it had until the new one (read from Postgres
+    // and Prefect) is in: on a busy machine that takes more than poll's 1 s.
     await expect
-      .poll(() => page.locator('#compare tr.differs th code').allInnerTexts())
+      .poll(() => page.locator('#compare tr.differs th code').allInnerTexts(), {
+        timeout: 15_000,
+      })
       .toEqual(['schedules', 'version']);
     const differs = page.locator('#compare tr.differs', { hasText: 'schedules' });
     expect(await differs.locator('td').first().innerText()).toContain('30 6 * * *');
@@ -171,7 +175,9 @@ describe.skipIf(skip)('the ops console', () => {
     expect(await update.locator('.changes li').first().innerText()).toMatch(/→/);
     expect(await update.innerText()).toContain('30 6 * * *');
     // …and desired and actual are in step again, without a reload.
-    await expect.poll(() => page.locator('#compare tr.differs').count()).toBe(0);
+    await expect
+      .poll(() => page.locator('#compare tr.differs').count(), { timeout: 15_000 })
+      .toBe(0);
     expect(await page.locator('#compare tbody').innerText()).not.toContain('0 4 * * *');
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(
       42,
