@@ -46,6 +46,8 @@ export function logPassFinished(logger: Logger, result: PassResult, options: Pas
       problems: result.plan.problems.length + result.failures.length,
       events: result.events,
       ...(result.waiting.length > 0 ? { waiting: result.waiting.length } : {}),
+      // Cut short (Prefect kept failing, or shutdown): why, on the pass's own last line.
+      ...(result.aborted ? { aborted: result.aborted } : {}),
       reads: result.calls.reads,
       writes: result.calls.writes,
       durationMs: result.durationMs,
