@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
 import {
+  CHANGE_EVENTS,
   createTestEnv,
   insertConnectors,
   SHORT_CALLS,
@@ -666,7 +667,7 @@ describe(`kill -9 at random moments (seed ${SEED}, ${KILLS} kills)`, () => {
 
     // Exactly once, against Prefect's own events (its persister writes a moment late: poll).
     const ours = await env.sql<OurEvent>(
-      `SELECT action, deployment_id::text, payload FROM ${SCHEMA}.events WHERE action <> 'failed' ORDER BY seq`,
+      `SELECT action, deployment_id::text, payload FROM ${SCHEMA}.events WHERE ${CHANGE_EVENTS} ORDER BY seq`,
     );
     const flowId = (
       await prefectApi(env.apiUrl).call<{ id: string }>('GET', `/flows/name/${env.flowName}`)

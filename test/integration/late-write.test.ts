@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CLI,
   cliEnv,
+  CHANGE_EVENTS,
   createTestEnv,
   insertConnectors,
   SHORT_CALLS,
@@ -97,7 +98,7 @@ function entry(kind: string, updates: Record<string, { to: unknown }> | undefine
 async function ourLedger(): Promise<Ledger> {
   const events = await env.sql<{ action: string; deployment_id: string; payload: any }>(
     `SELECT action, deployment_id, payload FROM connector_sync.events
-      WHERE action <> 'failed' ORDER BY seq`,
+      WHERE ${CHANGE_EVENTS} ORDER BY seq`,
   );
   const out: Ledger = {};
   for (const e of events) {
