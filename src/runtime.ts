@@ -10,15 +10,15 @@ import { PrefectClient } from './prefect/client.js';
 import { PrefectHttp, type PrefectHttpOptions } from './prefect/http.js';
 import type { PassDeps } from './pass/context.js';
 
-/** Secrets that must never be printed: passwords, keys, and their encodings. */
+/**
+ * Secrets that must never be printed: keys, tokens and their encodings, each
+ * replaced wherever it shows up. The database password is not among them: it
+ * is redacted by its position in a URL (redactText), since a short one
+ * replaced as bare text would garble the user name and the rest of a message
+ * and show where it occurs.
+ */
 export function secretsOf(config: Config): string[] {
   const secrets: string[] = [];
-  try {
-    const password = new URL(config.database.url).password;
-    if (password) secrets.push(password, decodeURIComponent(password));
-  } catch {
-    /* not a URL: nothing to extract */
-  }
   secrets.push(...prefectCredentialTexts(config.prefect.apiKey, config.prefect.authString));
   const { token, basic } = config.http.auth;
   if (token) secrets.push(token);

@@ -44,8 +44,8 @@ as invalid is tried again. In observe mode it only plans.
 
 Exit codes: as \`run --once\` (see \`connector-sync --help\`): 0 converged, 1
 a connector failed or is invalid/conflicting, 2 a connector waits for an
-earlier call to settle, 64 bad usage, 69 Postgres or Prefect unreachable —
-or no outcome within --timeout.`;
+earlier call to settle, 64 bad usage (an id that names no connector), 69
+Postgres or Prefect unreachable — or no outcome within --timeout.`;
 
 interface SyncFlags {
   json?: boolean;

@@ -58,9 +58,12 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
     else layers.push(join(dirname(base), `${envName}.yaml`));
   }
   for (const [index, file] of layers.entries()) {
-    const required = index === 0 && explicit !== undefined;
+    // The default file may be absent; one named by a flag, CONNECTOR_SYNC_CONFIG
+    // or CONNECTOR_SYNC_ENV may not: a layer silently skipped is a prod run on dev settings.
     if (!existsSync(file)) {
-      if (required) errors.push(`config file ${file} does not exist`);
+      if (index === 1)
+        errors.push(`CONNECTOR_SYNC_ENV=${envName}: config file ${file} does not exist`);
+      else if (explicit !== undefined) errors.push(`config file ${file} does not exist`);
       continue;
     }
     const parsed = readYaml(file);

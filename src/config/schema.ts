@@ -34,6 +34,13 @@ function parsesAsPostgresUrl(url: string): boolean {
   }
 }
 
+/** `postgres://user:pa#ss@host/db`: a `#` before the last `@` of the authority. */
+function rawHashInUserInfo(url: string): boolean {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const at = rest.lastIndexOf('@');
+  return at > 0 && rest.slice(0, at).includes('#');
+}
+
 export const configSchema = z.strictObject({
   source: z
     .strictObject({
@@ -348,6 +355,12 @@ export const configSchema = z.strictObject({
         })
         .regex(/^postgres(ql)?:\/\//, {
           message: 'must be a postgres:// or postgresql:// URL',
+          abort: true,
+        })
+        // A raw # starts a URL's fragment: the password would be cut there and
+        // the rest read as the host. Said as what it is, not as a bad port.
+        .refine((url) => !rawHashInUserInfo(url), {
+          message: 'the user or password holds a raw "#": percent-encode it as %23',
           abort: true,
         })
         // Parsed as pg parses it, so a mistake is this one line, not a stack trace

@@ -13,9 +13,12 @@ export function prefectCredentialTexts(apiKey?: string, authString?: string): st
   return texts.filter((text) => text.length >= 4);
 }
 
-/** Replaces each secret, and any URL password, with [redacted]. */
+/**
+ * Replaces each secret, and the password of any URL (by its position:
+ * between `user:` and `@`), with [redacted].
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)([^@\s]+)@/gi, '$1[redacted]@');
+  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]+)@/gi, '$1[redacted]@');
   for (const secret of secrets) {
     if (secret) out = out.split(secret).join('[redacted]');
   }

@@ -102,6 +102,20 @@ export async function idsWithStatus(
   return result.rows.map((r) => r.connector_id);
 }
 
+/** Of `ids`, those the worker has a state for (connectors it has reconciled before). */
+export async function knownIds(
+  db: Queryable,
+  schema: string,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  const result = await db.query<{ connector_id: string }>(
+    `SELECT connector_id FROM ${quoteIdent(schema)}.connector_state
+      WHERE connector_id = ANY($1::text[])`,
+    [ids],
+  );
+  return new Set(result.rows.map((r) => r.connector_id));
+}
+
 /** A page of connector states, ordered by connector id (cursor = the last id seen). */
 export async function pageStates(
   db: Queryable,

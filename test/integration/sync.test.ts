@@ -19,6 +19,8 @@ import { startProxy, type FaultProxy, type FaultRule } from '../harness/proxy.js
 let env: TestEnv;
 let proxy: FaultProxy;
 let worker: WorkerProcess | undefined;
+/** The connector of the sync request a timed-out CLI leaves open for the next leader. */
+let leftOpen = '';
 
 const LEADER_KEY = 'connector-sync:leader:connector_sync';
 const createsFail: FaultRule[] = [
@@ -120,6 +122,30 @@ describe('sync without a worker', () => {
   });
 });
 
+describe('sync of an id that names no connector', () => {
+  it('says so on one line and exits 64, changing nothing; a deleted row it knew is still synced', async () => {
+    const passesBefore = await env.sql(`SELECT id FROM connector_sync.passes`);
+    const none = await env.cli(['sync', '999999'], viaProxy());
+    expect(none.code).toBe(64);
+    expect(none.stderr.trim().split('\n')).toEqual([
+      `connector-sync: no connector 999999: not a row of cai_connectors, and never reconciled (\`connector-sync status\` lists the connectors)`,
+    ]);
+    expect(await env.sql(`SELECT id FROM connector_sync.passes`)).toHaveLength(passesBefore.length);
+
+    const [known] = (await insertConnectors(env, [
+      { name: 'known-then-gone', schedule: '0 5 * * *' },
+    ])) as [string];
+    expect((await env.cli(['sync', known], viaProxy())).code).toBe(0);
+    await env.sql(`DELETE FROM cai_connectors WHERE id = $1`, [known]);
+    const gone = await env.cli(['sync', known, '999998'], viaProxy());
+    expect(gone.code).toBe(64);
+    expect(gone.stderr).toContain('no connector 999998:');
+    const deleted = await env.cli(['sync', known], viaProxy());
+    expect(deleted.code).toBe(0);
+    expect(await deploymentOf(known)).toBeUndefined();
+  });
+});
+
 describe('sync while another process holds the lock', () => {
   it('waits, and runs the pass itself once the leader goes away', async () => {
     const id = await failedConnector('leader-leaves', 2);
@@ -150,9 +176,12 @@ describe('sync while another process holds the lock', () => {
   });
 
   it('gives up after --timeout with exit 69, the request left open', async () => {
+    [leftOpen] = (await insertConnectors(env, [{ name: 'left-open', schedule: '0 6 * * *' }])) as [
+      string,
+    ];
     const leader = await holdLeaderLock();
     try {
-      const result = await env.cli(['sync', 'no-such-connector', '--timeout', '1.5']);
+      const result = await env.cli(['sync', leftOpen, '--timeout', '1.5']);
       expect(result.code).toBe(69);
       expect(result.stderr).toContain('has not reconciled connectors of sync request');
       expect(result.stderr).toContain('within 1.5s (--timeout)');
@@ -186,7 +215,7 @@ describe('sync and retry against a running worker', () => {
     );
     expect(left!.open).toBe(0);
     expect(worker.logs.find((l) => l.msg === 'sync requests served')!.connectors).toEqual([
-      'no-such-connector',
+      leftOpen,
     ]);
     expect(await deploymentOf(id)).toBeDefined();
     expect((await stateOf(id)).status).toBe('synced');

@@ -1,14 +1,14 @@
 import { Lease, LEASES } from '../../postgres/lease.js';
 import { Listener } from '../../postgres/listen.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
-import { idsWithStatus } from '../../postgres/state.js';
+import { idsWithStatus, knownIds } from '../../postgres/state.js';
 import {
   finishSyncRequests,
   readFinished,
   requestSync,
   SYNCED_CHANNEL,
 } from '../../postgres/sync-requests.js';
-import { UnavailableError } from '../../domain/errors.js';
+import { ConfigurationError, UnavailableError } from '../../domain/errors.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import { syncOutcomeOf } from '../../render/sync.js';
 import type { Runtime } from '../../runtime.js';
@@ -41,6 +41,7 @@ export async function syncCommand(
 ): Promise<number> {
   const { url, schema } = rt.config.database;
   await requireCurrentSchema(rt.pool, schema);
+  await refuseUnknown(rt, ids);
   // Observe mode writes nothing: a plan of these connectors, as `plan` makes one.
   if (rt.config.reconcile.mode === 'observe') return syncHere(rt, null, ids, null, options, out);
   const lock = await Lease.tryTake(url, LEASES.reconcile(schema), rt.logger);
@@ -59,6 +60,24 @@ export async function syncCommand(
   const { outcome } = served.finished;
   out.print(options.json ? JSON.stringify(outcome.json, null, 2) : outcome.text);
   return outcome.exitCode;
+}
+
+/**
+ * An id that is neither a row of the source nor a connector the worker has
+ * reconciled before names nothing: a typo, said at once (exit 64), not a
+ * pass that changes nothing and exits 0. A row deleted since is known, and
+ * its sync deletes its deployment.
+ */
+async function refuseUnknown(rt: Runtime, ids: string[]): Promise<void> {
+  const inSource = new Set((await rt.store.readSource(ids)).rows.map((r) => r.id));
+  const known = await knownIds(rt.pool, rt.config.database.schema, ids);
+  const unknown = ids.filter((id) => !inSource.has(id) && !known.has(id));
+  if (unknown.length === 0) return;
+  const which =
+    unknown.length === 1 ? `connector ${unknown[0]}` : `connectors ${unknown.join(', ')}`;
+  throw new ConfigurationError([
+    `no ${which}: not a row of ${rt.config.source.table}, and never reconciled (\`connector-sync status\` lists the connectors)`,
+  ]);
 }
 
 /** `retry`: `sync` for every connector whose last pass left it in one of `statuses`. */

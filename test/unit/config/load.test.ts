@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import {
@@ -318,18 +318,21 @@ describe('CONNECTOR_SYNC_ENV layers a file next to the base file', () => {
     expect(c.reconcile.concurrency).toBe(3);
   });
 
-  it('a layer that does not exist is skipped', () => {
+  it('a layer that does not exist is refused, naming the file looked for (never a prod run on the base alone)', () => {
     const result = loadConfig({
       env: { ...REQUIRED_ENV, CONNECTOR_SYNC_ENV: 'production' },
       configFile: base,
     });
-    expect(config(result).deployment.workPoolName).toBe('pool-a');
-    expect(result.ok && result.files).toEqual([base]);
+    expect(errors(result)).toEqual([
+      `CONNECTOR_SYNC_ENV=production: config file ${join(d, 'production.yaml')} does not exist`,
+    ]);
   });
 
-  it('the layer sits next to the shipped default.yaml when no file is given', () => {
+  it('the layer is looked for next to the shipped default.yaml when no file is given', () => {
     const result = loadConfig({ env: { ...REQUIRED_ENV, CONNECTOR_SYNC_ENV: 'no-such-env' } });
-    expect(result.ok && result.files).toEqual([DEFAULT_YAML]);
+    expect(errors(result)).toEqual([
+      `CONNECTOR_SYNC_ENV=no-such-env: config file ${join(dirname(DEFAULT_YAML), 'no-such-env.yaml')} does not exist`,
+    ]);
   });
 
   it('a name that is not plain is refused', () => {
@@ -438,6 +441,20 @@ describe('problems', () => {
     const errs = errors(loadConfig({ env: { ...REQUIRED_ENV, ...env } }));
     expect(errs).toHaveLength(1);
     expect(errs[0]!.startsWith(prefix)).toBe(true);
+  });
+
+  it('a raw "#" in the database password is named, with its encoding (it would start the URL\'s fragment)', () => {
+    const errs = errors(
+      loadConfig({ env: { ...REQUIRED_ENV, DATABASE_URL: 'postgres://sync:pa#ss@db:5432/app' } }),
+    );
+    expect(errs).toEqual([
+      'database.url (DATABASE_URL): the user or password holds a raw "#": percent-encode it as %23',
+    ]);
+    expect(errs[0]).not.toContain('pa#ss');
+    const encoded = loadConfig({
+      env: { ...REQUIRED_ENV, DATABASE_URL: 'postgres://sync:pa%23ss@db:5432/app' },
+    });
+    expect(config(encoded).database.url).toBe('postgres://sync:pa%23ss@db:5432/app');
   });
 
   it('a bad reconcile schedule is explained by the cron check', () => {
