@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { PrefectClient } from './prefect/client.js';
 import { PrefectHttp, type PrefectHttpOptions } from './prefect/http.js';
 import type { PassDeps } from './pass/context.js';
+import { InstallationClaim } from './pass/installation.js';
 
 /**
  * Secrets that must never be printed: keys, tokens and their encodings, each
@@ -31,6 +32,7 @@ export function secretsOf(config: Config): string[] {
 export interface Runtime extends PassDeps {
   pool: pg.Pool;
   prefect: PrefectClient;
+  installation: InstallationClaim;
   close(): Promise<void>;
 }
 
@@ -64,9 +66,11 @@ export function createRuntime(
     logger: log,
     observe,
   });
+  const prefect = new PrefectClient(http);
   return {
     pool,
-    prefect: new PrefectClient(http),
+    prefect,
+    installation: new InstallationClaim(prefect, config),
     store: new PostgresStore(pool, config.database.schema, config.source.table),
     config,
     logger: log,

@@ -127,7 +127,7 @@ const SUBJECT = { deployment: DEPLOYMENT, context: CONTEXT };
 
 /** One example draft per action, each from the builder a pass uses. */
 function exampleDrafts(): Record<EventAction, EventDraft> {
-  const { failedEvent, recoveredEvent, heldEvent, passEvent } = connectorEvents;
+  const { failedEvent, recoveredEvent, heldEvent, passEvent, sourceShrankEvent } = connectorEvents;
   const failure = 'update failed: Prefect PATCH /deployments/{id} failed: ECONNRESET';
   const pass = {
     id: IDS.pass,
@@ -182,6 +182,13 @@ function exampleDrafts(): Record<EventAction, EventDraft> {
       error: 'Prefect unreachable: connect ECONNREFUSED 10.0.0.7:4200',
     }),
     'pass-aborted': passEvent({ ...pass, outcome: 'aborted' }),
+    'source-shrank': sourceShrankEvent({
+      table: 'cai_connectors',
+      from: 1200,
+      to: 0,
+      limit: '50%',
+      held: 1200,
+    }),
   };
 }
 

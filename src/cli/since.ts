@@ -1,6 +1,6 @@
-// `events --since`: a date, or how long ago.
+import { DURATION_EXAMPLES, parseDuration } from '../domain/duration.js';
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 };
+// `events --since`: a date, or how long ago.
 
 /**
  * `--since`: an ISO date or date-time, or a duration before `now` such as
@@ -9,15 +9,13 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400,
  */
 export function parseSince(value: string, now: Date): Date | string {
   const text = value.trim();
-  if (/^(\d+[smhdw])+$/.test(text)) {
-    let seconds = 0;
-    for (const [, amount, unit] of text.matchAll(/(\d+)([smhdw])/g))
-      seconds += Number(amount) * UNIT_SECONDS[unit!]!;
+  const seconds = parseDuration(text);
+  if (seconds !== null) {
     const since = new Date(now.getTime() - seconds * 1_000);
     if (!Number.isNaN(since.getTime())) return since;
   } else if (/^\d{4}-\d{2}-\d{2}([T ]\S.*)?$/.test(text)) {
     const date = new Date(text);
     if (!Number.isNaN(date.getTime())) return date;
   }
-  return 'expected an ISO date such as 2026-01-31 or 2026-01-31T08:00:00Z, or a duration such as 45s, 30m, 2h or 7d';
+  return `expected an ISO date such as 2026-01-31 or 2026-01-31T08:00:00Z, or a duration such as ${DURATION_EXAMPLES}`;
 }

@@ -22,6 +22,7 @@ export type ConfigResult =
 
 /** The environment variables that set a configuration key: [variable, dotted key]. */
 export const ENV_KEYS: [string, string][] = [
+  ['CONNECTOR_SYNC_INSTALLATION', 'installation'],
   ['DATABASE_URL', 'database.url'],
   ['PREFECT_API_URL', 'prefect.apiUrl'],
   ['PREFECT_API_KEY', 'prefect.apiKey'],

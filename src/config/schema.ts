@@ -1,4 +1,5 @@
 import { parse as parsePostgresUrl } from 'pg-connection-string';
+import { DURATION_EXAMPLES, parseDuration } from '../domain/duration.js';
 import { z } from 'zod';
 import { cronProblem } from '../domain/cron.js';
 import { DEFAULT_SECRET_KEYS, secretKeysProblem } from '../domain/mask.js';
@@ -22,6 +23,11 @@ const cron = z.string().refine((value) => cronProblem(value) === null, {
 
 const jsonObject = z.record(z.string(), z.unknown());
 
+/** A duration written like `--since`: `30s`, `15m`, `1h`, `1h30m`, `7d`. */
+const duration = z.string().refine((text) => (parseDuration(text) ?? 0) > 0, {
+  message: `must be a duration such as ${DURATION_EXAMPLES}`,
+});
+
 /** The flow of connector deployments when neither deployment.flowName nor a template names one. */
 export const DEFAULT_FLOW_NAME = 'run_connector_pipeline';
 
@@ -42,6 +48,16 @@ function rawHashInUserInfo(url: string): boolean {
 }
 
 export const configSchema = z.strictObject({
+  installation: z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/,
+      'must be a short lower-case name: letters, digits and inner dashes (at most 40)',
+    )
+    .default('default')
+    .describe(
+      "This installation's name: several installations (each its own source and worker schema) may share one Prefect and one managed tag, each owning only its own deployments (a `cs-installation:<name>` tag; none for `default`, so upgrading changes nothing). Two installations of one name that read different sources are refused (exit 64).",
+    ),
   source: z
     .strictObject({
       table: identifierPath
@@ -243,6 +259,32 @@ export const configSchema = z.strictObject({
         .default('25%')
         .describe(
           'A pass that would delete more than this (a count, or a share such as `"25%"` of the managed deployments listed; never fewer than 10) deletes nothing and exits 1, unless `--allow-mass-delete` is given.',
+        ),
+      deleteBudget: z
+        .strictObject({
+          limit: z
+            .int()
+            .min(0)
+            .default(10)
+            .describe(
+              'Deletes that may go within any one `window` (0: every delete waits for an approval).',
+            ),
+          window: duration
+            .default('1h')
+            .describe(
+              'The sliding window the budget counts over, written like `--since` (`30m`, `1h`, `1d`).',
+            ),
+        })
+        .default({ limit: 10, window: '1h' })
+        .describe(
+          'Deletes on a budget: at most `limit` deployments deleted in any `window`, counted from the event log (so restarts and leader changes do not reset it), by every path — full passes, wake-ups, `sync`, `retry`. Deletes beyond it are held as the mass-delete guard holds them, until the window frees up or they are approved (`--allow-mass-delete`).',
+        ),
+      sourceShrinkLimit: z
+        .string()
+        .regex(/^(\d+(\.\d+)?%|off)$/, 'must be a percentage such as "50%", or "off"')
+        .default('50%')
+        .describe(
+          'When a full pass reads this share fewer rows than the last good pass (from 10 rows up), or none where there were some, the source is taken to be broken (a view returning nothing, a truncated table, the wrong table): nothing is deleted or paused, every delete is held with the reason `source shrank from M to N rows`, and creates and updates of the rows that are there still go. `off` turns the check off.',
         ),
       backoff: z
         .strictObject({

@@ -101,3 +101,33 @@ export function passEvent(pass: {
     payload: { kind: pass.kind, error: pass.error, duration_ms: pass.durationMs },
   };
 }
+
+/**
+ * The source shrank past its limit since the last good pass: every delete is
+ * held until it looks healthy again. One event per episode, about the source.
+ */
+export function sourceShrankEvent(shrink: {
+  table: string;
+  from: number;
+  to: number;
+  limit: string;
+  held: number;
+}): EventDraft {
+  return {
+    event: EVENT_NAMES['source-shrank'],
+    action: 'source-shrank',
+    connector_id: null,
+    deployment_id: null,
+    resource: {
+      'prefect.resource.id': `connector-sync.source.${shrink.table}`,
+      'prefect.resource.name': shrink.table,
+    },
+    related: [],
+    payload: {
+      from_rows: shrink.from,
+      to_rows: shrink.to,
+      limit: shrink.limit,
+      held_deletes: shrink.held,
+    },
+  };
+}

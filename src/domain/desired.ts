@@ -11,7 +11,8 @@ export interface DesiredSettings {
   idKind: IdKind;
   nameTemplate: string;
   tags: string[];
-  managedTag: string;
+  /** The managed tag, and the installation's tag unless it is `default` (domain/ownership.ts). */
+  ownershipTags: string[];
   /** The source table, named in each description. */
   sourceTable: string;
   workPoolName: string;
@@ -54,7 +55,12 @@ export function desiredDeployment(row: ConnectorRow, settings: DesiredSettings):
       : [],
     paused: !row.isActive,
     tags: [
-      ...new Set([...settings.tags, ...overrides.tags, settings.managedTag, connectorTag(row.id)]),
+      ...new Set([
+        ...settings.tags,
+        ...overrides.tags,
+        ...settings.ownershipTags,
+        connectorTag(row.id),
+      ]),
     ].sort(),
     work_pool_name: overrides.workPoolName ?? settings.workPoolName,
     work_queue_name: overrides.workQueueName ?? settings.workQueueName,

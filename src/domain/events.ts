@@ -17,6 +17,7 @@ export const EVENT_NAMES: Record<EventAction, string> = {
   held: 'connector-sync.connector.held',
   'pass-failed': 'connector-sync.pass.failed',
   'pass-aborted': 'connector-sync.pass.aborted',
+  'source-shrank': 'connector-sync.source.shrank',
 };
 
 export interface Resource {

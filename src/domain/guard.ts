@@ -4,11 +4,17 @@ import type {
   DeleteChange,
   DeploymentSpec,
   HeldConnector,
+  HeldDeletes,
+  HoldRule,
   Notice,
   Plan,
   Problem,
   UpdateChange,
 } from './types.js';
+
+// The delete guards (docs/concepts/ownership-and-safety.md): a pass's deletes
+// go only when the pass makes few of them, the sliding window's budget has
+// room for them, and the source looks as healthy as the last good pass.
 
 /** A pass's plan before the guard has its say: its deletes apart from the rest. */
 export interface GuardDraft {
@@ -18,29 +24,99 @@ export interface GuardDraft {
   unchanged: string[];
 }
 
+/** What the guards know when a pass decides. */
+export interface DeleteRules {
+  /** More deletes than this in one pass, and the pass deletes nothing. */
+  perPass: number;
+  /** At most `limit` deletes in any `window` (its words, e.g. "1h"); `used` of them are made. */
+  budget: { limit: number; window: string; used: number };
+  /** Set when the source shrank past its limit since the last good pass: no delete goes. */
+  sourceShrank: { from: number; to: number } | null;
+  /** An operator approved the deletes (`--allow-mass-delete`): every one goes. */
+  approved: boolean;
+}
+
+type Guarded = Omit<Plan, 'suspended'>;
+
+interface Hold {
+  rule: HoldRule;
+  by: string;
+  limit: number;
+  held: DeleteChange[];
+  /** Why, at the end of each held connector's line. */
+  why: string;
+  notice: string;
+  /** Whether what must not run meanwhile is paused (not when the source itself looks broken). */
+  pause: boolean;
+}
+
 /**
- * The mass-delete guard: a pass that would delete more than the limit deletes
- * nothing. What it holds back holds back what depends on it: a renamed
- * connector's new deployment is not created while its old one stays; a
- * deployment that must not run meanwhile (a leftover beside the connector's
- * live deployment, an inactive connector's) is paused instead.
+ * The delete guards. What a guard holds back holds back what depends on it:
+ * a renamed connector's new deployment is not created while its old one
+ * stays; a deployment that must not run meanwhile (a leftover beside the
+ * connector's live deployment, an inactive connector's) is paused instead —
+ * except when the source looks broken, when nothing is paused either.
  */
-export function guardDeletes(
-  draft: GuardDraft,
-  limit: number,
-  allowMassDelete: boolean,
-): Omit<Plan, 'suspended'> {
-  const plan = { problems: draft.problems, unchanged: draft.unchanged };
-  if (draft.deletes.length <= limit || allowMassDelete) {
+export function guardDeletes(draft: GuardDraft, rules: DeleteRules): Guarded {
+  const hold = draft.deletes.length === 0 || rules.approved ? null : holdOf(draft.deletes, rules);
+  if (!hold)
     return {
-      ...plan,
+      problems: draft.problems,
+      unchanged: draft.unchanged,
       changes: [...draft.changes, ...draft.deletes],
       notices: [],
       heldDeletes: null,
     };
+  return applyHold(draft, hold);
+}
+
+/** The rule that holds deletes back this pass, first that applies; null when they all go. */
+function holdOf(deletes: DeleteChange[], rules: DeleteRules): Hold | null {
+  const n = deletes.length;
+  const shrank = rules.sourceShrank;
+  if (shrank) {
+    const rows = `source shrank from ${shrank.from} to ${shrank.to} rows`;
+    return {
+      rule: 'source-shrank',
+      by: 'the source check',
+      limit: shrank.from,
+      held: deletes,
+      why: `the ${rows} since the last good pass; nothing is deleted or paused until it looks healthy again, or the deletes are approved`,
+      notice: `source check: the ${rows} since the last good pass; none of ${n} deletes was made and nothing was paused (a view returning nothing, a truncated table, the wrong source.table?); if the rows were meant to go, approve the deletes`,
+      pause: false,
+    };
   }
-  const why = `the mass-delete guard held back all ${draft.deletes.length} deletes of this pass (limit ${limit}); run with --allow-mass-delete if they are intended`;
-  const waitingToRecreate = new Set(draft.deletes.filter(isLeftover).map((d) => d.connectorId));
+  if (n > rules.perPass)
+    return {
+      rule: 'per-pass',
+      by: 'the mass-delete guard',
+      limit: rules.perPass,
+      held: deletes,
+      why: `the mass-delete guard held back all ${n} deletes of this pass (limit ${rules.perPass}); run with --allow-mass-delete if they are intended`,
+      notice: `mass-delete guard: this pass would delete ${n} deployments, more than the limit of ${rules.perPass}; nothing was deleted (use --allow-mass-delete if this is intended)`,
+      pause: true,
+    };
+  const { limit, window, used } = rules.budget;
+  const room = Math.max(0, limit - used);
+  if (n <= room) return null;
+  const spent = `${used} deployments deleted in the last ${window}, the delete budget is ${limit} per ${window}`;
+  return {
+    rule: 'budget',
+    by: 'the delete budget',
+    limit,
+    // The ones that go are the first in a stable order; the rest wait their turn.
+    held: [...deletes].sort(byConnector).slice(room),
+    // Without the count, which moves: the same hold reads the same on every pass (one held event).
+    why: `the delete budget of ${limit} per ${window} is spent; it goes once the window frees up, or when approved`,
+    notice: `delete budget: ${spent}; ${n - room} of this pass's ${n} deletes are held back until the window frees up (approve them if they are intended)`,
+    pause: true,
+  };
+}
+
+function applyHold(draft: GuardDraft, hold: Hold): Guarded {
+  const heldIds = new Set(hold.held.map((d) => d.deployment.id));
+  const going = draft.deletes.filter((d) => !heldIds.has(d.deployment.id));
+  const waitingToRecreate = new Set(hold.held.filter(isLeftover).map((d) => d.connectorId));
   const recreates = new Map<string, DeploymentSpec>();
   const changes: Change[] = [];
   for (const change of draft.changes) {
@@ -48,24 +124,32 @@ export function guardDeletes(
       recreates.set(change.connectorId, change.spec);
     else changes.push(change);
   }
-  const pauses = pausesWhileHeld(draft.deletes, recreates);
-  const notices: Notice[] = [
-    {
-      connectorId: null,
-      message: `mass-delete guard: this pass would delete ${draft.deletes.length} deployments, more than the limit of ${limit}; nothing was deleted (use --allow-mass-delete if this is intended)`,
-    },
-  ];
-  return {
-    ...plan,
-    changes: [...changes, ...pauses],
-    notices,
-    heldDeletes: {
-      count: draft.deletes.length,
-      limit,
-      deletes: draft.deletes,
-      connectors: heldConnectors(draft.deletes, recreates, pauses, why),
-    },
+  const pauses = hold.pause ? pausesWhileHeld(hold.held, recreates) : [];
+  const notices: Notice[] = [{ connectorId: null, message: hold.notice }];
+  const heldDeletes: HeldDeletes = {
+    rule: hold.rule,
+    by: hold.by,
+    count: hold.held.length,
+    limit: hold.limit,
+    deletes: hold.held,
+    connectors: heldConnectors(hold.held, recreates, pauses, hold.why),
   };
+  return {
+    problems: draft.problems,
+    unchanged: draft.unchanged,
+    changes: [...changes, ...going, ...pauses],
+    notices,
+    heldDeletes,
+  };
+}
+
+function byConnector(a: DeleteChange, b: DeleteChange): number {
+  const ka = a.connectorId ?? '\uffff';
+  const kb = b.connectorId ?? '\uffff';
+  return (
+    ka.localeCompare(kb, 'en', { numeric: true }) ||
+    a.deployment.name.localeCompare(b.deployment.name)
+  );
 }
 
 /**

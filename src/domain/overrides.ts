@@ -1,3 +1,4 @@
+import { isInstallationTag } from './ownership.js';
 import { isPlainObject } from './json.js';
 import type { RowOverrides, SourceRow } from './types.js';
 import { describe } from './describe.js';
@@ -48,9 +49,11 @@ function parseTags(value: unknown, reserved: string[]): string[] | string {
   const tags = typeof value === 'string' ? parseJson(value) : value;
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t.trim() !== ''))
     return `tags must be a list of non-empty text, got ${describe(tags)}`;
-  const taken = (tags as string[]).find((t) => t.startsWith('connector-') || reserved.includes(t));
+  const taken = (tags as string[]).find(
+    (t) => t.startsWith('connector-') || isInstallationTag(t) || reserved.includes(t),
+  );
   if (taken !== undefined)
-    return `tag "${taken}" is connector-sync's own (connector-* and the managed tag tell deployments apart); rename it`;
+    return `tag "${taken}" is connector-sync's own (connector-*, cs-installation:* and the managed tag tell deployments apart); rename it`;
   return tags as string[];
 }
 

@@ -1,7 +1,8 @@
 import { deleteChange, pauseChange } from './changes.js';
 import { diffDeployment, updateAction } from './diff.js';
-import { guardDeletes, type GuardDraft } from './guard.js';
+import { guardDeletes, type DeleteRules, type GuardDraft } from './guard.js';
 import { connectorIdOfTags } from './vocabulary.js';
+import { installationOfTags } from './ownership.js';
 import type {
   DeleteReason,
   Deployment,
@@ -43,16 +44,22 @@ export interface PlanInput {
    * in Prefect (a drift), not a row change such as a deactivation.
    */
   rowAsSynced: Set<string>;
-  /** Every deployment carrying the managed tag. */
+  /** This installation's managed deployments. */
   managed: Deployment[];
-  /** Deployments of our flow with a wanted name but without the managed tag. */
+  /** Deployments of our flow with a wanted name that are not ours (no managed tag, or another installation's). */
   foreign: Deployment[];
   flowId: string | null;
   /** Tags that are never a connector's tag: deployment.tags and the managed tag. */
   configTags: string[];
+  /** A stranger carrying it belongs to another installation: a conflict, never adopted. */
+  managedTag: string;
   onInactive: 'pause' | 'delete';
   adopt: boolean;
   deleteLimit: DeleteLimit;
+  /** The sliding window's delete budget, and how much of it is spent. */
+  budget: DeleteRules['budget'];
+  /** Set when a full pass read far fewer rows than the last good one. */
+  sourceShrank: DeleteRules['sourceShrank'];
   allowMassDelete: boolean;
 }
 
@@ -132,11 +139,12 @@ export function planPass(input: PlanInput): Plan {
     if (!input.suspended.has(spec.connectorId)) planSpec(spec, input, ours, foreign, draft);
   planStoppedRuns(input, draft);
   planLeftovers(input, draft);
-  const plan = guardDeletes(
-    draft,
-    deleteLimit(input.deleteLimit, input.managed.length),
-    input.allowMassDelete,
-  );
+  const plan = guardDeletes(draft, {
+    perPass: deleteLimit(input.deleteLimit, input.managed.length),
+    budget: input.budget,
+    sourceShrank: input.sourceShrank,
+    approved: input.allowMassDelete,
+  });
   return { ...plan, suspended: suspended.connectors };
 }
 
@@ -155,14 +163,9 @@ function planSpec(
   let actual = ours.get(spec.name);
   if (!actual) {
     const stranger = foreign.get(spec.name);
-    if (stranger && !input.adopt) {
-      draft.problems.push({
-        connectorId: spec.connectorId,
-        connectorName: spec.connectorName,
-        status: 'conflict',
-        message: `deployment "${spec.name}" already exists without the managed tag; remove it, rename it or set ownership.adopt`,
-        retryable: false,
-      });
+    const conflict = stranger ? strangerConflict(spec, stranger, input) : null;
+    if (conflict) {
+      draft.problems.push(conflict);
       return;
     }
     actual = stranger;
@@ -195,6 +198,31 @@ function planSpec(
         ? { cause: 'drift' as const }
         : {}),
     });
+}
+
+/**
+ * A same-named deployment that is not ours: a conflict — always when it is
+ * another installation's, unless adopted when it is nobody's; null to adopt it.
+ */
+function strangerConflict(
+  spec: DeploymentSpec,
+  stranger: Deployment,
+  input: PlanInput,
+): Problem | null {
+  const theirs = stranger.tags.includes(input.managedTag)
+    ? installationOfTags(stranger.tags)
+    : null;
+  if (theirs === null && input.adopt) return null;
+  return {
+    connectorId: spec.connectorId,
+    connectorName: spec.connectorName,
+    status: 'conflict',
+    message:
+      theirs === null
+        ? `deployment "${spec.name}" already exists without the managed tag; remove it, rename it or set ownership.adopt`
+        : `deployment "${spec.name}" belongs to connector-sync installation "${theirs}"; give this installation a deployment.nameTemplate or flow of its own`,
+    retryable: false,
+  };
 }
 
 /** An invalid row that is inactive: its runs stop whatever else is wrong with it. */

@@ -240,9 +240,21 @@ export interface HeldConnector {
   notCreated: string | null;
 }
 
+/**
+ * The rule that held deletes back (docs/concepts/ownership-and-safety.md):
+ * more than a pass may make, more than the sliding window's budget, or a
+ * source that shrank past its limit since the last good pass.
+ */
+export const HOLD_RULES = ['per-pass', 'budget', 'source-shrank'] as const;
+export type HoldRule = (typeof HOLD_RULES)[number];
+
 export interface HeldDeletes {
-  /** Deletes this pass would have made. */
+  rule: HoldRule;
+  /** The rule's words for a line: "the mass-delete guard", "the delete budget", … */
+  by: string;
+  /** Deletes held back (with a budget, the pass made the ones it had room for). */
   count: number;
+  /** The rule's limit: deletes per pass, per window, or the rows of the last good pass. */
   limit: number;
   deletes: DeleteChange[];
   /** The connectors those deletes belong to (orphans have none). */

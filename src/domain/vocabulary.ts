@@ -14,6 +14,7 @@ export const EVENT_ACTIONS = [
   'held',
   'pass-failed',
   'pass-aborted',
+  'source-shrank',
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
@@ -29,11 +30,13 @@ export const EVENT_DESCRIPTIONS: Record<EventAction, string> = {
     'A connector got into a problem (status `failed`, `invalid` or `conflict`), or its problem changed: once per distinct problem, not on every pass. Payload: `status`, `message`, `retryable`.',
   recovered:
     'A connector went from `failed`, `invalid` or `conflict` to `synced` (not from `held`). Payload: `from`, the problem status it left, and `was`, its message.',
-  held: "The mass-delete guard held back the delete of one of the connector's deployments. Payload: `message`.",
+  held: "A delete guard (the per-pass limit or the delete budget) held back the delete of one of the connector's deployments. Payload: `message`.",
   'pass-failed':
     'A pass failed (Prefect or Postgres away). Payload: `kind`, `error`, `duration_ms`.',
   'pass-aborted':
     "A pass was cut short (too many failures in a row); not when the worker's own shutdown or a lost lock ended it. Payload: as `pass-failed`.",
+  'source-shrank':
+    'A full pass read far fewer rows than the last good pass (reconcile.sourceShrinkLimit), or none: every delete is held until the source looks healthy again. Once per episode, about the source (resource `connector-sync.source.<table>`). Payload: `from_rows`, `to_rows`, `limit`, `held_deletes`.',
 };
 
 /** `connector_state.status` (docs/concepts/how-a-pass-works.md, "Per-connector state"). */
@@ -57,7 +60,7 @@ export const CONNECTOR_STATUS_DESCRIPTIONS: Record<ConnectorStatus, string> = {
   invalid:
     'the row cannot become a deployment (`last_error` says what to fix); not retried until the row changes',
   conflict: 'a same-named deployment without the managed tag exists',
-  held: 'the mass-delete guard held back the delete of one of its deployments (`last_error` names it, why, and what waits with it)',
+  held: 'a delete guard (the per-pass limit, the delete budget, the source check) held back the delete of one of its deployments (`last_error` names it, why, and what waits with it)',
   deleted:
     'the connector has no deployment (row deleted, soft-deleted, or inactive with `onInactive: delete`)',
 };
@@ -70,7 +73,7 @@ export type PassResultKind = (typeof PASS_RESULTS)[number];
 export const PASS_RESULT_DESCRIPTIONS: Record<PassResultKind, string> = {
   ok: 'the pass ran to its end with nothing wrong',
   problems:
-    'the pass ran to its end, but some connectors failed, are invalid or in conflict, or the mass-delete guard held deletes back',
+    'the pass ran to its end, but some connectors failed, are invalid or in conflict, or a delete guard held deletes back',
   aborted:
     'the pass was cut short: Prefect kept failing, the worker stopped, or it lost the reconcile lock to another replica',
   error: 'the pass itself failed (Prefect or Postgres away)',

@@ -43,7 +43,18 @@ export class Metrics {
   });
   readonly heldDeletes = new Gauge({
     name: 'connector_sync_held_deletes',
-    help: 'Deletes the mass-delete guard held back in the last full pass',
+    help: 'Deletes a delete guard held back in the last full pass (any rule)',
+    registers: [this.registry],
+  });
+  readonly heldDeletesByRule = new Gauge({
+    name: 'connector_sync_held_deletes_by_rule',
+    help: 'Deletes held back in the last full pass, by the rule that held them: per-pass (maxDeletesPerPass), budget (deleteBudget), source-shrank (sourceShrinkLimit)',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceShrunk = new Gauge({
+    name: 'connector_sync_source_shrunk',
+    help: '1 while the last full pass found the source shrunk past reconcile.sourceShrinkLimit (every delete held), else 0',
     registers: [this.registry],
   });
   readonly lastSuccess = new Gauge({

@@ -9,6 +9,7 @@ import { recordStates } from './record-states.js';
 import { confirmSettlements } from './settle.js';
 import { withStatus } from '../domain/connector-state.js';
 import { writeBack } from './writeback.js';
+import { keepSourceHealth } from './source-check.js';
 import type { Judgement } from './judge.js';
 
 export interface Acted {
@@ -33,7 +34,8 @@ export interface ActInput {
 /**
  * The act step of a pass: settle the intents the decide step read off
  * Prefect, mark planned connectors pending, apply the plan, record every
- * connector's state, and write deployment ids back to the source.
+ * connector's state, write deployment ids back to the source, and keep what a
+ * full pass found of the source for the source check.
  */
 export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
   const { config } = deps;
@@ -84,7 +86,13 @@ export async function act(deps: PassDeps, input: ActInput): Promise<Acted> {
     flowId: snapshot.flowId,
     nameTemplate: config.deployment.nameTemplate,
   });
-  const events = settled.tookEffect + outcome.applied.length + problemEvents;
+  const sourceEvents = await keepSourceHealth(deps, {
+    passId: input.passId,
+    source: snapshot.source,
+    health: snapshot.sourceHealth,
+    plan,
+  });
+  const events = settled.tookEffect + outcome.applied.length + problemEvents + sourceEvents;
   return { settled, ...outcome, events };
 }
 

@@ -12,6 +12,8 @@ export interface PassDeps {
   newId: () => string;
   /** Jitter of a failed connector's backoff, in [0, 1); Math.random when not given. */
   random?: () => number;
+  /** One name, one source (installation.ts): checked before a recorded pass; none in unit tests. */
+  installation?: { ensure(register: boolean): Promise<void> };
 }
 
 export interface PassOptions {

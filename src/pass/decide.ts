@@ -3,6 +3,7 @@ import type { ConnectorState } from '../domain/connector-state.js';
 import { planPass, type DeleteLimit } from '../domain/plan.js';
 import type { Deployment, Notice, Plan, Problem, SourceRow } from '../domain/types.js';
 import type { PassOptions } from './context.js';
+import { shrinkLimitOf, shrinkOf } from '../domain/source-health.js';
 import type { Judgement, Waiting } from './judge.js';
 import type { Snapshot } from './observe.js';
 
@@ -33,9 +34,12 @@ export function decide(
     foreign,
     flowId: snapshot.flowId,
     configTags: [...config.deployment.tags, config.ownership.managedTag],
+    managedTag: config.ownership.managedTag,
     onInactive: config.deployment.onInactive,
     adopt: config.ownership.adopt,
     deleteLimit: parseDeleteLimit(config.reconcile.maxDeletesPerPass),
+    budget: { ...config.reconcile.deleteBudget, used: snapshot.deletesInWindow },
+    sourceShrank: sourceShrinkOf(snapshot, config),
     allowMassDelete: options.allowMassDelete,
   });
   const notices: Notice[] = waiting.map((w) => ({
@@ -48,6 +52,20 @@ export function decide(
       message: `${judgement.settlements.length} open intents of an earlier pass are old enough to settle: a real pass reads Prefect for each and writes the event of every change that took effect`,
     });
   return { ...plan, notices: [...plan.notices, ...notices] };
+}
+
+/** The source's shrink since the last good pass, when past its limit (a full pass only). */
+export function sourceShrinkOf(
+  snapshot: Pick<Snapshot, 'source' | 'sourceHealth'>,
+  config: Config,
+): { from: number; to: number } | null {
+  if (!snapshot.sourceHealth) return null;
+  const rows = new Set(snapshot.source.rows.map((r) => r.id)).size;
+  return shrinkOf(
+    snapshot.sourceHealth.goodRows,
+    rows,
+    shrinkLimitOf(config.reconcile.sourceShrinkLimit),
+  );
 }
 
 /** Synced connectors whose row hashes as it did when they were last synced. */

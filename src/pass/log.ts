@@ -21,14 +21,17 @@ export function logDecision(
       { open: settlements.length + waiting.length, waiting: waiting.length },
       'open intents (not settled: dry run)',
     );
-  if (plan.heldDeletes)
+  const held = plan.heldDeletes;
+  // A real pass says a source shrank once per episode (source-check.ts), not every pass.
+  if (held && (held.rule !== 'source-shrank' || options.dryRun))
     log.warn(
       {
-        count: plan.heldDeletes.count,
-        limit: plan.heldDeletes.limit,
-        deployments: plan.heldDeletes.deletes.map((d) => d.deployment.name),
+        rule: held.rule,
+        count: held.count,
+        limit: held.limit,
+        deployments: held.deletes.map((d) => d.deployment.name),
       },
-      'mass-delete guard: deletes held back (run with --allow-mass-delete if they are intended)',
+      `${held.by.replace(/^the /, '')}: deletes held back (approve them with --allow-mass-delete if they are intended)`,
     );
 }
 

@@ -5,12 +5,15 @@ import type {
   SourceSnapshot,
 } from '../domain/types.js';
 import { connectorTag } from '../domain/vocabulary.js';
+import { ownedBy } from '../domain/ownership.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { PrefectError } from '../prefect/errors.js';
 import { flowNameOf } from '../config/schema.js';
 import type { PassDeps } from './context.js';
 import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
+import { parseDuration } from '../domain/duration.js';
+import type { SourceHealth } from '../domain/source-health.js';
 
 /** Everything a pass reads before it decides: both sides, its own state, the open intents. */
 export interface Snapshot {
@@ -21,12 +24,16 @@ export interface Snapshot {
   /** Connectors an operator suspended (`connector-sync suspend`), read before the listing. */
   suspensions: Map<string, Suspension>;
   flowId: string | null;
-  /** Every deployment carrying the managed tag (a targeted pass: its connectors' only). */
+  /** This installation's managed deployments (a targeted pass: its connectors' only). */
   managed: Deployment[];
   /** Open intents (a targeted pass: its connectors' only, as its listing covers nothing else). */
   intents: Intent[];
   /** The database's clock when the intents were read (their age is judged on it); null when none is open. */
   intentsReadAt: Date | null;
+  /** Deletes made within the delete budget's window (reconcile.deleteBudget). */
+  deletesInWindow: number;
+  /** The source check's memory; null in a targeted pass (its rows are a few, not the source). */
+  sourceHealth: SourceHealth | null;
 }
 
 /**
@@ -61,7 +68,19 @@ async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapsh
       (intent.change.connectorId !== null && inScope.has(intent.change.connectorId)),
   );
   const intentsReadAt = intents.length > 0 ? await store.now() : null;
-  return { template, source, states, suspensions, flowId, managed, intents, intentsReadAt };
+  const window = parseDuration(config.reconcile.deleteBudget.window)!;
+  return {
+    template,
+    source,
+    states,
+    suspensions,
+    flowId,
+    managed,
+    intents,
+    intentsReadAt,
+    deletesInWindow: await store.deletesWithin(window),
+    sourceHealth: scope ? null : await store.readSourceHealth(),
+  };
 }
 
 /** A targeted pass speaks only of its own connectors. */
@@ -70,12 +89,17 @@ function inScopeOnly<T>(byId: Map<string, T>, scope: string[] | undefined): Map<
   return new Map(scope.flatMap((id) => (byId.has(id) ? [[id, byId.get(id)!] as const] : [])));
 }
 
+/**
+ * The managed deployments that are this installation's: listed by the managed
+ * tag, those of other installations sharing it left out (domain/ownership.ts).
+ */
 async function listManaged(deps: PassDeps, scope: string[] | undefined): Promise<Deployment[]> {
   const { prefect, config } = deps;
   try {
-    return scope
+    const listed = scope
       ? await prefect.listManagedOf(config.ownership.managedTag, scope.map(connectorTag))
       : await prefect.listByTag(config.ownership.managedTag);
+    return listed.filter((d) => ownedBy(d.tags, config.installation));
   } catch (error) {
     // Prefect's API never 404s a listing: a URL that does is not its API root.
     if (error instanceof PrefectError && error.kind === 'not-found') await prefect.assertApiRoot();

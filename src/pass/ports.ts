@@ -11,6 +11,7 @@ import type { CallCounts } from '../prefect/http.js';
 import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
 import type { PassRecord } from '../domain/pass-record.js';
+import type { SourceHealth, SourceReading } from '../domain/source-health.js';
 
 // The two edges a pass talks to, as small interfaces owned by the pass. The
 // real ones are PrefectClient (src/prefect/client.ts) and PostgresStore
@@ -72,4 +73,10 @@ export interface PassStore {
   writeBackDeploymentId(connectorId: string, deploymentId: string | null): Promise<void>;
   /** One row of the pass history. */
   recordPass(pass: PassRecord): Promise<void>;
+  /** Deletes made (or open as intents) within the last `seconds`: the delete budget's use. */
+  deletesWithin(seconds: number): Promise<number>;
+  /** The source check's memory: the last good pass's rows, and since when the source looks shrunk. */
+  readSourceHealth(): Promise<SourceHealth>;
+  /** What a full pass found of the source, with the episode's one event when one starts. */
+  recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void>;
 }

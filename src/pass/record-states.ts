@@ -44,7 +44,10 @@ export async function recordStates(
         subject(connectorId),
       );
     }),
-    ...newlyHeld.map((held) => heldEvent(held, subject(held.connectorId))),
+    // A source that looks broken is one event about the source (source-check.ts), not one per connector.
+    ...(input.plan.heldDeletes?.rule === 'source-shrank'
+      ? []
+      : newlyHeld.map((held) => heldEvent(held, subject(held.connectorId)))),
   ];
   const events = drafts.map((draft) => eventRow(deps, draft, passId, input.now));
   if (events.length > 0 || states.length > 0) await deps.store.appendEvents(events, states);

@@ -5,6 +5,7 @@ import type { IdKind, TemplateDeployment } from '../domain/types.js';
 import type { ValidatedRows } from '../domain/validate.js';
 import type { Config } from '../config/schema.js';
 import { ConfigurationError } from '../domain/errors.js';
+import { installationTag } from '../domain/ownership.js';
 
 // What every connector's deployment starts from: the row over the
 // configuration over the template over the built-in defaults (docs/concepts/connectors-and-deployments.md,
@@ -13,6 +14,12 @@ import { ConfigurationError } from '../domain/errors.js';
 export const DEFAULT_ENTRYPOINT = 'flows/dlt_pipeline_flow.py:run_connector_pipeline';
 const DEFAULT_POOL = 'default';
 const DEFAULT_QUEUE = 'default';
+
+/** The tags every deployment of this installation carries: the managed tag, and its own unless `default`. */
+export function ownershipTagsOf(config: Config): string[] {
+  const own = installationTag(config.installation);
+  return own === null ? [config.ownership.managedTag] : [config.ownership.managedTag, own];
+}
 
 export function desiredSettings(
   config: Config,
@@ -25,7 +32,7 @@ export function desiredSettings(
     idKind,
     nameTemplate: d.nameTemplate,
     tags: d.tags,
-    managedTag: config.ownership.managedTag,
+    ownershipTags: ownershipTagsOf(config),
     sourceTable: config.source.table,
     workPoolName: d.workPoolName ?? template?.work_pool_name ?? DEFAULT_POOL,
     workQueueName: d.workQueueName ?? template?.work_queue_name ?? DEFAULT_QUEUE,

@@ -1,10 +1,12 @@
 import type { Deployment } from '../domain/types.js';
 import type { PassDeps } from './context.js';
+import { ownedBy } from '../domain/ownership.js';
 
 // Step 3 of a pass, look up strangers: read only when a create is planned,
 // and only for its names. A deployment of our flow with the name a create
 // wants that does not carry the managed tag is a stranger — a conflict, or
-// one to adopt (ownership.adopt); step 4 decides which.
+// one to adopt (ownership.adopt); step 4 decides which. One of another
+// installation is always a conflict.
 
 /**
  * Deployments of our flow with these names that are not ours (a conflict,
@@ -17,5 +19,9 @@ export async function lookUpStrangers(
 ): Promise<Deployment[]> {
   if (flowId === null || names.length === 0) return [];
   const found = await deps.prefect.findByNames(flowId, names);
-  return found.filter((d) => !d.tags.includes(deps.config.ownership.managedTag));
+  const { managedTag } = deps.config.ownership;
+  // Another installation's deployment is a stranger too (step 4 never adopts it).
+  return found.filter(
+    (d) => !d.tags.includes(managedTag) || !ownedBy(d.tags, deps.config.installation),
+  );
 }

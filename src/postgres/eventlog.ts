@@ -111,7 +111,11 @@ const EVENT_ORDER_LOCK = 0x6373_6576; // "csev"
  * lock held until commit, so `seq` follows commit order. Held for one insert
  * and a commit: microseconds against a Prefect call of milliseconds.
  */
-async function insertEvents(db: Queryable, schema: string, events: EventRow[]): Promise<void> {
+export async function insertEvents(
+  db: Queryable,
+  schema: string,
+  events: EventRow[],
+): Promise<void> {
   if (events.length === 0) return;
   await db.query('SELECT pg_advisory_xact_lock($1)', [EVENT_ORDER_LOCK]);
   await db.query(

@@ -9,6 +9,8 @@ import {
   recordIntent,
 } from './eventlog.js';
 import { insertPass } from './passes.js';
+import { deletesWithin, readSourceHealth, recordSourceHealth } from './delete-safety.js';
+import type { SourceHealth, SourceReading } from '../domain/source-health.js';
 import { readSource, writeBackDeploymentId } from './source.js';
 import { loadStates, saveStates } from './state.js';
 import { loadSuspensions } from './suspensions.js';
@@ -74,5 +76,17 @@ export class PostgresStore {
 
   recordPass(pass: PassRecord): Promise<void> {
     return insertPass(this.pool, this.schema, pass);
+  }
+
+  deletesWithin(seconds: number): Promise<number> {
+    return deletesWithin(this.pool, this.schema, seconds);
+  }
+
+  readSourceHealth(): Promise<SourceHealth> {
+    return readSourceHealth(this.pool, this.schema);
+  }
+
+  recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void> {
+    return recordSourceHealth(this.pool, this.schema, reading, events);
   }
 }

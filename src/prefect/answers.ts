@@ -28,7 +28,10 @@ export function routeOf(path: string): string {
       .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
       .replace(/\/deployments\/name\/[^/]+\/[^/]+/, '/deployments/name/{name}/{name}')
       // A pool's name, not a verb of the collection (`/work_pools/filter`).
-      .replace(/\/(flows\/name|work_pools)\/(?!(filter|count|paginate)$)[^/]+/, '/$1/{name}')
+      .replace(
+        /\/(flows\/name|variables\/name|work_pools)\/(?!(filter|count|paginate)$)[^/]+/,
+        '/$1/{name}',
+      )
   );
 }
 

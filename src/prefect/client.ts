@@ -230,6 +230,31 @@ export class PrefectClient {
     await this.http.request('POST', '/events', events);
   }
 
+  /** A variable's value by name, or null when there is none. */
+  async readVariable(name: string): Promise<unknown> {
+    try {
+      const { data } = await this.http.request<{ value: unknown }>(
+        'GET',
+        `/variables/name/${encodeURIComponent(name)}`,
+      );
+      return data.value;
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  /** Creates a variable; false when one of that name exists already (409). */
+  async createVariable(name: string, value: unknown, tags: string[]): Promise<boolean> {
+    try {
+      await this.http.request('POST', '/variables/', { name, value, tags });
+      return true;
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'conflict') return false;
+      throw error;
+    }
+  }
+
   /** Deletes a deployment; true when it was there, false when it was already gone. */
   async deleteDeployment(id: string, sendBefore?: number): Promise<boolean> {
     return this.deleteOrIgnoreMissing(`/deployments/${id}`, sendBefore);

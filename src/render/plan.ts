@@ -39,8 +39,10 @@ export interface PlanJson {
     masked_changes?: string[];
   }[];
   problems: { connector_id: string; status: Problem['status']; message: string }[];
-  /** Set when the mass-delete guard held this pass's deletes back. */
+  /** Set when a delete guard held deletes of this pass back. */
   held_deletes: {
+    /** The rule that held them: `per-pass`, `budget` or `source-shrank`. */
+    rule: HeldDeletes['rule'];
     count: number;
     limit: number;
     deployments: {
@@ -120,6 +122,7 @@ export function planJson(result: PassResult, masker: Masker = DEFAULT_MASKER): P
 function heldJson(held: HeldDeletes | null): PlanJson['held_deletes'] {
   if (!held) return null;
   return {
+    rule: held.rule,
     count: held.count,
     limit: held.limit,
     deployments: held.deletes.map((d) => ({
@@ -209,7 +212,7 @@ export function renderHeld(held: HeldDeletes, changes: Change[]): string[] {
       : d.connectorId !== null && notCreated.get(d.connectorId)
         ? `; "${notCreated.get(d.connectorId)}" not created until then`
         : '';
-    return `= held    ${d.deployment.name.padEnd(14)} delete held back by the mass-delete guard (${d.reason}${then})`;
+    return `= held    ${d.deployment.name.padEnd(14)} delete held back by ${held.by} (${d.reason}${then})`;
   });
 }
 

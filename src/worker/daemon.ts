@@ -17,6 +17,7 @@ import { SYNC_CHANNEL } from '../postgres/sync-requests.js';
 import { syncRequestsOf } from './sync-requests.js';
 import { EVENTS_CHANNEL } from '../postgres/eventlog.js';
 import { maskerOf } from '../domain/mask.js';
+import { coerceError, ConfigurationError } from '../domain/errors.js';
 
 export interface Daemon {
   worker: Worker;
@@ -40,6 +41,7 @@ export async function startDaemon(
     worker?.beat(); // an answer from Prefect is progress, even in a long pass
   });
   await prepareSchemaForRun(runtime.pool, config.database.schema, logger);
+  await claimInstallation(runtime);
   const publisher = await publisherUnlessObserving(runtime, metrics);
   worker = workerOf(runtime, metrics, { ...DEFAULT_WORKER_OPTIONS, ...options });
   const w = worker;
@@ -154,6 +156,26 @@ async function startPublisher(
       await publisher.stop();
     },
   };
+}
+
+/**
+ * Another source's installation of this name refuses the worker at start
+ * (exit 64), before it leads or writes. A Prefect that does not answer yet is
+ * no reason not to start: every pass checks first until the check has passed.
+ */
+async function claimInstallation(runtime: Runtime): Promise<void> {
+  try {
+    await runtime.installation.ensure(runtime.config.reconcile.mode !== 'observe');
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      await runtime.close().catch(() => undefined);
+      throw error;
+    }
+    runtime.logger.warn(
+      { err: coerceError(error) },
+      "could not check this installation's name in Prefect yet; every pass checks it first",
+    );
+  }
 }
 
 /** The worker with its real collaborators: passes over this runtime, the Postgres advisory lock. */

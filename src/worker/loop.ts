@@ -10,6 +10,7 @@ import { serveSyncRequests, type SyncRequests } from './sync-requests.js';
 import type { Wakeup } from './wakeups.js';
 import { realClock, WorkQueue, type Clock } from './work-queue.js';
 import type { PassResult } from '../pass/result.js';
+import { HOLD_RULES, type HeldDeletes } from '../domain/types.js';
 
 /**
  * The long-running worker as a small state machine:
@@ -224,7 +225,7 @@ export class Worker implements LoopView {
     if ('result' in ending) {
       for (const applied of ending.result.applied)
         metrics.changes.inc({ action: applied.change.action });
-      if (kind === 'full') metrics.heldDeletes.set(ending.result.plan.heldDeletes?.count ?? 0);
+      if (kind === 'full') setHeldDeletes(metrics, ending.result.plan.heldDeletes);
     }
     this.failures = next.failures;
     metrics.failedInARow.set(next.failures);
@@ -265,4 +266,12 @@ export class Worker implements LoopView {
       this.wakeLoop = done;
     });
   }
+}
+
+/** The delete guards' gauges, from a full pass's plan (every rule's, so one that lets go reads 0). */
+function setHeldDeletes(metrics: Metrics, held: HeldDeletes | null): void {
+  metrics.heldDeletes.set(held?.count ?? 0);
+  for (const rule of HOLD_RULES)
+    metrics.heldDeletesByRule.set({ rule }, held?.rule === rule ? held.count : 0);
+  metrics.sourceShrunk.set(held?.rule === 'source-shrank' ? 1 : 0);
 }

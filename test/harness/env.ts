@@ -95,7 +95,14 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
     {
       deployment: { flowName, entrypoint: 'flows/dlt_pipeline_flow.py:run_connector_pipeline' },
       ownership: { managedTag: tag },
-      reconcile: { lockWaitSeconds: 5 },
+      // The delete budget and the source check (on by default) would hold the
+      // deletes tests of other behaviour make in quick succession, or of a
+      // table's last row; delete-safety.test.ts tests them at their defaults.
+      reconcile: {
+        lockWaitSeconds: 5,
+        deleteBudget: { limit: 1_000_000, window: '1h' },
+        sourceShrinkLimit: 'off',
+      },
       // A run --once against a Prefect made to fail waits this long for the
       // sinks before it exits (10 s by default); tests of publishing set their own.
       events: { publish: { flushSeconds: 2 } },

@@ -5,6 +5,7 @@ import { Crasher } from './crash.js';
 import type { ConnectorState } from '../../src/domain/connector-state.js';
 import type { Intent } from '../../src/domain/settle.js';
 import type { PassRecord } from '../../src/domain/pass-record.js';
+import type { SourceHealth, SourceReading } from '../../src/domain/source-health.js';
 
 // An in-memory store for unit tests of the pass: the source rows, connector
 // states, open intents and the event log, with the transactions the real one
@@ -21,6 +22,7 @@ export class FakeStore implements PassStore {
   readonly events: EventRow[] = [];
   readonly writeBacks = new Map<string, string | null>();
   readonly passes: PassRecord[] = [];
+  sourceHealth: SourceHealth = { goodRows: null, shrankSince: null };
 
   constructor(
     /** The database's clock. */
@@ -100,6 +102,28 @@ export class FakeStore implements PassStore {
   async recordPass(pass: PassRecord): Promise<void> {
     await this.step('recordPass');
     this.passes.push(structuredClone(pass));
+  }
+
+  async deletesWithin(seconds: number): Promise<number> {
+    await this.step('deletesWithin');
+    const since = this.clock.now().getTime() - seconds * 1000;
+    const made = this.events.filter(
+      (e) => e.action === 'deleted' && new Date(e.occurred).getTime() > since,
+    ).length;
+    return made + [...this.intents.values()].filter((i) => i.change.action === 'delete').length;
+  }
+
+  async readSourceHealth(): Promise<SourceHealth> {
+    await this.step('readSourceHealth');
+    return { ...this.sourceHealth };
+  }
+
+  async recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void> {
+    await this.step('recordSourceHealth');
+    this.sourceHealth = reading.shrank
+      ? { ...this.sourceHealth, shrankSince: this.sourceHealth.shrankSince ?? this.clock.now() }
+      : { goodRows: reading.rows, shrankSince: null };
+    this.events.push(...events.map(roundTrip));
   }
 
   private putStates(states: ConnectorState[]): void {

@@ -20,7 +20,7 @@ export const SETTINGS: DesiredSettings = {
   idKind: 'number',
   nameTemplate: 'connector-{id}',
   tags: ['team:data'],
-  managedTag: MANAGED_TAG,
+  ownershipTags: [MANAGED_TAG],
   workPoolName: 'default',
   workQueueName: 'default',
   entrypoint: 'flows/dlt_pipeline_flow.py:run_connector_pipeline',
@@ -151,9 +151,14 @@ export function planInputOf(overrides: Partial<PlanInput> = {}): PlanInput {
     foreign: [],
     flowId: FLOW_ID,
     configTags: ['team:data'],
+    managedTag: MANAGED_TAG,
     onInactive: 'pause',
     adopt: false,
     deleteLimit: { percent: 25 },
+    // A budget with room for any pass and a healthy source: the per-pass
+    // guard's tests see it alone; the budget's and the source check's set theirs.
+    budget: { limit: Number.MAX_SAFE_INTEGER, window: '1h', used: 0 },
+    sourceShrank: null,
     allowMassDelete: false,
     ...overrides,
   };

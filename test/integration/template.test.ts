@@ -328,7 +328,7 @@ describe("concurrency, and settings of the connector's own", () => {
       [badPool!]:
         'work pool "cs-no-such-pool" (the row\'s work_pool_name) does not exist in Prefect; create it or fix the row',
       [badTag!]:
-        'tag "connector-999" is connector-sync\'s own (connector-* and the managed tag tell deployments apart); rename it',
+        'tag "connector-999" is connector-sync\'s own (connector-*, cs-installation:* and the managed tag tell deployments apart); rename it',
     });
     const byName = Object.fromEntries(
       (await prefectApi(env.apiUrl).deploymentsByTag(env.tag)).map((d) => [d.name, d]),

@@ -88,6 +88,8 @@ describe('defaults (docs/reference/configuration.md)', () => {
       mode: 'apply',
       concurrency: 8,
       maxDeletesPerPass: '25%',
+      deleteBudget: { limit: 10, window: '1h' },
+      sourceShrinkLimit: '50%',
       backoff: { baseSeconds: 10, maxSeconds: 3600 },
       lockWaitSeconds: 60,
       shutdownTimeoutSeconds: 20,
@@ -455,6 +457,36 @@ describe('problems', () => {
       env: { ...REQUIRED_ENV, DATABASE_URL: 'postgres://sync:pa%23ss@db:5432/app' },
     });
     expect(config(encoded).database.url).toBe('postgres://sync:pa%23ss@db:5432/app');
+  });
+
+  it("the delete budget's window reads like --since; the shrink limit is a percentage or off", () => {
+    const ok = config(
+      loadConfig({
+        env: REQUIRED_ENV,
+        overrides: {
+          'reconcile.deleteBudget.window': '1h30m',
+          'reconcile.sourceShrinkLimit': 'off',
+        },
+      }),
+    );
+    expect(ok.reconcile.deleteBudget).toEqual({ limit: 10, window: '1h30m' });
+    expect(ok.reconcile.sourceShrinkLimit).toBe('off');
+    expect(
+      errors(
+        loadConfig({
+          env: REQUIRED_ENV,
+          overrides: {
+            'reconcile.deleteBudget.window': '3600',
+            'reconcile.deleteBudget.limit': -1,
+            'reconcile.sourceShrinkLimit': '0.5',
+          },
+        }),
+      ),
+    ).toEqual([
+      'reconcile.deleteBudget.limit: Too small: expected number to be >=0',
+      'reconcile.deleteBudget.window: must be a duration such as 45s, 30m, 2h or 7d',
+      'reconcile.sourceShrinkLimit: must be a percentage such as "50%", or "off"',
+    ]);
   });
 
   it('a bad reconcile schedule is explained by the cron check', () => {

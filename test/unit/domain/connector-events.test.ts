@@ -192,7 +192,14 @@ describe('held: one event when a connector is newly held back, or held for a new
   });
   const planHolding = (message: string) =>
     emptyPlan({
-      heldDeletes: { count: 11, limit: 10, deletes: [], connectors: [held(message)] },
+      heldDeletes: {
+        rule: 'per-pass',
+        by: 'the mass-delete guard',
+        count: 11,
+        limit: 10,
+        deletes: [],
+        connectors: [held(message)],
+      },
     });
 
   it.each([
@@ -234,6 +241,8 @@ describe('recordStates writes the recovered and held events with the pass and th
       plan: emptyPlan({
         unchanged: ['42'],
         heldDeletes: {
+          rule: 'per-pass',
+          by: 'the mass-delete guard',
           count: 11,
           limit: 10,
           deletes: [],

@@ -62,6 +62,7 @@ describe('EVENT_NAMES', () => {
       held: 'connector-sync.connector.held',
       'pass-failed': 'connector-sync.pass.failed',
       'pass-aborted': 'connector-sync.pass.aborted',
+      'source-shrank': 'connector-sync.source.shrank',
     });
   });
 });

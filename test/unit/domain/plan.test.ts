@@ -401,7 +401,7 @@ describe('planPass: connectors that must keep their deployment', () => {
   // and an invalid connector's deployment was deleted as an orphan).
   it('a managed tag that starts with "connector-" does not hide the connector id', () => {
     const managedTag = 'connector-sync';
-    const spec = specFor('zendesk', {}, { idKind: 'string', managedTag });
+    const spec = specFor('zendesk', {}, { idKind: 'string', ownershipTags: [managedTag] });
     const existing = deploymentFor(spec);
     expect(existing.tags).toEqual(['connector-sync', 'connector-zendesk', 'team:data']);
     const plan = planPass(

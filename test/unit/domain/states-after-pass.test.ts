@@ -115,6 +115,8 @@ describe('statesAfterPass', () => {
         plan: plan({
           problems: [invalid('2')],
           heldDeletes: {
+            rule: 'per-pass',
+            by: 'the mass-delete guard',
             count: 11,
             limit: 10,
             deletes: [],

@@ -152,8 +152,12 @@ describe("a row's own columns", () => {
     ],
     [{ tags: '["a", 3]' }, 'tags must be a list of non-empty text, got an array'],
     [
+      { tags: '["cs-installation:team-b"]' },
+      'tag "cs-installation:team-b" is connector-sync\'s own (connector-*, cs-installation:* and the managed tag tell deployments apart); rename it',
+    ],
+    [
       { tags: '["managed-by:connector-sync"]' },
-      'tag "managed-by:connector-sync" is connector-sync\'s own (connector-* and the managed tag tell deployments apart); rename it',
+      'tag "managed-by:connector-sync" is connector-sync\'s own (connector-*, cs-installation:* and the managed tag tell deployments apart); rename it',
     ],
     [{ concurrencyLimit: '0' }, 'concurrency_limit must be a whole number of at least 1, got "0"'],
     [

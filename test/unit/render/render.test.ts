@@ -69,7 +69,19 @@ describe('exitCodeOf: the first that applies of 69, 1, 2, 0', () => {
     ['a failure while applying', result({ failures: [problem] }), EXIT.problems],
     [
       'held deletes',
-      result({}, { heldDeletes: { count: 11, limit: 10, deletes: [], connectors: [] } }),
+      result(
+        {},
+        {
+          heldDeletes: {
+            rule: 'per-pass',
+            by: 'the mass-delete guard',
+            count: 11,
+            limit: 10,
+            deletes: [],
+            connectors: [],
+          },
+        },
+      ),
       EXIT.problems,
     ],
     [
@@ -129,6 +141,8 @@ describe('the plan, for people', () => {
         { dryRun: true },
         {
           heldDeletes: {
+            rule: 'per-pass',
+            by: 'the mass-delete guard',
             count: 11,
             limit: 10,
             deletes: [{ ...remove, reason: 'renamed' }],

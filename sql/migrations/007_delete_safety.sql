@@ -1,0 +1,24 @@
+-- The source check (docs/concepts/ownership-and-safety.md): what the worker
+-- remembers of the source between full passes. One row. good_rows is the
+-- number of rows the last full pass that found the source healthy read; a
+-- later pass that reads far fewer (or none) holds every delete instead of
+-- emptying the fleet. Not pruned with the pass history: a long outage of the
+-- source must not make it forget what healthy looked like.
+CREATE TABLE source_health (
+  id            boolean PRIMARY KEY DEFAULT true CHECK (id),
+  good_rows     integer NOT NULL CHECK (good_rows >= 0),
+  good_at       timestamptz NOT NULL,
+  -- Since when the source has looked shrunk (NULL while it looks healthy), and
+  -- how many rows it read then: the episode's one event and WARN line.
+  shrank_since  timestamptz,
+  shrank_rows   integer CHECK (shrank_rows >= 0)
+);
+
+-- A source that shrank past its limit is one fleet-wide event per episode.
+ALTER TABLE events DROP CONSTRAINT events_action_check;
+ALTER TABLE events ADD CONSTRAINT events_action_check
+  CHECK (action IN ('created', 'updated', 'paused', 'resumed', 'deleted', 'failed',
+                    'recovered', 'held', 'pass-failed', 'pass-aborted', 'source-shrank'));
+
+-- The delete budget counts the deletes of a sliding window from the log.
+CREATE INDEX events_deleted ON events (occurred) WHERE action = 'deleted';
