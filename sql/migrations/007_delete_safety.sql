@@ -22,3 +22,11 @@ ALTER TABLE events ADD CONSTRAINT events_action_check
 
 -- The delete budget counts the deletes of a sliding window from the log.
 CREATE INDEX events_deleted ON events (occurred) WHERE action = 'deleted';
+
+-- `connector-sync approve-deletes` hands the leader an approval: the held
+-- deletes it listed, by deployment id. Such a request may name no connector
+-- (an orphan's delete has none).
+ALTER TABLE sync_requests ADD COLUMN approved_deletes uuid[];
+ALTER TABLE sync_requests DROP CONSTRAINT sync_requests_connector_ids_check;
+ALTER TABLE sync_requests ADD CONSTRAINT sync_requests_asks_something
+  CHECK (cardinality(connector_ids) > 0 OR cardinality(approved_deletes) > 0);

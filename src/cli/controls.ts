@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Output } from './output.js';
 import { resumeCommand, suspendCommand } from './commands/suspend.js';
 import { retryCommand, syncCommand, type SyncOptions } from './commands/sync.js';
+import { approveDeletesCommand } from './commands/approve.js';
 import type { Runtime } from '../runtime.js';
 
 // The operator's controls on single connectors, registered on program.ts's
@@ -75,6 +76,7 @@ export function addControlCommands(
   env: NodeJS.ProcessEnv,
 ): void {
   addSyncCommands(program, run, output, env);
+  addApproveCommand(program, run, output, env);
   addSuspendCommands(program, run, output, env);
 }
 
@@ -114,6 +116,47 @@ function addSyncCommands(
     .action(async (flags: SyncFlags & { status: string[] }) => {
       const statuses = [...new Set(flags.status)];
       await run((rt) => retryCommand(rt, statuses, syncOptionsOf(flags, env), output));
+    });
+}
+
+const APPROVE_HELP = `
+Lists the deletes the guards hold now (the per-pass limit, the delete budget,
+the source check) — those of the connectors named, or every one with --all —
+and approves exactly those: a delete held later needs an approval of its own.
+With a worker leading, the approval is handed to it (as sync hands connectors)
+and this waits for its pass; with none, this takes the reconcile lock and runs
+that pass itself. Prints what was deleted.
+
+Exit codes: 0 the approved deletes were made (or nothing was held), 1 one
+failed, 64 bad usage (an id without a held delete, ids and --all together, or
+neither), 69 Postgres or Prefect unreachable, or no outcome within --timeout.
+
+Examples:
+  connector-sync approve-deletes 42 43
+  connector-sync approve-deletes --all --json`;
+
+function addApproveCommand(
+  program: Command,
+  run: RunWith,
+  output: Output,
+  env: NodeJS.ProcessEnv,
+): void {
+  withSyncFlags(
+    program
+      .command('approve-deletes')
+      .description('let held deletes go, beside a running worker; prints what was deleted')
+      .argument('[id...]', 'connector ids whose held deletes to approve')
+      .option('--all', 'every held delete (orphans too)'),
+  )
+    .addHelpText('after', APPROVE_HELP)
+    .action(async (ids: string[], flags: SyncFlags & { all?: boolean }, command: Command) => {
+      // commander's own usage error: "error: …" on stderr, exit 64 (program.ts).
+      if (flags.all === true && ids.length > 0)
+        command.error('error: name connectors or give --all, not both');
+      if (flags.all !== true && ids.length === 0)
+        command.error('error: name the connectors whose held deletes to approve, or give --all');
+      const selection = flags.all === true ? { all: true as const } : { ids: [...new Set(ids)] };
+      await run((rt) => approveDeletesCommand(rt, selection, syncOptionsOf(flags, env), output));
     });
 }
 

@@ -26,7 +26,7 @@ export const EXIT_PRECEDENCE = [
 /** What each code means, in the words of `--help` and the reference. */
 export const EXIT_MEANINGS: Record<ExitCode, string> = {
   0: 'converged (plan: nothing to change)',
-  1: 'a connector failed or is invalid/conflicting, or the mass-delete guard held deletes back (everything else was applied)',
+  1: 'a connector failed or is invalid/conflicting, or a delete guard held deletes back (everything else was applied)',
   2: 'plan: changes pending and no problems; run --once: no problems, but some connectors were left alone because an earlier call of theirs may still land — run again after the time their note gives',
   64: 'bad usage or configuration, including credentials Prefect refuses, a work pool that does not exist, a PREFECT_API_URL that is not a Prefect API, a Postgres role or database that does not exist, a malformed DATABASE_URL, sslmode against a server without SSL, a missing or outdated worker schema, and an ops port already in use',
   69: 'Postgres or Prefect unreachable, Prefect kept failing during the pass, or another process held the reconcile lock longer than reconcile.lockWaitSeconds (sync, retry: no outcome from the leading worker within --timeout)',
@@ -36,7 +36,7 @@ export const EXIT_MEANINGS: Record<ExitCode, string> = {
 /** The commands that end with each code. */
 export const EXIT_COMMANDS: Record<ExitCode, string> = {
   0: 'every command',
-  1: '`run --once`, `plan`, `sync`, `retry`',
+  1: '`run --once`, `plan`, `sync`, `retry`, `approve-deletes`',
   2: '`run --once`, `plan`, `sync`, `retry`',
   64: 'every command',
   69: 'every command',

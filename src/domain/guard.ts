@@ -32,8 +32,12 @@ export interface DeleteRules {
   budget: { limit: number; window: string; used: number };
   /** Set when the source shrank past its limit since the last good pass: no delete goes. */
   sourceShrank: { from: number; to: number } | null;
-  /** An operator approved the deletes (`--allow-mass-delete`): every one goes. */
-  approved: boolean;
+  /**
+   * Deletes an operator approved: `all` (`--allow-mass-delete`), or the
+   * deployments (by id) an `approve-deletes` listed — those go whatever the
+   * rules say; the rest are judged as ever.
+   */
+  approved: 'all' | ReadonlySet<string>;
 }
 
 type Guarded = Omit<Plan, 'suspended'>;
@@ -58,7 +62,15 @@ interface Hold {
  * except when the source looks broken, when nothing is paused either.
  */
 export function guardDeletes(draft: GuardDraft, rules: DeleteRules): Guarded {
-  const hold = draft.deletes.length === 0 || rules.approved ? null : holdOf(draft.deletes, rules);
+  const { approved } = rules;
+  const judged =
+    approved === 'all' ? [] : draft.deletes.filter((d) => !approved.has(d.deployment.id));
+  // Approved deletes spend the budget too: the rest get what room is left.
+  const budget = {
+    ...rules.budget,
+    used: rules.budget.used + draft.deletes.length - judged.length,
+  };
+  const hold = judged.length === 0 ? null : holdOf(judged, { ...rules, budget });
   if (!hold)
     return {
       problems: draft.problems,

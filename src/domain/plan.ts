@@ -61,6 +61,8 @@ export interface PlanInput {
   /** Set when a full pass read far fewer rows than the last good one. */
   sourceShrank: DeleteRules['sourceShrank'];
   allowMassDelete: boolean;
+  /** Deployments (by id) whose delete an operator approved (`approve-deletes`): they go whatever the guards say. */
+  approvedDeletes?: ReadonlySet<string> | undefined;
 }
 
 /** Names of specs with no managed deployment of our flow: candidates for a conflict lookup. */
@@ -143,7 +145,7 @@ export function planPass(input: PlanInput): Plan {
     perPass: deleteLimit(input.deleteLimit, input.managed.length),
     budget: input.budget,
     sourceShrank: input.sourceShrank,
-    approved: input.allowMassDelete,
+    approved: input.allowMassDelete ? 'all' : (input.approvedDeletes ?? new Set()),
   });
   return { ...plan, suspended: suspended.connectors };
 }

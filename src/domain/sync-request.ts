@@ -1,4 +1,4 @@
-// An operator's `sync` / `retry` handed to the leading worker, and what it is told.
+// An operator's `sync` / `retry` / `approve-deletes` handed to the leading worker, and what it is told.
 
 /** What the CLI prints for a served request, and exits with. */
 export interface SyncOutcome {
@@ -11,6 +11,8 @@ export interface SyncRequest {
   id: string;
   connectorIds: string[];
   requestedBy: string;
+  /** `approve-deletes`: the held deletes (deployment ids) it approves; null for `sync` / `retry`. */
+  approvedDeletes: string[] | null;
 }
 
 export interface FinishedRequest {

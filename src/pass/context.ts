@@ -21,6 +21,8 @@ export interface PassOptions {
   /** Given by the caller that records the pass (recorded.ts); made by the pass otherwise. */
   passId?: string | undefined;
   allowMassDelete: boolean;
+  /** Deployments (by id) whose held delete an operator approved (`approve-deletes`): they go. */
+  approvedDeletes?: ReadonlySet<string> | undefined;
   /** Reconcile only these connectors (a wake-up naming them); undefined = a full pass. */
   scope?: string[] | undefined;
   /** Skip connectors whose backoff has not run out (the long-running worker). */

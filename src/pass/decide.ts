@@ -17,7 +17,7 @@ export function decide(
   snapshot: Snapshot,
   foreign: Deployment[],
   config: Config,
-  options: Pick<PassOptions, 'allowMassDelete' | 'dryRun'>,
+  options: Pick<PassOptions, 'allowMassDelete' | 'approvedDeletes' | 'dryRun'>,
 ): Plan {
   const { validated, deferred, waiting } = judgement;
   const problems = [...validated.problems, ...deferred.problems];
@@ -41,6 +41,7 @@ export function decide(
     budget: { ...config.reconcile.deleteBudget, used: snapshot.deletesInWindow },
     sourceShrank: sourceShrinkOf(snapshot, config),
     allowMassDelete: options.allowMassDelete,
+    approvedDeletes: options.approvedDeletes,
   });
   const notices: Notice[] = waiting.map((w) => ({
     connectorId: w.connectorId,

@@ -3,7 +3,7 @@ import { quoteIdent, type Queryable } from './pool.js';
 import { pruneOlderThan } from './retention.js';
 
 // <schema>.sync_requests: `connector-sync sync` / `retry` handing connectors
-// to the leading worker (docs/guides/operating.md, "Sync now and retry"). The CLI inserts and
+// (and `approve-deletes` an approval of held deletes) to the leading worker (docs/guides/operating.md, "Sync now and retry"). The CLI inserts and
 // NOTIFYs SYNC_CHANNEL; the leader serves every open request in one targeted
 // pass, writes each outcome and NOTIFYs SYNCED_CHANNEL with the request's id.
 
@@ -18,13 +18,14 @@ export async function requestSync(
   schema: string,
   ids: string[],
   by: string,
+  approvedDeletes: string[] | null = null,
 ): Promise<string> {
   const { rows } = await db.query<{ id: string }>(
     `WITH request AS (
-       INSERT INTO ${quoteIdent(schema)}.sync_requests (connector_ids, requested_by)
-       VALUES ($1::text[], $2) RETURNING id::text)
+       INSERT INTO ${quoteIdent(schema)}.sync_requests (connector_ids, requested_by, approved_deletes)
+       VALUES ($1::text[], $2, $4::uuid[]) RETURNING id::text)
      SELECT id, pg_notify($3, id) FROM request`,
-    [ids, by, SYNC_CHANNEL],
+    [ids, by, SYNC_CHANNEL, approvedDeletes],
   );
   return rows[0]!.id;
 }
@@ -35,8 +36,14 @@ export async function openSyncRequests(
   schema: string,
   limit = 500,
 ): Promise<SyncRequest[]> {
-  const { rows } = await db.query<{ id: string; connector_ids: string[]; requested_by: string }>(
-    `SELECT id::text, connector_ids, requested_by FROM ${quoteIdent(schema)}.sync_requests
+  const { rows } = await db.query<{
+    id: string;
+    connector_ids: string[];
+    requested_by: string;
+    approved_deletes: string[] | null;
+  }>(
+    `SELECT id::text, connector_ids, requested_by, approved_deletes::text[]
+       FROM ${quoteIdent(schema)}.sync_requests
       WHERE finished_at IS NULL ORDER BY id LIMIT $1`,
     [limit],
   );
@@ -44,6 +51,7 @@ export async function openSyncRequests(
     id: r.id,
     connectorIds: r.connector_ids,
     requestedBy: r.requested_by,
+    approvedDeletes: r.approved_deletes,
   }));
 }
 

@@ -1,6 +1,7 @@
 import type { Masker } from '../domain/mask.js';
 import { reportOf } from './run.js';
 import type { SyncOutcome } from '../domain/sync-request.js';
+import type { Change } from '../domain/types.js';
 import type { PassResult } from '../pass/result.js';
 
 // What `sync` / `retry` print for one request and exit with: the part of a
@@ -46,4 +47,42 @@ export function failedSyncOutcome(message: string, exitCode: number): SyncOutcom
     text: `The pass failed: ${message}`,
     json: { error: message },
   };
+}
+
+/**
+ * The pass as it concerns the approved deletes (deployment ids): those it
+ * made, those that failed; the pass's own totals.
+ */
+export function resultForDeletes(result: PassResult, deploymentIds: readonly string[]): PassResult {
+  const approved = new Set(deploymentIds);
+  const mine = (c: Change): boolean => c.action === 'delete' && approved.has(c.deployment.id);
+  const connectors = new Set(
+    result.plan.changes
+      .filter(mine)
+      .flatMap((c) => (c.connectorId === null ? [] : [c.connectorId])),
+  );
+  return {
+    ...result,
+    plan: {
+      changes: result.plan.changes.filter(mine),
+      problems: [],
+      notices: [],
+      unchanged: [],
+      suspended: [],
+      heldDeletes: null,
+    },
+    applied: result.applied.filter((a) => mine(a.change)),
+    failures: result.failures.filter((f) => connectors.has(f.connectorId)),
+    waiting: [],
+  };
+}
+
+/** An approval's report (the deletes it made) and its exit code. */
+export function approvalOutcomeOf(
+  result: PassResult,
+  deploymentIds: readonly string[],
+  masker: Masker,
+): SyncOutcome {
+  const report = reportOf(resultForDeletes(result, deploymentIds), masker);
+  return { ...report, json: { approved_deletes: [...deploymentIds], ...report.json } };
 }

@@ -192,7 +192,7 @@ export class Worker implements LoopView {
 
   private async runOnePass(
     lock: HeldLease,
-    pass: Pick<PassOptions, 'scope' | 'retryDeferred'>,
+    pass: Pick<PassOptions, 'scope' | 'retryDeferred' | 'approvedDeletes'>,
   ): Promise<PassEnding> {
     const { scope } = pass;
     const kind = scope ? 'targeted' : 'full';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../scripts/prefect-server.ts';
@@ -229,5 +230,95 @@ describe('the source check', () => {
     );
     expect(health).toEqual({ good_rows: 1, shrank_since: null });
     expect((await env.cli(['plan'])).code).toBe(0);
+  });
+});
+
+describe('approving held deletes beside a running worker', () => {
+  let env: TestEnv;
+  let worker: WorkerProcess | undefined;
+  beforeAll(async () => {
+    // A budget of 0: every delete waits for an approval.
+    env = await createTestEnv({
+      config: { reconcile: { ...DEFAULTS, deleteBudget: { limit: 0, window: '1h' } } },
+    });
+  });
+  afterAll(async () => {
+    worker?.kill('SIGTERM');
+    await worker?.exited;
+    await env?.cleanup();
+  });
+
+  const gone = async (ids: string[]): Promise<void> => {
+    await env.sql(`DELETE FROM cai_connectors WHERE id = ANY($1)`, [ids]);
+  };
+
+  it('hands exactly the listed deletes to the leader, which makes them; run --once --allow-mass-delete says to use it', async () => {
+    const ids = await insertConnectors(
+      env,
+      Array.from({ length: 6 }, (_, i) => ({ name: `approve-${i}`, schedule: `${i} 7 * * *` })),
+    );
+    const [a, b, c, d, e] = ids as [string, string, string, string, string];
+    expect((await env.cli(['run', '--once'])).code).toBe(0);
+    worker = await startWorker(env, NO_FULL_PASS);
+    await worker.waitForLog((l) => l.msg === 'pass finished' && l.kind === 'full', 60_000);
+    await gone([a, b, c]);
+
+    const beside = await env.cli(['run', '--once', '--allow-mass-delete']);
+    expect(beside.code).toBe(69);
+    expect(beside.stderr).toContain('connector-sync approve-deletes');
+
+    const approved = await env.cli(['approve-deletes', a, b, '--timeout', '60']);
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain('Approving 2 held deletes:');
+    expect(approved.stdout).toMatch(new RegExp(`^- delete +connector-${a} `, 'm'));
+    expect(approved.stdout).toMatch(new RegExp(`^- delete +connector-${b} `, 'm'));
+    expect(approved.stdout).not.toContain(`connector-${c} `);
+    const served = await worker.waitForLog((l) => l.msg === 'sync requests served');
+    expect((served.approvedDeletes as string[]).length).toBe(2);
+    let names = [...(await deploymentIds(env)).keys()];
+    expect(names).not.toContain(`connector-${a}`);
+    expect(names).not.toContain(`connector-${b}`);
+    expect(names).toContain(`connector-${c}`); // not approved: still held
+    expect(await statusOf(env, [a, b, c])).toEqual({ [a]: 'deleted', [b]: 'deleted', [c]: 'held' });
+
+    const unknown = await env.cli(['approve-deletes', e]);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain(`no held delete for connector ${e}`);
+
+    // An approval covers the deletes held when it was given, not one held later:
+    // the lock is held elsewhere while the approval waits, and a row goes meanwhile.
+    worker.kill('SIGTERM');
+    await worker.exited;
+    worker = undefined;
+    await gone([d]);
+    const holder = new pg.Client({ connectionString: env.databaseUrl });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [
+      'connector-sync:leader:connector_sync',
+    ]);
+    const all = env.cli(['approve-deletes', '--all', '--json', '--timeout', '60']);
+    await expect
+      .poll(
+        async () =>
+          (await env.sql(`SELECT id FROM connector_sync.sync_requests WHERE finished_at IS NULL`))
+            .length,
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(1);
+    await gone([e]); // held later: not in the approval
+    await holder.end();
+    worker = await startWorker(env, NO_FULL_PASS);
+    const result = await all;
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.approved_deletes).toHaveLength(2);
+    names = [...(await deploymentIds(env)).keys()];
+    expect(names).not.toContain(`connector-${c}`);
+    expect(names).not.toContain(`connector-${d}`);
+    expect(names).toContain(`connector-${e}`);
+    await expect.poll(async () => (await statusOf(env, [e]))[e], { timeout: 30_000 }).toBe('held');
+    expect(await eventCounts(env)).toMatchObject({ deleted: 4 });
   });
 });

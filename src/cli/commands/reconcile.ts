@@ -1,4 +1,4 @@
-import { Lease } from '../../postgres/lease.js';
+import { Lease, LEASES } from '../../postgres/lease.js';
 import { prepareSchemaForRun, requireCurrentSchema } from '../../postgres/schema-check.js';
 import { flushSinks } from '../../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../../publish/sinks.js';
@@ -9,7 +9,7 @@ import { reportOf, type PassReport } from '../../render/run.js';
 import type { Runtime } from '../../runtime.js';
 import type { Output } from '../output.js';
 import type { Sink } from '../../publish/sink.js';
-import { coerceError } from '../../domain/errors.js';
+import { coerceError, UnavailableError } from '../../domain/errors.js';
 import { maskerOf } from '../../domain/mask.js';
 import type { PassResult } from '../../pass/result.js';
 
@@ -28,13 +28,11 @@ export async function reconcileCommand(
   // Observe mode (run --once --observe, reconcile.mode: observe) is a plan: no lock, no writes.
   if (rt.config.reconcile.mode === 'observe' && !options.dryRun)
     return reconcileCommand(rt, { ...options, dryRun: true }, out);
-  const { url, schema } = rt.config.database;
+  const { schema } = rt.config.database;
   // Checked before the lock: a mistyped schema must not take a leader lock of its own.
   if (options.dryRun) await requireCurrentSchema(rt.pool, schema);
   else await prepareSchemaForRun(rt.pool, schema, rt.logger);
-  const lock = options.dryRun
-    ? null
-    : await Lease.takeReconcileLock(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
+  const lock = options.dryRun ? null : await takeLock(rt, options);
   const pass = { dryRun: options.dryRun, allowMassDelete: options.allowMassDelete };
   return passAndReport(
     rt,
@@ -46,6 +44,24 @@ export async function reconcileCommand(
     },
     out,
   );
+}
+
+/**
+ * The reconcile lock, waited for as long as reconcile.lockWaitSeconds — but
+ * an approval beside a running worker is not waited for: it would wait for
+ * ever (the worker never lets go) and the worker never approves anything
+ * itself; `approve-deletes` hands it the approval instead.
+ */
+async function takeLock(rt: Runtime, options: ReconcileOptions): Promise<Lease> {
+  const { url, schema } = rt.config.database;
+  if (options.allowMassDelete) {
+    const lock = await Lease.tryTake(url, LEASES.reconcile(schema), rt.logger);
+    if (lock) return lock;
+    throw new UnavailableError(
+      'another process holds the reconcile lock (a running worker?): approve held deletes beside it with `connector-sync approve-deletes ID… | --all`, which hands the approval to the leader',
+    );
+  }
+  return Lease.takeReconcileLock(url, schema, rt.config.reconcile.lockWaitSeconds, rt.logger);
 }
 
 /**

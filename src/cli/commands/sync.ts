@@ -17,11 +17,13 @@ import { passAndReport } from './reconcile.js';
 import { maskerOf } from '../../domain/mask.js';
 import type { SyncOutcome, FinishedRequest } from '../../domain/sync-request.js';
 import type { PassResult } from '../../pass/result.js';
+import type { PassOptions } from '../../pass/context.js';
 
 // `sync ID…` and `retry`: reconcile some connectors now, ignoring their
 // backoff, without ever bypassing the reconcile lock. A leading worker gets
-// them as a request (db/sync-requests.ts) and this waits for its outcome;
-// with no leader this takes the lock and runs the targeted pass itself.
+// them as a request (postgres/sync-requests.ts) and this waits for its
+// outcome; with no leader this takes the lock and runs the targeted pass
+// itself. `approve-deletes` hands its approval over the same way.
 
 export interface SyncOptions {
   json: boolean;
@@ -39,23 +41,62 @@ export async function syncCommand(
   options: SyncOptions,
   out: Output,
 ): Promise<number> {
-  const { url, schema } = rt.config.database;
-  await requireCurrentSchema(rt.pool, schema);
+  await requireCurrentSchema(rt.pool, rt.config.database.schema);
   await refuseUnknown(rt, ids);
-  // Observe mode writes nothing: a plan of these connectors, as `plan` makes one.
-  if (rt.config.reconcile.mode === 'observe') return syncHere(rt, null, ids, null, options, out);
-  const lock = await Lease.tryTake(url, LEASES.reconcile(schema), rt.logger);
-  if (lock) return syncHere(rt, lock, ids, null, options, out);
+  const masker = maskerOf(rt.config.masking.keys);
+  return hereOrByLeader(
+    rt,
+    {
+      connectorIds: ids,
+      approvedDeletes: null,
+      pass: { allowMassDelete: false, scope: ids, retryDeferred: true },
+      outcomeOf: (result) => syncOutcomeOf(result, ids, masker),
+    },
+    options,
+    out,
+  );
+}
 
-  const request = await requestSync(rt.pool, schema, ids, options.by);
+/** What a CLI hands the leader, or runs itself: the request, its pass, what it is told. */
+export interface Handed {
+  connectorIds: string[];
+  approvedDeletes: string[] | null;
+  pass: Omit<PassOptions, 'dryRun'>;
+  outcomeOf: (result: PassResult) => SyncOutcome;
+}
+
+/**
+ * With no worker leading, takes the reconcile lock and runs the pass here;
+ * with one, hands it the request and waits for its outcome — running the
+ * pass here after all if the leader goes away meanwhile. Observe mode only plans.
+ */
+export async function hereOrByLeader(
+  rt: Runtime,
+  handed: Handed,
+  options: SyncOptions,
+  out: Output,
+): Promise<number> {
+  const { url, schema } = rt.config.database;
+  // Observe mode writes nothing: a plan of these connectors, as `plan` makes one.
+  if (rt.config.reconcile.mode === 'observe') return runHere(rt, null, handed, null, options, out);
+  const lock = await Lease.tryTake(url, LEASES.reconcile(schema), rt.logger);
+  if (lock) return runHere(rt, lock, handed, null, options, out);
+
+  const request = await requestSync(
+    rt.pool,
+    schema,
+    handed.connectorIds,
+    options.by,
+    handed.approvedDeletes,
+  );
   rt.logger.info(
-    { request, connectors: ids, timeoutSeconds: options.timeoutSeconds },
-    'a worker leads: handed the connectors to it; waiting for its pass',
+    { request, connectors: handed.connectorIds, timeoutSeconds: options.timeoutSeconds },
+    'a worker leads: handed the request to it; waiting for its pass',
   );
   const served = await waitForLeader(rt, request, options.timeoutSeconds);
   if ('lock' in served) {
     rt.logger.info({ request }, 'the leader went away: running the pass here');
-    return syncHere(rt, served.lock, ids, request, options, out);
+    return runHere(rt, served.lock, handed, request, options, out);
   }
   const { outcome } = served.finished;
   out.print(options.json ? JSON.stringify(outcome.json, null, 2) : outcome.text);
@@ -108,22 +149,22 @@ function orList(words: string[]): string {
 }
 
 /**
- * The targeted pass in this process (under `lock`; a dry one without). A
- * request this process had handed to a leader that went away is finished
- * with this pass's outcome, so no later leader serves it again.
+ * The pass in this process (under `lock`; a dry one without). A request this
+ * process had handed to a leader that went away is finished with this pass's
+ * outcome, so no later leader serves it again.
  */
-async function syncHere(
+async function runHere(
   rt: Runtime,
   lock: Lease | null,
-  ids: string[],
+  handed: Handed,
   request: string | null,
   options: SyncOptions,
   out: Output,
 ): Promise<number> {
-  const pass = { dryRun: lock === null, allowMassDelete: false, scope: ids, retryDeferred: true };
+  const pass = { ...handed.pass, dryRun: lock === null };
   let served: { passId: string; outcome: SyncOutcome } | null = null;
   const report = (result: PassResult): SyncOutcome => {
-    const outcome = syncOutcomeOf(result, ids, maskerOf(rt.config.masking.keys));
+    const outcome = handed.outcomeOf(result);
     served = { passId: result.passId, outcome };
     return outcome;
   };

@@ -35,6 +35,7 @@ describe('buildProgram', () => {
       'passes',
       'sync',
       'retry',
+      'approve-deletes',
       'suspend',
       'resume',
       'migrate',

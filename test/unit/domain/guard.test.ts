@@ -151,3 +151,44 @@ describe('the source check', () => {
     expect(shrinkOf(100, 89, shrinkLimitOf('10%'))).toEqual({ from: 100, to: 89 });
   });
 });
+
+describe('an approval of listed deletes (approve-deletes)', () => {
+  it('lets exactly the approved deployments go; the rest are judged as ever', () => {
+    const doomed = gone(15);
+    const approved = new Set([doomed[0]!.id, doomed[1]!.id]);
+    const plan = planPass(
+      planInputOf({ managed: doomed, known: known(doomed), approvedDeletes: approved }),
+    );
+    expect(deleted(plan.changes)).toEqual(['100', '101']);
+    // 13 left, over the per-pass limit of 10: every one of them held.
+    expect(plan.heldDeletes).toMatchObject({ rule: 'per-pass', count: 13 });
+  });
+
+  it('approved deletes spend the budget: the others get what room is left', () => {
+    const doomed = gone(4);
+    const plan = planPass(
+      planInputOf({
+        managed: doomed,
+        known: known(doomed),
+        budget: budget(3, 0),
+        approvedDeletes: new Set([doomed[3]!.id]),
+      }),
+    );
+    expect(deleted(plan.changes).sort()).toEqual(['100', '101', '103']);
+    expect(plan.heldDeletes!.connectors.map((c) => c.connectorId)).toEqual(['102']);
+  });
+
+  it('even a source that looks shrunk lets an approved delete go, and only it', () => {
+    const doomed = gone(3);
+    const plan = planPass(
+      planInputOf({
+        managed: doomed,
+        known: known(doomed),
+        sourceShrank: { from: 40, to: 0 },
+        approvedDeletes: new Set([doomed[2]!.id]),
+      }),
+    );
+    expect(deleted(plan.changes)).toEqual(['102']);
+    expect(plan.heldDeletes).toMatchObject({ rule: 'source-shrank', count: 2 });
+  });
+});

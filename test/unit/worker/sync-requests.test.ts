@@ -31,6 +31,7 @@ const request = (id: string, ...connectorIds: string[]): SyncRequest => ({
   id,
   connectorIds,
   requestedBy: 'alice',
+  approvedDeletes: null,
 });
 
 /** Requests in memory: what is open, and what each was told. */
@@ -103,6 +104,45 @@ describe('the worker serving sync requests', () => {
       { at: 500, scope: ['9'] },
     ]);
     expect(requests.told.get('3')!.exitCode).toBe(0);
+  });
+});
+
+describe('the worker serving approvals (approve-deletes)', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 0 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('serves approvals first in a full pass of their own, then sync requests in a targeted one', async () => {
+    const approval: SyncRequest = {
+      id: '5',
+      connectorIds: [],
+      requestedBy: 'bob',
+      approvedDeletes: ['dep-a', 'dep-b'],
+    };
+    const requests = new Requests([request('4', '7'), approval]);
+    const passes: PassOptions[] = [];
+    const worker = new Worker(
+      {
+        runPass: (options) => {
+          passes.push(options);
+          return Promise.resolve(passResult());
+        },
+        tryLock: () => Promise.resolve(freeLease()),
+        countStatuses: () => Promise.resolve({}),
+        syncRequests: requests,
+        metrics: new Metrics(),
+        logger: pino({ level: 'silent' }),
+      },
+      { leaderPollMs: 1_000, debounceMs: 0, heartbeatMs: 5_000 },
+    );
+    void worker.start();
+    await vi.advanceTimersByTimeAsync(100);
+    await worker.stop(1_000);
+    expect(passes[0]).toMatchObject({ approvedDeletes: new Set(['dep-a', 'dep-b']) });
+    expect(passes[0]!.scope).toBeUndefined();
+    expect(passes[1]).toMatchObject({ scope: ['7'], retryDeferred: true });
+    expect(passes[1]!.approvedDeletes).toBeUndefined();
+    expect(requests.told.get('5')!.json).toMatchObject({ approved_deletes: ['dep-a', 'dep-b'] });
+    expect(requests.told.get('4')!.exitCode).toBe(0);
   });
 });
 
