@@ -279,6 +279,13 @@ export const configSchema = z.strictObject({
         .describe(
           'Deletes on a budget: at most `limit` deployments deleted in any `window`, counted from the event log (so restarts and leader changes do not reset it), by every path — full passes, wake-ups, `sync`, `retry`. Deletes beyond it are held as the mass-delete guard holds them, until the window frees up or they are approved (`--allow-mass-delete`).',
         ),
+      rescheduleWithinSeconds: z
+        .int()
+        .min(0)
+        .default(300)
+        .describe(
+          "Prefect deletes a deployment's future scheduled runs on every PATCH and its scheduler makes them again only when it next looks: after an update that leaves a run due within this many seconds, the worker asks Prefect to schedule the deployment's runs from the moment before the PATCH (Prefect's own idempotency key per slot: nothing lost, nothing doubled). One more call per such update; 0 turns it off.",
+        ),
       sourceShrinkLimit: z
         .string()
         .regex(/^(\d+(\.\d+)?%|off)$/, 'must be a percentage such as "50%", or "off"')

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { eventForChange, type RelatedContext } from '../domain/events.js';
 import { maskerOf } from '../domain/mask.js';
 import { redactText } from '../domain/redact.js';
+import { reschedulesAfter } from '../domain/reschedule.js';
 import { writeWindowMs } from '../domain/settle.js';
 import type { Applied, Change, Deployment, Problem } from '../domain/types.js';
 import { coerceError } from '../domain/errors.js';
@@ -161,6 +162,8 @@ async function applyOne(
   await store.recordIntent({ id: intentId, passId: input.passId, change, flowId, context });
 
   let result: Deployment | null;
+  // Before the PATCH: the runs it deletes are those due after this moment.
+  const sentAt = deps.now();
   try {
     result = await callPrefect(deps, change, flowId, sendBefore);
   } catch (error) {
@@ -179,7 +182,37 @@ async function applyOne(
     stateAfter(change, result, input.states, deps.now(), input.hashes),
   );
   log.info({ deployment: event.deployment_id, event: event.event }, `${change.action} applied`);
+  await restoreRuns(deps, change, sentAt, log);
   return { change, result, eventId: event.id };
+}
+
+/**
+ * After an update that leaves a run due soon: the runs the PATCH deleted are
+ * scheduled again from the moment before it (domain/reschedule.ts). The change
+ * itself is done and has its event; if this fails, Prefect's scheduler still
+ * makes again every run not yet due when it next looks.
+ */
+async function restoreRuns(
+  deps: PassDeps,
+  change: Change,
+  sentAt: Date,
+  log: Logger,
+): Promise<void> {
+  if (change.action !== 'update' && change.action !== 'resume') return;
+  const within = deps.config.reconcile.rescheduleWithinSeconds;
+  const now = deps.now();
+  if (!reschedulesAfter(change, now, within)) return;
+  // Only the runs due within the window: Prefect's scheduler makes the later
+  // ones again long before they are due (and this call stays small).
+  const until = new Date(now.getTime() + within * 1000);
+  try {
+    await deps.prefect.scheduleRuns(change.deployment.id, sentAt, until);
+  } catch (error) {
+    log.warn(
+      { err: coerceError(error), deployment: change.deployment.id },
+      "could not schedule again the runs the update deleted; Prefect's scheduler makes again those not yet due when it next looks",
+    );
+  }
 }
 
 /** The Prefect call of a change; the deployment after it (null for a delete). */

@@ -11,26 +11,20 @@ import { type PassResult, verdictOf } from './result.js';
 import { InstallationRefused } from './installation.js';
 
 /**
- * A pass as the CLI and the worker run it, once the installation's name is
- * known to be this source's. A real pass has its history: one row in
- * <schema>.passes however it ends, and an event (`pass-failed`, `pass-aborted`) when it failed or was cut
+ * A pass as the CLI and the worker run it. A real pass has its history: one
+ * row in <schema>.passes however it ends (but for an installation refused
+ * before it began), and an event (`pass-failed`, `pass-aborted`) when it failed or was cut
  * short, so the sinks tell ops. A dry run writes nothing, as ever. Writing
  * the history never fails a pass: a Postgres that is down is logged.
  */
 export async function runRecordedPass(deps: PassDeps, options: PassOptions): Promise<PassResult> {
-  if (options.dryRun) {
-    await deps.installation?.ensure(false);
-    return runPass(deps, options);
-  }
+  if (options.dryRun) return runPass(deps, options);
   const passId = options.passId ?? deps.newId();
   const startedAt = deps.now();
   const callsBefore = deps.prefect.callCounts();
   const kind = options.scope ? 'targeted' : 'full';
   let result: PassResult;
   try {
-    // Before the pass reads or writes anything (outside its own call counts):
-    // another source's installation of this name refuses this one (exit 64).
-    await deps.installation?.ensure(true);
     result = await passWithoutSummary(deps, { ...options, passId });
   } catch (error) {
     // Refused before it began: not a pass of this installation, so no history and no event.

@@ -66,11 +66,20 @@ function plannedByAction(plan: Plan): Record<string, number> {
 }
 
 /** The calls made between two readings of the counts. */
-export function callsSince(after: CallCounts, before: CallCounts): CallCounts {
+/** The calls made since `before`, less `others` made meanwhile that are not the pass's. */
+export function callsSince(
+  after: CallCounts,
+  before: CallCounts,
+  others: CallCounts = { reads: 0, writes: 0, byRoute: {} },
+): CallCounts {
   const byRoute: Record<string, number> = {};
   for (const [route, n] of Object.entries(after.byRoute)) {
-    const delta = n - (before.byRoute[route] ?? 0);
+    const delta = n - (before.byRoute[route] ?? 0) - (others.byRoute[route] ?? 0);
     if (delta > 0) byRoute[route] = delta;
   }
-  return { reads: after.reads - before.reads, writes: after.writes - before.writes, byRoute };
+  return {
+    reads: after.reads - before.reads - others.reads,
+    writes: after.writes - before.writes - others.writes,
+    byRoute,
+  };
 }

@@ -42,6 +42,8 @@ export interface PrefectPort {
     fields: FieldChanges,
     sendBefore?: number,
   ): Promise<void>;
+  /** Prefect schedules the deployment's runs due from `startTime` to `endTime` (its own idempotency key per slot). */
+  scheduleRuns(deploymentId: string, startTime: Date, endTime: Date): Promise<void>;
   /** True when it was there, false when it was already gone. */
   deleteDeployment(id: string, sendBefore?: number): Promise<boolean>;
   /** Calls made so far (a pass reports the difference over its own run). */

@@ -5,6 +5,7 @@ import { judge } from './judge.js';
 import { callsSince, logDecision, logPassFinished } from './log.js';
 import { observe } from './observe.js';
 import type { PassResult } from './result.js';
+import type { CallCounts } from '../prefect/http.js';
 import { lookUpStrangers } from './strangers.js';
 import { checkWorkPools } from './work-pools.js';
 
@@ -12,7 +13,9 @@ import { checkWorkPools } from './work-pools.js';
 // (docs/concepts/how-a-pass-works.md):
 //
 //   1. observe     read both sides: the rows, our state, open intents and
-//                  suspensions, the managed deployments           observe.ts
+//                  suspensions, the managed deployments; then, once per
+//                  process, that this installation's name is its own
+//                                                 observe.ts, installation.ts
 //   2. judge       pure: settle or wait on open intents, validate the rows,
 //                  their desired specs, the connectors deferred     judge.ts
 //   3. strangers   read deployments not ours with a name a create
@@ -33,6 +36,21 @@ const NOTHING_DONE: Acted = {
   aborted: null,
   events: 0,
 };
+
+/**
+ * One name, one source (installation.ts): checked once per process, after
+ * the first reads (a wrong URL or refused credentials are said as such) and
+ * before anything is decided or written. Its calls are not the pass's: they
+ * are returned, to be left out of the pass's counts.
+ */
+async function claimInstallation(deps: PassDeps, options: PassOptions): Promise<CallCounts> {
+  if (!deps.installation) return NO_CALLS;
+  const before = deps.prefect.callCounts();
+  await deps.installation.ensure(!options.dryRun);
+  return callsSince(deps.prefect.callCounts(), before);
+}
+
+const NO_CALLS: CallCounts = { reads: 0, writes: 0, byRoute: {} };
 
 /** One reconcile pass, with its closing "pass finished" line. */
 export async function runPass(deps: PassDeps, options: PassOptions): Promise<PassResult> {
@@ -55,6 +73,7 @@ export async function passWithoutSummary(
   const callsBefore = deps.prefect.callCounts();
 
   const snapshot = await observe(deps, options.scope);
+  const claimCalls = await claimInstallation(deps, options);
   const judgement = judge(snapshot, deps.config, options, deps.now());
   const strangers = await lookUpStrangers(deps, snapshot.flowId, judgement.lookups);
   const decided = decide(judgement, snapshot, strangers, deps.config, options);
@@ -73,7 +92,7 @@ export async function passWithoutSummary(
     plan,
     ...acted,
     waiting: judgement.waiting,
-    calls: callsSince(deps.prefect.callCounts(), callsBefore),
+    calls: callsSince(deps.prefect.callCounts(), callsBefore, claimCalls),
     durationMs: Date.now() - started,
   };
   return result;

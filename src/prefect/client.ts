@@ -230,6 +230,19 @@ export class PrefectClient {
     await this.http.request('POST', '/events', events);
   }
 
+  /**
+   * Has Prefect schedule a deployment's runs due from `startTime` to
+   * `endTime` (POST /deployments/{id}/schedule): what its scheduler service
+   * does, with the same idempotency key per slot, so a slot that has a run
+   * keeps that one.
+   */
+  async scheduleRuns(deploymentId: string, startTime: Date, endTime: Date): Promise<void> {
+    await this.http.request('POST', `/deployments/${deploymentId}/schedule`, {
+      start_time: startTime.toISOString(),
+      end_time: endTime.toISOString(),
+    });
+  }
+
   /** A variable's value by name, or null when there is none. */
   async readVariable(name: string): Promise<unknown> {
     try {

@@ -102,6 +102,10 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
         lockWaitSeconds: 5,
         deleteBudget: { limit: 1_000_000, window: '1h' },
         sourceShrinkLimit: 'off',
+        // Re-creating runs after an update is one more call when a run is due
+        // soon: off, so call counts do not depend on the time of day;
+        // scheduled-runs.test.ts tests it on.
+        rescheduleWithinSeconds: 0,
       },
       // A run --once against a Prefect made to fail waits this long for the
       // sinks before it exits (10 s by default); tests of publishing set their own.
@@ -122,6 +126,15 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
   const config = build();
   if (options.migrate !== false) await migrate(db, config.database.schema);
   const silent = pino({ level: 'silent' });
+  // Each environment is an installation of its own (its own managed tag): it
+  // records its source in Prefect here, once, as its first run would — so a
+  // test that counts or faults the writes through a proxy sees only the
+  // deployments' (installations.test.ts lets its installations do it).
+  if (fileConfig.ownership && (fileConfig.ownership as { managedTag: string }).managedTag === tag)
+    await registerInstallation({
+      ...config,
+      prefect: { ...config.prefect, apiUrl: inject('prefectApiUrl') },
+    });
 
   const testEnv: TestEnv = {
     id,
@@ -305,4 +318,13 @@ export function jsonLines<T = Record<string, any>>(stdout: string): T[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
+}
+
+async function registerInstallation(config: Config): Promise<void> {
+  const rt = createRuntime(config, pino({ level: 'silent' }));
+  try {
+    await rt.installation.ensure(true);
+  } finally {
+    await rt.close();
+  }
 }

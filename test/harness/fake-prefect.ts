@@ -28,12 +28,14 @@ type Method =
   | 'findByNames'
   | 'createDeployment'
   | 'updateDeployment'
+  | 'scheduleRuns'
   | 'deleteDeployment';
 
 const WRITES = new Set<Method>([
   'ensureFlow',
   'createDeployment',
   'updateDeployment',
+  'scheduleRuns',
   'deleteDeployment',
 ]);
 
@@ -168,6 +170,15 @@ export class FakePrefect implements PrefectPort {
             : structuredClone(values.to);
       this.deployments.set(current.id, next as unknown as Deployment);
       this.applied.push({ method: 'updateDeployment', deploymentId: current.id });
+    });
+  }
+
+  /** Re-creating runs after an update: recorded (deployment id, from when). */
+  readonly scheduled: { deploymentId: string; from: Date; until: Date }[] = [];
+
+  async scheduleRuns(deploymentId: string, startTime: Date, endTime: Date): Promise<void> {
+    return this.call('scheduleRuns', deploymentId, () => {
+      this.scheduled.push({ deploymentId, from: startTime, until: endTime });
     });
   }
 

@@ -89,6 +89,7 @@ describe('defaults (docs/reference/configuration.md)', () => {
       concurrency: 8,
       maxDeletesPerPass: '25%',
       deleteBudget: { limit: 10, window: '1h' },
+      rescheduleWithinSeconds: 300,
       sourceShrinkLimit: '50%',
       backoff: { baseSeconds: 10, maxSeconds: 3600 },
       lockWaitSeconds: 60,
