@@ -18,12 +18,17 @@ const env = await startBenchEnv('reschedule', N);
 try {
   await env.pool.query(`UPDATE cai_connectors SET schedule = '* * * * *'`);
   const first = await runWorkerPass(env);
-  if (first.applied !== N) throw new Error(`first pass: exit ${first.exitCode}, applied ${first.applied}`);
+  if (first.applied !== N)
+    throw new Error(`first pass: exit ${first.exitCode}, applied ${first.applied}`);
 
   const edit = async (k: number, extra: string): Promise<WorkerRun> => {
-    await env.pool.query(`UPDATE cai_connectors SET parameters = jsonb_build_object('edit', $1::int)`, [k]);
+    await env.pool.query(
+      `UPDATE cai_connectors SET parameters = jsonb_build_object('edit', $1::int)`,
+      [k],
+    );
     const run = await runWorkerPass(env, { CONNECTOR_SYNC_CONFIG: benchConfigFile(extra) });
-    if (run.applied !== N) throw new Error(`edit ${k}: exit ${run.exitCode}, applied ${run.applied}`);
+    if (run.applied !== N)
+      throw new Error(`edit ${k}: exit ${run.exitCode}, applied ${run.applied}`);
     return run;
   };
   const on = await edit(1, '');

@@ -10,6 +10,7 @@ import { PrefectClient } from './prefect/client.js';
 import { PrefectHttp, type PrefectHttpOptions } from './prefect/http.js';
 import type { PassDeps } from './pass/context.js';
 import { InstallationClaim } from './pass/installation.js';
+import { markClaimed, readInstallation } from './postgres/installation.js';
 
 /**
  * Secrets that must never be printed: keys, tokens and their encodings, each
@@ -70,7 +71,14 @@ export function createRuntime(
   return {
     pool,
     prefect,
-    installation: new InstallationClaim(prefect, config),
+    installation: new InstallationClaim(
+      prefect,
+      {
+        read: () => readInstallation(pool, config.database.schema),
+        markClaimed: (variable) => markClaimed(pool, config.database.schema, variable),
+      },
+      config,
+    ),
     store: new PostgresStore(pool, config.database.schema, config.source.table),
     config,
     logger: log,

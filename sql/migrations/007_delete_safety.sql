@@ -30,3 +30,16 @@ ALTER TABLE sync_requests ADD COLUMN approved_deletes uuid[];
 ALTER TABLE sync_requests DROP CONSTRAINT sync_requests_connector_ids_check;
 ALTER TABLE sync_requests ADD CONSTRAINT sync_requests_asks_something
   CHECK (cardinality(connector_ids) > 0 OR cardinality(approved_deletes) > 0);
+
+-- This installation's identity (docs/concepts/ownership-and-safety.md,
+-- "Installations"): made with its schema, it is what a Prefect variable per
+-- installation name records, so another installation of the same name (another
+-- schema) is told apart however it reaches Postgres. `claimed` names the
+-- variable once Prefect has it: later processes need not ask again.
+CREATE TABLE installation (
+  id          boolean PRIMARY KEY DEFAULT true CHECK (id),
+  uuid        uuid NOT NULL DEFAULT gen_random_uuid(),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  claimed     text
+);
+INSERT INTO installation DEFAULT VALUES;

@@ -12,7 +12,7 @@ export interface PassDeps {
   newId: () => string;
   /** Jitter of a failed connector's backoff, in [0, 1); Math.random when not given. */
   random?: () => number;
-  /** One name, one source (installation.ts): checked before a recorded pass; none in unit tests. */
+  /** One name, one installation (installation.ts): checked once per process in a pass; none in unit tests. */
   installation?: { ensure(register: boolean): Promise<void> };
 }
 

@@ -5,12 +5,13 @@ import { ownershipVariableName } from '../domain/ownership.js';
 import { PrefectError } from '../prefect/errors.js';
 import { asSetupProblem } from './observe.js';
 
-// One name, one source (docs/concepts/ownership-and-safety.md,
+// One name, one installation (docs/concepts/ownership-and-safety.md,
 // "Installations"): an installation's name and managed tag decide which
-// deployments are its own, so two installations of one name reading
-// different sources would take each other's deployments for orphans. The
-// first to write records its source in a Prefect variable; another source
-// under the same name is refused (exit 64) before it writes anything.
+// deployments are its own, so two installations of one name (each its own
+// source and schema) would take each other's deployments for orphans. The
+// first to write records its identity (its schema's) and source in a Prefect
+// variable; another installation under the same name is refused (exit 64)
+// before it writes anything.
 
 /** Another source has this installation's name: exit 64, and no pass of this one at all. */
 export class InstallationRefused extends ConfigurationError {}
@@ -19,6 +20,9 @@ export class InstallationRefused extends ConfigurationError {}
 interface Registration {
   installation: string;
   managed_tag: string;
+  /** The installation's identity (its schema's): what tells two of one name apart. */
+  installation_id: string;
+  /** Where it reads its connectors, for the humans the refusal is for. */
   source: string;
   registered_at: string;
 }
@@ -30,9 +34,15 @@ export interface VariablePort {
   assertApiRoot(): Promise<void>;
 }
 
+/** What the claim needs of the installation's own schema (postgres/installation.ts). */
+export interface LocalIdentity {
+  read(): Promise<{ uuid: string; claimed: string | null }>;
+  markClaimed(variable: string): Promise<void>;
+}
+
 /**
  * Where an installation reads its connectors: host, port, database and table.
- * No user and no password: the same source reached as another role is the same source.
+ * No user and no password.
  */
 export function sourceIdentity(config: Pick<Config, 'database' | 'source'>): string {
   const url = parsePostgresUrl(config.database.url);
@@ -41,16 +51,19 @@ export function sourceIdentity(config: Pick<Config, 'database' | 'source'>): str
 }
 
 /**
- * Checks, once per process, that this installation's name is this source's:
- * registers it when no installation of the name has (`register`: a process
- * that writes), refuses when another source has it. Memoised once it has
- * succeeded; a Prefect that does not answer is asked again next time.
+ * Checks, once per process, that this installation's name is its own: the
+ * first process of an installation records its identity in Prefect (`register`:
+ * a process that writes) and notes in its schema that it has, so later ones
+ * ask Prefect nothing; another installation's identity under the name is
+ * refused. Memoised once it has succeeded; a Prefect that does not answer is
+ * asked again next time.
  */
 export class InstallationClaim {
   private settled: Promise<void> | null = null;
 
   constructor(
     private readonly prefect: VariablePort,
+    private readonly local: LocalIdentity,
     private readonly config: Pick<Config, 'installation' | 'ownership' | 'database' | 'source'>,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -72,33 +85,43 @@ export class InstallationClaim {
   }
 
   private async check(register: boolean): Promise<void> {
-    const ours = sourceIdentity(this.config);
+    const local = await this.local.read();
+    if (local.claimed === this.variable) return;
     let found = await this.prefect.readVariable(this.variable);
     if (found === null && register) {
-      const registration: Registration = {
-        installation: this.config.installation,
-        managed_tag: this.config.ownership.managedTag,
-        source: ours,
-        registered_at: this.now().toISOString(),
-      };
-      const created = await this.prefect.createVariable(this.variable, registration, [
-        this.config.ownership.managedTag,
-      ]);
+      const created = await this.prefect.createVariable(
+        this.variable,
+        this.registration(local.uuid),
+        [this.config.ownership.managedTag],
+      );
       // Two first passes at once: the other one won; what it wrote is what counts.
-      if (created) return;
+      if (created) return this.local.markClaimed(this.variable);
       found = await this.prefect.readVariable(this.variable);
     }
-    if (found === null) return; // a dry run of an installation not yet registered
-    const theirs = sourceOf(found);
-    if (theirs === ours) return;
+    if (found === null) return; // a dry run of an installation not yet recorded
+    if (field(found, 'installation_id') === local.uuid) {
+      if (register) await this.local.markClaimed(this.variable);
+      return;
+    }
+    const theirs = field(found, 'source') ?? JSON.stringify(found);
     throw new InstallationRefused([
-      `installation "${this.config.installation}" (managed tag "${this.config.ownership.managedTag}") already belongs to the source ${theirs ?? JSON.stringify(found)}, not ${ours}: give this one a name of its own (installation, CONNECTOR_SYNC_INSTALLATION); if the source really moved here, delete the Prefect variable ${this.variable}`,
+      `installation "${this.config.installation}" (managed tag "${this.config.ownership.managedTag}") already belongs to another installation, reading ${theirs}; this one reads ${sourceIdentity(this.config)}: give this one a name of its own (installation, CONNECTOR_SYNC_INSTALLATION); if it really is the same installation moved to a new schema, delete the Prefect variable ${this.variable}`,
     ]);
+  }
+
+  private registration(uuid: string): Registration {
+    return {
+      installation: this.config.installation,
+      managed_tag: this.config.ownership.managedTag,
+      installation_id: uuid,
+      source: sourceIdentity(this.config),
+      registered_at: this.now().toISOString(),
+    };
   }
 }
 
-function sourceOf(value: unknown): string | null {
+function field(value: unknown, name: string): string | null {
   if (typeof value !== 'object' || value === null) return null;
-  const source = (value as { source?: unknown }).source;
-  return typeof source === 'string' ? source : null;
+  const found = (value as Record<string, unknown>)[name];
+  return typeof found === 'string' ? found : null;
 }

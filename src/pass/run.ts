@@ -38,7 +38,7 @@ const NOTHING_DONE: Acted = {
 };
 
 /**
- * One name, one source (installation.ts): checked once per process, after
+ * One name, one installation (installation.ts): checked once per process, after
  * the first reads (a wrong URL or refused credentials are said as such) and
  * before anything is decided or written. Its calls are not the pass's: they
  * are returned, to be left out of the pass's counts.

@@ -73,6 +73,11 @@ export interface TestEnvOptions {
   apiUrl?: string;
   /** Apply the worker's migrations (default true); false leaves no worker schema at all. */
   migrate?: boolean;
+  /**
+   * Record this environment's installation in Prefect up front (default true).
+   * False when its workers use another Postgres: theirs is the installation.
+   */
+  registerInstallation?: boolean;
 }
 
 export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestEnv> {
@@ -130,7 +135,8 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
   // records its source in Prefect here, once, as its first run would — so a
   // test that counts or faults the writes through a proxy sees only the
   // deployments' (installations.test.ts lets its installations do it).
-  if (fileConfig.ownership && (fileConfig.ownership as { managedTag: string }).managedTag === tag)
+  const ownTag = (fileConfig.ownership as { managedTag?: string } | undefined)?.managedTag === tag;
+  if (ownTag && options.migrate !== false && options.registerInstallation !== false)
     await registerInstallation({
       ...config,
       prefect: { ...config.prefect, apiUrl: inject('prefectApiUrl') },

@@ -96,7 +96,7 @@ describe('two installations sharing one Prefect, managed tag and flow', () => {
     expect(await actions(b)).toEqual({ created: 40 });
   });
 
-  it('an installation of the same name reading another source is refused before it writes (exit 64)', async () => {
+  it('another installation of the same name (its own source and schema) is refused before it writes (exit 64)', async () => {
     const twin = await createTestEnv({ config: common }); // "default" again, its own database
     try {
       await insertConnectors(twin, rows('twin'));
@@ -109,14 +109,14 @@ describe('two installations sharing one Prefect, managed tag and flow', () => {
       expect(lines).toHaveLength(1);
       const dbOf = (env: TestEnv): string => new URL(env.databaseUrl).pathname.slice(1);
       expect(lines[0]).toContain(
-        `installation "default" (managed tag "${shared}") already belongs to the source 127.0.0.1:5432/${dbOf(a)} cai_connectors, not 127.0.0.1:5432/${dbOf(twin)} cai_connectors: give this one a name of its own (installation, CONNECTOR_SYNC_INSTALLATION)`,
+        `installation "default" (managed tag "${shared}") already belongs to another installation, reading 127.0.0.1:5432/${dbOf(a)} cai_connectors; this one reads 127.0.0.1:5432/${dbOf(twin)} cai_connectors: give this one a name of its own (installation, CONNECTOR_SYNC_INSTALLATION)`,
       );
       expect((await twin.cli(['plan'])).code).toBe(64);
       // The worker refuses at start, before it leads: it never becomes ready.
       const worker = await startWorker(twin).catch((error: unknown) => error);
       expect(worker).toBeInstanceOf(Error);
       expect((worker as Error).message).toContain(
-        `connector-sync: installation "default" (managed tag "${shared}") already belongs to the source`,
+        `connector-sync: installation "default" (managed tag "${shared}") already belongs to another installation`,
       );
       expect((await fleet()).size).toBe(80);
       expect(await actions(twin)).toEqual({});

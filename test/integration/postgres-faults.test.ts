@@ -305,7 +305,8 @@ describe('Postgres faults mid-pass (long-running worker)', () => {
 
   for (const fault of ['restart', 'stop-start'] as const) {
     it(`a real Postgres ${fault === 'restart' ? 'restart (pg_ctl restart -m fast)' : 'outage (stop, 5 s down, start)'} mid-pass: the pass fails, the worker stays up and recovers, no event lost or doubled`, async () => {
-      env = await createTestEnv({ config: { prefect: CALLS } });
+      // The worker's Postgres is a cluster of its own: its installation is that one.
+      env = await createTestEnv({ config: { prefect: CALLS }, registerInstallation: false });
       cluster = await startPrivatePostgres();
       const admin = new pg.Client({ connectionString: cluster.url('postgres') });
       await admin.connect();

@@ -53,60 +53,85 @@ describe('sourceIdentity', () => {
   });
 });
 
+/** An installation's own schema: its identity, and whether Prefect has it. */
+class Schema {
+  claimed: string | null = null;
+  constructor(readonly uuid: string) {}
+  async read(): Promise<{ uuid: string; claimed: string | null }> {
+    await Promise.resolve();
+    return { uuid: this.uuid, claimed: this.claimed };
+  }
+  async markClaimed(variable: string): Promise<void> {
+    await Promise.resolve();
+    this.claimed = variable;
+  }
+}
+
 describe('InstallationClaim', () => {
   const at = () => new Date('2026-12-07T12:00:00Z');
+  const claimOf = (prefect: Variables, schema: Schema, url: string, name = 'default') =>
+    new InstallationClaim(prefect, schema, config(url, name), at);
 
-  it('registers the source the first time, and asks Prefect no more in that process', async () => {
+  it('records the identity the first time, notes it in the schema, and later processes ask Prefect nothing', async () => {
     const prefect = new Variables();
-    const claim = new InstallationClaim(prefect, config('postgres://u@db/app'), at);
+    const schema = new Schema('uuid-a');
+    const claim = claimOf(prefect, schema, 'postgres://u@db/app');
     await claim.ensure(true);
     await claim.ensure(true);
     expect(prefect.calls).toEqual([`read ${claim.variable}`, `create ${claim.variable}`]);
     expect(prefect.values.get(claim.variable)).toEqual({
       installation: 'default',
       managed_tag: 'managed-by:connector-sync',
+      installation_id: 'uuid-a',
       source: 'db:5432/app cai_connectors',
       registered_at: '2026-12-07T12:00:00.000Z',
     });
+    expect(schema.claimed).toBe(claim.variable);
+    // A new process of the same installation, even through another address.
+    await claimOf(prefect, schema, 'postgres://u@10.0.0.9:6432/app').ensure(true);
+    expect(prefect.calls).toHaveLength(2);
   });
 
-  it('a dry run only reads: it registers nothing', async () => {
+  it('a dry run only reads: it records nothing', async () => {
     const prefect = new Variables();
-    await new InstallationClaim(prefect, config('postgres://u@db/app'), at).ensure(false);
+    const schema = new Schema('uuid-a');
+    await claimOf(prefect, schema, 'postgres://u@db/app').ensure(false);
     expect(prefect.values.size).toBe(0);
+    expect(schema.claimed).toBeNull();
   });
 
-  it('the same source under another role is the same installation', async () => {
+  it('another installation under the same name is refused, naming both sources and the setting to change', async () => {
     const prefect = new Variables();
-    await new InstallationClaim(prefect, config('postgres://a@db/app'), at).ensure(true);
-    await expect(
-      new InstallationClaim(prefect, config('postgres://b:pw@db/app'), at).ensure(true),
-    ).resolves.toBeUndefined();
-  });
-
-  it('another source under the same name is refused, naming both and the setting to change', async () => {
-    const prefect = new Variables();
-    await new InstallationClaim(prefect, config('postgres://u@db-a/app'), at).ensure(true);
-    const other = new InstallationClaim(prefect, config('postgres://u:pw@db-b/app'), at);
+    await claimOf(prefect, new Schema('uuid-a'), 'postgres://u@db-a/app').ensure(true);
+    const other = claimOf(prefect, new Schema('uuid-b'), 'postgres://u:pw@db-b/app');
     const refusal = await other.ensure(false).catch((e: unknown) => e);
     expect(refusal).toBeInstanceOf(ConfigurationError);
     expect((refusal as Error).message).toBe(
-      `installation "default" (managed tag "managed-by:connector-sync") already belongs to the source db-a:5432/app cai_connectors, not db-b:5432/app cai_connectors: give this one a name of its own (installation, CONNECTOR_SYNC_INSTALLATION); if the source really moved here, delete the Prefect variable ${other.variable}`,
+      `installation "default" (managed tag "managed-by:connector-sync") already belongs to another installation, reading db-a:5432/app cai_connectors; this one reads db-b:5432/app cai_connectors: give this one a name of its own (installation, CONNECTOR_SYNC_INSTALLATION); if it really is the same installation moved to a new schema, delete the Prefect variable ${other.variable}`,
     );
     // Under a name of its own it goes.
     await expect(
-      new InstallationClaim(prefect, config('postgres://u@db-b/app', 'team-b'), at).ensure(true),
+      claimOf(prefect, new Schema('uuid-b'), 'postgres://u@db-b/app', 'team-b').ensure(true),
     ).resolves.toBeUndefined();
+  });
+
+  it('the same installation whose schema lost its note (restored from a dump) is recognised and noted again', async () => {
+    const prefect = new Variables();
+    const schema = new Schema('uuid-a');
+    await claimOf(prefect, schema, 'postgres://u@db/app').ensure(true);
+    schema.claimed = null;
+    await claimOf(prefect, schema, 'postgres://u@db/app').ensure(true);
+    expect(schema.claimed).not.toBeNull();
   });
 
   it('a Prefect that failed is asked again next time; refused credentials read as such', async () => {
     const prefect = new Variables();
-    const claim = new InstallationClaim(prefect, config('postgres://u@db/app'), at);
+    const claim = claimOf(prefect, new Schema('uuid-a'), 'postgres://u@db/app');
     prefect.failNext = new PrefectError('down', 'network', 0, null);
     await expect(claim.ensure(true)).rejects.toThrow('down');
     await expect(claim.ensure(true)).resolves.toBeUndefined();
     prefect.failNext = new PrefectError('no', 'auth', 401, null);
-    const fresh = new InstallationClaim(prefect, config('postgres://u@db/other'), at);
+    const fresh = claimOf(prefect, new Schema('uuid-c'), 'postgres://u@db/other', 'c');
     await expect(fresh.ensure(true)).rejects.toThrow('Prefect refused the credentials (401)');
   });
 });
