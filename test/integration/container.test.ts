@@ -146,8 +146,12 @@ describe('the image', () => {
   it('migrate makes the schema, run --once makes the deployments (exit 0), migrate again: current', async (ctx) => {
     skipUnlessContainers(ctx);
     // Only the worker's start pass runs: its schedule is a year away.
-    env = await createTestEnv({ config: { reconcile: { schedule: '0 0 1 1 *' } } });
-    // The worker's own schema is made by the image, not by the test's setup.
+    env = await createTestEnv({
+      config: { reconcile: { schedule: '0 0 1 1 *' } },
+      registerInstallation: false,
+    });
+    // The worker's own schema is made by the image, not by the test's setup
+    // (so is its installation's identity: none is recorded up front).
     await env.sql(`DROP SCHEMA ${SCHEMA} CASCADE`);
     // The container user (uid 1000) reads the config the way it reads the ConfigMap.
     chmodSync(dirname(env.configFile), 0o755);

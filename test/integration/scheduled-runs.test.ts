@@ -153,20 +153,32 @@ async function firstScheduledSlot(env: TestEnv): Promise<number> {
 async function runsPerSlot(env: TestEnv, from: number, to: number): Promise<Map<string, number>> {
   const api = prefectApi(env.apiUrl);
   const ids = (await api.deploymentsByTag(env.tag)).map((d) => d.id as string);
-  const counts = new Map<string, number>();
+  // Only the window's runs, in a stable order, each counted once by its id:
+  // Prefect's scheduler goes on making runs while the pages are read, and a
+  // run seen on two pages must not read as a doubled slot.
+  const runs = new Map<string, Record<string, any>>();
   for (let offset = 0; ; offset += 200) {
     const { data } = await api.call<Record<string, any>[]>('POST', '/flow_runs/filter', {
       limit: 200,
       offset,
-      flow_runs: { deployment_id: { any_: ids } },
+      sort: 'EXPECTED_START_TIME_ASC',
+      flow_runs: {
+        deployment_id: { any_: ids },
+        expected_start_time: {
+          after_: new Date(from - 1000).toISOString(),
+          before_: new Date(to + 1000).toISOString(),
+        },
+      },
     });
-    for (const run of data) {
-      const slot = Date.parse(run.expected_start_time as string);
-      if (!run.auto_scheduled || slot < from || slot > to) continue;
-      const key = `${run.deployment_id as string} ${new Date(slot).toISOString()}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
+    for (const run of data) runs.set(run.id as string, run);
     if (data.length < 200) break;
+  }
+  const counts = new Map<string, number>();
+  for (const run of runs.values()) {
+    const slot = Date.parse(run.expected_start_time as string);
+    if (!run.auto_scheduled || slot < from || slot > to) continue;
+    const key = `${run.deployment_id as string} ${new Date(slot).toISOString()}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return counts;
 }
