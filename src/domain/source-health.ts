@@ -21,6 +21,11 @@ export interface SourceReading {
   shrank: boolean;
 }
 
+/** The rows a read of the source counts: distinct connector ids (a view may repeat one). */
+export function sourceRowCount(rows: readonly { id: string }[]): number {
+  return new Set(rows.map((r) => r.id)).size;
+}
+
 /** `sourceShrinkLimit` as a share (0.5 for "50%"); null when the check is off. */
 export function shrinkLimitOf(setting: string): number | null {
   return setting === 'off' ? null : Number(setting.replace('%', '')) / 100;

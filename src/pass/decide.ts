@@ -3,7 +3,7 @@ import type { ConnectorState } from '../domain/connector-state.js';
 import { planPass, type DeleteLimit } from '../domain/plan.js';
 import type { Deployment, Notice, Plan, Problem, SourceRow } from '../domain/types.js';
 import type { PassOptions } from './context.js';
-import { shrinkLimitOf, shrinkOf } from '../domain/source-health.js';
+import { shrinkLimitOf, shrinkOf, sourceRowCount } from '../domain/source-health.js';
 import type { Judgement, Waiting } from './judge.js';
 import type { Snapshot } from './observe.js';
 
@@ -61,7 +61,7 @@ export function sourceShrinkOf(
   config: Config,
 ): { from: number; to: number } | null {
   if (!snapshot.sourceHealth) return null;
-  const rows = new Set(snapshot.source.rows.map((r) => r.id)).size;
+  const rows = sourceRowCount(snapshot.source.rows);
   return shrinkOf(
     snapshot.sourceHealth.goodRows,
     rows,

@@ -1,6 +1,6 @@
 import { sourceShrankEvent } from '../domain/connector-events.js';
 import type { Plan, SourceSnapshot } from '../domain/types.js';
-import type { SourceHealth } from '../domain/source-health.js';
+import { sourceRowCount, type SourceHealth } from '../domain/source-health.js';
 import type { PassDeps } from './context.js';
 import { eventRow } from './event-row.js';
 
@@ -20,7 +20,7 @@ export interface SourceCheckInput {
 /** Returns the number of events written (1 when an episode starts). */
 export async function keepSourceHealth(deps: PassDeps, input: SourceCheckInput): Promise<number> {
   if (!input.health) return 0;
-  const rows = new Set(input.source.rows.map((r) => r.id)).size;
+  const rows = sourceRowCount(input.source.rows);
   const held = input.plan.heldDeletes;
   if (held?.rule !== 'source-shrank') {
     if (input.health.shrankSince)

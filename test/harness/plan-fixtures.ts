@@ -6,6 +6,7 @@ import type {
   ConnectorRow,
   Deployment,
   DeploymentSpec,
+  HeldDeletes,
   Plan,
   Problem,
   SourceRow,
@@ -160,6 +161,19 @@ export function planInputOf(overrides: Partial<PlanInput> = {}): PlanInput {
     budget: { limit: Number.MAX_SAFE_INTEGER, window: '1h', used: 0 },
     sourceShrank: null,
     allowMassDelete: false,
+    ...overrides,
+  };
+}
+
+/** The per-pass guard's hold of 11 deletes (limit 10), with these overrides. */
+export function perPassHold(overrides: Partial<HeldDeletes> = {}): HeldDeletes {
+  return {
+    rule: 'per-pass',
+    by: 'the mass-delete guard',
+    count: 11,
+    limit: 10,
+    deletes: [],
+    connectors: [],
     ...overrides,
   };
 }

@@ -18,6 +18,7 @@ import {
   specFor,
   planInputOf,
   emptyPlan,
+  perPassHold,
 } from '../../harness/plan-fixtures.js';
 import { DEFAULT_SECRET_KEYS } from '../../../src/domain/mask.js';
 
@@ -192,14 +193,10 @@ describe('held: one event when a connector is newly held back, or held for a new
   });
   const planHolding = (message: string) =>
     emptyPlan({
-      heldDeletes: {
-        rule: 'per-pass',
-        by: 'the mass-delete guard',
-        count: 11,
-        limit: 10,
+      heldDeletes: perPassHold({
         deletes: [],
         connectors: [held(message)],
-      },
+      }),
     });
 
   it.each([
@@ -240,16 +237,12 @@ describe('recordStates writes the recovered and held events with the pass and th
     const input = afterPassInput({
       plan: emptyPlan({
         unchanged: ['42'],
-        heldDeletes: {
-          rule: 'per-pass',
-          by: 'the mass-delete guard',
-          count: 11,
-          limit: 10,
+        heldDeletes: perPassHold({
           deletes: [],
           connectors: [
             { connectorId: '7', connectorName: 'Seven', message: 'held', notCreated: null },
           ],
-        },
+        }),
       }),
       managed: [deployment, other],
       liveRows: new Set(['42', '7']),

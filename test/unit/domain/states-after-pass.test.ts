@@ -12,7 +12,13 @@ import {
   withStatus,
   type ConnectorState,
 } from '../../../src/domain/connector-state.js';
-import { connectorRow, managedOnly, specFor, emptyPlan } from '../../harness/plan-fixtures.js';
+import {
+  connectorRow,
+  managedOnly,
+  specFor,
+  emptyPlan,
+  perPassHold,
+} from '../../harness/plan-fixtures.js';
 
 // Every connector's state after a pass, decided from its plan and what it applied.
 
@@ -114,17 +120,13 @@ describe('statesAfterPass', () => {
       input({
         plan: plan({
           problems: [invalid('2')],
-          heldDeletes: {
-            rule: 'per-pass',
-            by: 'the mass-delete guard',
-            count: 11,
-            limit: 10,
+          heldDeletes: perPassHold({
             deletes: [],
             connectors: [
               { connectorId: '1', connectorName: null, message: 'held back', notCreated: null },
               { connectorId: '2', connectorName: null, message: 'held back', notCreated: null },
             ],
-          },
+          }),
         }),
         applied: [{ change: update, result: update.deployment, eventId: 'e' }],
         states: new Map([['1', withStatus(undefined, '1', 'held', { lastError: 'held back' })]]),

@@ -5,7 +5,13 @@ import { planJson, renderChange, renderPlan, summarize } from '../../../src/rend
 import { EXIT } from '../../../src/domain/exit-codes.js';
 import { exitCodeOf, renderRun, runJson } from '../../../src/render/run.js';
 import { renderEvent, renderStatusTable, statusJson } from '../../../src/render/status.js';
-import { deploymentFor, emptyPlan, managedOnly, specFor } from '../../harness/plan-fixtures.js';
+import {
+  deploymentFor,
+  emptyPlan,
+  managedOnly,
+  perPassHold,
+  specFor,
+} from '../../harness/plan-fixtures.js';
 import type { ConnectorState } from '../../../src/domain/connector-state.js';
 import type { StoredEvent } from '../../../src/domain/events.js';
 import type { PassRecord } from '../../../src/domain/pass-record.js';
@@ -72,14 +78,10 @@ describe('exitCodeOf: the first that applies of 69, 1, 2, 0', () => {
       result(
         {},
         {
-          heldDeletes: {
-            rule: 'per-pass',
-            by: 'the mass-delete guard',
-            count: 11,
-            limit: 10,
+          heldDeletes: perPassHold({
             deletes: [],
             connectors: [],
-          },
+          }),
         },
       ),
       EXIT.problems,
@@ -140,16 +142,12 @@ describe('the plan, for people', () => {
       result(
         { dryRun: true },
         {
-          heldDeletes: {
-            rule: 'per-pass',
-            by: 'the mass-delete guard',
-            count: 11,
-            limit: 10,
+          heldDeletes: perPassHold({
             deletes: [{ ...remove, reason: 'renamed' }],
             connectors: [
               { connectorId: '3', connectorName: null, message: 'm', notCreated: 'cs-3' },
             ],
-          },
+          }),
         },
       ),
       'Plan',
