@@ -209,7 +209,13 @@ describe('a secret parameter', () => {
     const ids = (await env.sql<{ id: string }>('SELECT id FROM connector_sync.events')).map(
       (r) => r.id,
     );
-    const inPrefect = await storedInPrefect(env.apiUrl, ids);
+    // Our sink's POST is accepted at once; Prefect's event persister stores
+    // events in batches, later on a busy machine.
+    const inPrefect = await eventually(
+      () => storedInPrefect(env.apiUrl, ids),
+      (found) => found.some((e) => e.event === 'connector-sync.deployment.drift-reverted'),
+      90_000,
+    );
     expect(inPrefect.map((e) => e.event)).toContain('connector-sync.deployment.drift-reverted');
     record('Prefect event store (our events)', JSON.stringify(inPrefect));
     const view = await natsView();
@@ -220,24 +226,35 @@ describe('a secret parameter', () => {
     } finally {
       await view.close();
     }
-  });
+  }, 120_000);
 
   it("is, though, in Prefect's own deployment events: why real secrets belong in Secret blocks", async () => {
     // Prefect 3.9.1 emits prefect.deployment.updated with every parameter's
     // from and to in clear, whoever made the change: masking in connector-sync
     // cannot reach there (docs/guides/security.md).
-    const { data } = await prefectApi(env.apiUrl).call<{
-      events: { event: string; payload: unknown }[];
-    }>('POST', '/events/filter', {
-      filter: {
-        resource: { id: [`prefect.deployment.${deploymentId}`] },
-        occurred: { since: new Date(Date.now() - 3_600_000).toISOString() },
+    const rotatedIn = (events: { event: string; payload: unknown }[]) =>
+      events.some(
+        (e) =>
+          e.event === 'prefect.deployment.updated' && JSON.stringify(e.payload).includes(ROTATED),
+      );
+    const events = await eventually(
+      async () => {
+        const { data } = await prefectApi(env.apiUrl).call<{
+          events: { event: string; payload: unknown }[];
+        }>('POST', '/events/filter', {
+          filter: {
+            resource: { id: [`prefect.deployment.${deploymentId}`] },
+            occurred: { since: new Date(Date.now() - 3_600_000).toISOString() },
+          },
+          limit: 50,
+        });
+        return data.events;
       },
-      limit: 50,
-    });
-    const own = data.events.filter((e) => e.event === 'prefect.deployment.updated');
-    expect(own.some((e) => JSON.stringify(e.payload).includes(ROTATED))).toBe(true);
-  });
+      rotatedIn,
+      90_000,
+    );
+    expect(rotatedIn(events)).toBe(true);
+  }, 120_000);
 
   it('is in none of the worker’s log lines (at debug level)', () => {
     record('worker log', worker.output());
