@@ -1,7 +1,12 @@
 // An example of each event, made by the builders a pass uses and stored as the log stores it.
 
 import type { Config } from '../../src/config/schema.ts';
-import type { EventDraft, RelatedContext, StoredEvent } from '../../src/domain/events.ts';
+import type {
+  EventDraft,
+  ReleaseAction,
+  RelatedContext,
+  StoredEvent,
+} from '../../src/domain/events.ts';
 import type { EventAction } from '../../src/domain/vocabulary.ts';
 import type { Change, Deployment, DeploymentSpec } from '../../src/domain/types.ts';
 import { EVENT_COLUMNS } from './event-columns.ts';
@@ -10,6 +15,7 @@ import {
   connectorEvents,
   eventForChange,
   eventRow,
+  releaseEvent,
   SCHEDULE_SLUG,
   vocabulary,
 } from './modules.ts';
@@ -188,6 +194,49 @@ function exampleDrafts(): Record<EventAction, EventDraft> {
       to: 0,
       limit: '50%',
       held: 1200,
+    }),
+    ...releaseExamples(),
+  };
+}
+
+/** One example of each release event, as the release step and the release commands write them. */
+function releaseExamples(): Record<ReleaseAction, EventDraft> {
+  const run = '0190a3d1-0000-7000-8000-00000000f10a';
+  return {
+    'release-started': releaseEvent('release-started', '2026.05.2', {
+      previous: '2026.05.1',
+      waves: [1, '10%', '100%'],
+      wave: 1,
+      connectors: ['42'],
+    }),
+    'release-wave-passed': releaseEvent(
+      'release-wave-passed',
+      '2026.05.2',
+      { wave: 1, connectors: ['42'], verify: 'trigger', next: ['7', '9', '17'] },
+      [run],
+    ),
+    'release-paused': releaseEvent('release-paused', '2026.05.2', {
+      by: 'alice',
+      reason: 'checking the canary by hand',
+    }),
+    'release-resumed': releaseEvent('release-resumed', '2026.05.2', { by: 'alice', retry: false }),
+    'release-failed': releaseEvent(
+      'release-failed',
+      '2026.05.2',
+      {
+        wave: 1,
+        reason: `run ${run} of 2026.05.2 ended Crashed: Flow could not be retrieved from deployment.`,
+        run,
+      },
+      [run],
+    ),
+    'release-rolled-back': releaseEvent('release-rolled-back', '2026.05.2', {
+      to: '2026.05.1',
+      connectors: ['42'],
+    }),
+    'release-completed': releaseEvent('release-completed', '2026.05.2', {
+      waves: [1, '10%', '100%'],
+      connectors: 40,
     }),
   };
 }

@@ -28,7 +28,7 @@ export const { Metrics } = (await import(dist('ops/metrics.js'))) as typeof OpsM
 export const vocabulary = (await import(
   dist('domain/vocabulary.js')
 )) as typeof DomainVocabularyModule;
-export const { EVENT_NAMES, eventForChange } = (await import(
+export const { EVENT_NAMES, eventForChange, releaseEvent } = (await import(
   dist('domain/events.js')
 )) as typeof DomainEventsModule;
 export const connectorEvents = (await import(

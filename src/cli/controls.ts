@@ -1,10 +1,12 @@
 import { userInfo } from 'node:os';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Argument, InvalidArgumentError, Option, type Command } from 'commander';
 import type { Output } from './output.js';
 import { resumeCommand, suspendCommand } from './commands/suspend.js';
 import { retryCommand, syncCommand, type SyncOptions } from './commands/sync.js';
 import { approveDeletesCommand } from './commands/approve.js';
 import type { Runtime } from '../runtime.js';
+import { releaseCommand, releasesCommand } from './commands/releases.js';
+import { RELEASE_VERBS, type ReleaseVerb } from '../domain/release-controls.js';
 
 // The operator's controls on single connectors, registered on program.ts's
 // program.
@@ -78,6 +80,72 @@ export function addControlCommands(
   addSyncCommands(program, run, output, env);
   addApproveCommand(program, run, output, env);
   addSuspendCommands(program, run, output, env);
+  addReleaseCommands(program, run, output, env);
+}
+
+const RELEASE_HELP = `
+A release is the fleet-wide part of every connector's deployment — what the
+template and the configuration give (docs/concepts/releases.md). A new one
+rolls out in waves (rollout.waves), each passed on the runs it produces.
+
+  show      where it stands, its spec, its gate runs and its history
+  pause     no wave starts or passes until resumed (a rolling-out release)
+  resume    go on (a paused release), or retry a failed, rolled-back or
+            superseded one from its first wave
+  promote   pass the wave in progress without waiting for its runs
+  abort     fail it: its connectors go back to the previous release
+  rollback  pin the whole fleet to this earlier complete release: every
+            later one still standing is rolled back
+
+The controls change the ledger only (<database.schema>.releases), with their
+event, and wake a running worker: its leader's next pass does the writing.
+
+Exit codes: 0 done, 64 no such release, or the release is not in a state the
+verb applies to (the message says which), 69 Postgres unreachable.
+
+Examples:
+  connector-sync release show 2026.05.2
+  connector-sync release pause 2026.05.2 --reason "checking the canary"
+  connector-sync release rollback 2026.05.1`;
+
+function addReleaseCommands(
+  program: Command,
+  run: RunWith,
+  output: Output,
+  env: NodeJS.ProcessEnv,
+): void {
+  program
+    .command('releases')
+    .description(
+      'the release ledger, newest first: each release, its state, the connectors on it, its wave',
+    )
+    .option('--json', 'print the ledger as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      await run((rt) => releasesCommand(rt, { json: flags.json === true }, output));
+    });
+  program
+    .command('release')
+    .description('show a release, or pause, resume, promote, abort or roll back to it')
+    .addArgument(new Argument('<verb>', 'what to do').choices(['show', ...RELEASE_VERBS]))
+    .argument('<release>', 'the release (as `releases` lists it)')
+    .option('--reason <text>', 'why (kept with the event)', nonEmpty)
+    .option('--by <name>', 'who (default: $USER)', nonEmpty)
+    .option('--json', 'print the outcome as JSON')
+    .addHelpText('after', RELEASE_HELP)
+    .action(
+      async (
+        verb: ReleaseVerb | 'show',
+        id: string,
+        flags: { reason?: string; by?: string; json?: boolean },
+      ) => {
+        const options = {
+          json: flags.json === true,
+          by: flags.by ?? defaultWho(env),
+          reason: flags.reason ?? null,
+        };
+        await run((rt) => releaseCommand(rt, verb, id, options, output));
+      },
+    );
 }
 
 function addSyncCommands(

@@ -324,6 +324,55 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('When passes run, and how boldly.'),
+  rollout: z
+    .strictObject({
+      waves: z
+        .array(
+          z.union([
+            z.int().min(1),
+            z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a share such as "10%"'),
+          ]),
+        )
+        .min(1)
+        .refine((waves) => waves[waves.length - 1] === '100%', {
+          message: 'the last wave must be "100%"',
+        })
+        .default([1, '10%', '100%'])
+        .describe(
+          'A new release goes to the fleet in these cumulative waves: counts of connectors or shares of the fleet; the last is `"100%"`. `["100%"]` with `verify: none` is one pass for the whole fleet.',
+        ),
+      verify: z
+        .enum(['trigger', 'scheduled', 'none'])
+        .default('trigger')
+        .describe(
+          "What a wave passes on once its connectors are written: `trigger` gives each of them one run at once (tagged `connector-sync-release:<release>`) and waits for them to complete; `scheduled` waits for each one's next scheduled run of the new version; `none` passes it at once.",
+        ),
+      canaries: z
+        .array(z.string().min(1))
+        .default([])
+        .describe(
+          'Connector ids that join every release first; after them, active connectors whose last run completed, most frequent schedules first.',
+        ),
+      maxFailedRuns: z
+        .int()
+        .min(0)
+        .default(0)
+        .describe('Runs of a wave that may fail or crash before the wave fails (and rolls back).'),
+      gateTimeout: duration
+        .default('15m')
+        .describe(
+          'A wave whose runs have not all finished this long after they were asked for fails (and rolls back), naming the pools no worker polls. Written like `--since`.',
+        ),
+      checkEvery: duration
+        .default('15s')
+        .describe(
+          'While a release rolls out, the worker comes back this often for a full pass that writes the next wave and reads the gate runs.',
+        ),
+    })
+    .prefault({})
+    .describe(
+      'Releases (a new template version or `deployment` configuration) go out in waves, each passed on the runs it produces; a failed wave rolls back on its own (docs/concepts/releases.md).',
+    ),
   prefect: z
     .strictObject({
       apiUrl: z

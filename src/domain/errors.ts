@@ -105,3 +105,11 @@ export function coerceError(value: unknown): Error {
         : (JSON.stringify(value) ?? String(value));
   return new Error(message, { cause: value });
 }
+
+/** The release ledger changed since it was read (an operator's command, or another process). */
+export class ReleaseChangedError extends Error {
+  constructor(readonly releaseId: string) {
+    super(`release ${releaseId} changed since it was read; nothing of this write was kept`);
+    this.name = 'ReleaseChangedError';
+  }
+}

@@ -18,7 +18,40 @@ export const EVENT_NAMES: Record<EventAction, string> = {
   'pass-failed': 'connector-sync.pass.failed',
   'pass-aborted': 'connector-sync.pass.aborted',
   'source-shrank': 'connector-sync.source.shrank',
+  'release-started': 'connector-sync.release.started',
+  'release-wave-passed': 'connector-sync.release.wave-passed',
+  'release-paused': 'connector-sync.release.paused',
+  'release-resumed': 'connector-sync.release.resumed',
+  'release-failed': 'connector-sync.release.failed',
+  'release-rolled-back': 'connector-sync.release.rolled-back',
+  'release-completed': 'connector-sync.release.completed',
 };
+
+export type ReleaseAction = Extract<EventAction, `release-${string}`>;
+
+/** An event about a release (resource `connector-sync.release.<id>`), its gate runs related. */
+export function releaseEvent(
+  action: ReleaseAction,
+  releaseId: string,
+  payload: Record<string, unknown>,
+  flowRunIds: string[] = [],
+): EventDraft {
+  return {
+    event: EVENT_NAMES[action],
+    action,
+    connector_id: null,
+    deployment_id: null,
+    resource: {
+      'prefect.resource.id': `connector-sync.release.${releaseId}`,
+      'prefect.resource.name': releaseId,
+    },
+    related: flowRunIds.map((id) => ({
+      'prefect.resource.id': `prefect.flow-run.${id}`,
+      'prefect.resource.role': 'flow-run',
+    })),
+    payload: { release: releaseId, ...payload },
+  };
+}
 
 export interface Resource {
   'prefect.resource.id': string;

@@ -15,6 +15,13 @@ export const EVENT_ACTIONS = [
   'pass-failed',
   'pass-aborted',
   'source-shrank',
+  'release-started',
+  'release-wave-passed',
+  'release-paused',
+  'release-resumed',
+  'release-failed',
+  'release-rolled-back',
+  'release-completed',
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
@@ -37,6 +44,20 @@ export const EVENT_DESCRIPTIONS: Record<EventAction, string> = {
     "A pass was cut short (too many failures in a row); not when the worker's own shutdown or a lost lock ended it. Payload: as `pass-failed`.",
   'source-shrank':
     'A full pass read far fewer rows than the last good pass (reconcile.sourceShrinkLimit), or none: every delete is held until the source looks healthy again. Once per episode, about the source (resource `connector-sync.source.<table>`). Payload: `from_rows`, `to_rows`, `limit`, `held_deletes`.',
+  'release-started':
+    'A new release (a new template version or `deployment` configuration) began to roll out; about the release (resource `connector-sync.release.<release>`), as are all release events. Payload: `release`, `previous`, `waves`, `wave`, `connectors` (the first wave).',
+  'release-wave-passed':
+    "A wave of a release passed: its runs completed (`verify`), or an operator promoted it (`by`). The gate runs are related. Payload: `release`, `wave`, `connectors`, `verify`, and `next` (the next wave's connectors) unless it was the last.",
+  'release-paused':
+    'An operator paused a release (`connector-sync release pause`): no wave starts or passes until it is resumed. Payload: `release`, `by`, `reason`.',
+  'release-resumed':
+    'An operator resumed a paused release, or retried a failed one from its first wave. Payload: `release`, `by`, `retry`.',
+  'release-failed':
+    "A wave's gate failed (a run failed or crashed, or none finished in time: `reason` names the run, its state and message, or the pool no worker polls), or an operator aborted the release. Its connectors go back to the previous release. Payload: `release`, `wave`, `reason`, `run`.",
+  'release-rolled-back':
+    "A failed release's connectors are all back on the previous release, or an operator rolled the fleet back to an earlier release (`connector-sync release rollback`). Payload: `release`, `to`, `connectors`, `by` (an operator's rollback).",
+  'release-completed':
+    'Every wave of a release passed: the whole fleet is on it. Payload: `release`, `waves`, `connectors`.',
 };
 
 /** `connector_state.status` (docs/concepts/how-a-pass-works.md, "Per-connector state"). */

@@ -6,6 +6,7 @@ import type { PassOptions } from './context.js';
 import { shrinkLimitOf, shrinkOf, sourceRowCount } from '../domain/source-health.js';
 import type { Judgement, Waiting } from './judge.js';
 import type { Snapshot } from './observe.js';
+import { releaseNotices } from '../domain/release-plan.js';
 
 // Step 4 of a pass, decide: pure. The plan — the changes that make Prefect
 // match the rows, with the mass-delete guard's holds, the problems and
@@ -47,6 +48,8 @@ export function decide(
     connectorId: w.connectorId,
     message: waitingNotice(w),
   }));
+  for (const message of releaseNotices(judgement.releases))
+    notices.push({ connectorId: null, message });
   if (options.dryRun && judgement.settlements.length > 0)
     notices.push({
       connectorId: null,

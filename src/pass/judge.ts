@@ -22,7 +22,11 @@ import type { Deployment, DeploymentSpec } from '../domain/types.js';
 import { validateRows, type ValidatedRows } from '../domain/validate.js';
 import type { PassOptions } from './context.js';
 import type { Snapshot } from './observe.js';
-import { checkParameters, desiredSettings } from './settings.js';
+import { checkParameters, desiredSettings, rolloutRulesOf } from './settings.js';
+import { releaseSpecOf, settingsOn } from '../domain/release.js';
+import { planReleases, type ReleasePlan } from '../domain/release-plan.js';
+import { runsPerDay, type Candidate } from '../domain/rollout.js';
+import type { ConnectorRow } from '../domain/types.js';
 
 // Step 2 of a pass, judge: pure. What the snapshot says before anything is
 // planned — which open intents settle and which wait, each row valid or not
@@ -62,14 +66,16 @@ export interface Judgement {
   plannable: Deployment[];
   /** Deployment names a create is planned for: looked up among deployments that are not ours. */
   lookups: string[];
-  /** What every connector's deployment starts from (configuration over template). */
+  /** What every connector's deployment starts from (configuration over template): today's release. */
   settings: DesiredSettings;
+  /** The ledger's say: the release each connector is given, a release started (docs/concepts/releases.md). */
+  releases: ReleasePlan;
 }
 
 export function judge(
   snapshot: Snapshot,
   config: Config,
-  options: Pick<PassOptions, 'honourBackoff' | 'retryDeferred'>,
+  options: Pick<PassOptions, 'honourBackoff' | 'retryDeferred' | 'scope'>,
   now: Date,
 ): Judgement {
   const { settlements, waiting } = splitIntents(snapshot, config);
@@ -83,23 +89,18 @@ export function judge(
     waiting.flatMap((w) => (w.connectorId === null && w.deploymentId ? [w.deploymentId] : [])),
   );
   const { source } = snapshot;
-  const settings = desiredSettings(config, source.idKind, snapshot.template);
-  const validated = checkParameters(
-    validateRows(source.rows, {
-      idKind: source.idKind,
-      defaultTimezone: config.deployment.defaultTimezone,
-      nameTemplate: config.deployment.nameTemplate,
-      reservedTags: [config.ownership.managedTag],
-    }),
-    settings,
-    maskerOf(config.masking.keys),
+  const { settings, releases, settingsOf, validated } = rowsAndReleases(
+    snapshot,
+    config,
+    options,
+    now,
   );
   const hashes = rowHashes(source.rows);
   const deferred = deferredConnectors(validated.valid, states, hashes, now, {
     backoff: options.honourBackoff === true && options.retryDeferred !== true,
     invalid: options.retryDeferred !== true,
   });
-  const specs = validated.valid.map((row) => desiredDeployment(row, settings));
+  const specs = validated.valid.map((row) => desiredDeployment(row, settingsOf(row.id)));
   const leftAlone = new Set([...deferred.connectors, ...waitingIds]);
   const lookups = unmatchedNames(
     specs.filter((s) => !leftAlone.has(s.connectorId) && !snapshot.suspensions.has(s.connectorId)),
@@ -120,7 +121,75 @@ export function judge(
     plannable,
     lookups,
     settings,
+    releases,
   };
+}
+
+/**
+ * Each row validated, and the release it is given (docs/concepts/releases.md):
+ * its spec's fleet-wide part, parameter schema included, is that release's.
+ */
+function rowsAndReleases(
+  snapshot: Snapshot,
+  config: Config,
+  options: Pick<PassOptions, 'scope'>,
+  now: Date,
+) {
+  const { source } = snapshot;
+  const settings = desiredSettings(config, source.idKind, snapshot.template);
+  const rows = validateRows(source.rows, {
+    idKind: source.idKind,
+    defaultTimezone: config.deployment.defaultTimezone,
+    nameTemplate: config.deployment.nameTemplate,
+    reservedTags: [config.ownership.managedTag],
+  });
+  const releases = planReleases({
+    ledger: snapshot.releases,
+    target: releaseSpecOf(settings),
+    candidates: candidatesOf(rows.valid, snapshot, now),
+    rules: rolloutRulesOf(config),
+    fullPass: options.scope === undefined,
+    now,
+  });
+  const settingsOf = (id: string) => settingsOn(settings, releases.assign(id).spec);
+  const validated = checkEachRelease(rows, settingsOf, maskerOf(config.masking.keys));
+  return { settings, releases, settingsOf, validated };
+}
+
+/** Connectors as the canary choice sees them. */
+function candidatesOf(rows: ConnectorRow[], snapshot: Snapshot, now: Date): Candidate[] {
+  return rows.map((row) => ({
+    connectorId: row.id,
+    active: row.isActive,
+    suspended: snapshot.suspensions.has(row.id),
+    runsPerDay: runsPerDay(row.cron, row.timezone, now),
+    lastRunCompleted: snapshot.lastRuns?.get(row.id) ?? null,
+  }));
+}
+
+/** Each row's parameters judged by the schema of the release it is given. */
+function checkEachRelease(
+  rows: ValidatedRows,
+  settingsOf: (id: string) => DesiredSettings,
+  masker: ReturnType<typeof maskerOf>,
+): ValidatedRows {
+  const groups = new Map<DesiredSettings['parameterSchema'], ConnectorRow[]>();
+  const settingsBySchema = new Map<DesiredSettings['parameterSchema'], DesiredSettings>();
+  for (const row of rows.valid) {
+    const settings = settingsOf(row.id);
+    groups.set(settings.parameterSchema, [...(groups.get(settings.parameterSchema) ?? []), row]);
+    settingsBySchema.set(settings.parameterSchema, settings);
+  }
+  if (groups.size <= 1) {
+    const only = [...settingsBySchema.values()][0];
+    return only ? checkParameters(rows, only, masker) : rows;
+  }
+  let checked: ValidatedRows = { ...rows, valid: [] };
+  for (const [schema, valid] of groups) {
+    const part = checkParameters({ ...checked, valid }, settingsBySchema.get(schema)!, masker);
+    checked = { ...part, valid: [...checked.valid, ...part.valid] };
+  }
+  return checked;
 }
 
 /** Open intents old enough to settle (with their outcome, read from the listing) and the rest. */

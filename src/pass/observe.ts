@@ -14,6 +14,9 @@ import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
 import { parseDuration } from '../domain/duration.js';
 import type { SourceHealth } from '../domain/source-health.js';
+import { lastGood, releaseSpecOf, specHashOf, type Release } from '../domain/release.js';
+import { connectorIdOfTags } from '../domain/vocabulary.js';
+import { desiredSettings } from './settings.js';
 
 /** Everything a pass reads before it decides: both sides, its own state, the open intents. */
 export interface Snapshot {
@@ -34,6 +37,13 @@ export interface Snapshot {
   deletesInWindow: number;
   /** The source check's memory; null in a targeted pass (its rows are a few, not the source). */
   sourceHealth: SourceHealth | null;
+  /** The release ledger, oldest first (docs/concepts/releases.md). */
+  releases: Release[];
+  /**
+   * Connector id → whether its last finished run completed: read only when a
+   * full pass is about to start a release in waves (its canaries are chosen by it).
+   */
+  lastRuns: Map<string, boolean> | null;
 }
 
 /**
@@ -69,7 +79,11 @@ async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapsh
   );
   const intentsReadAt = intents.length > 0 ? await store.now() : null;
   const window = parseDuration(config.reconcile.deleteBudget.window)!;
+  const releases = await store.readReleases();
+  const startsRelease = !scope && releaseStarts(deps, source.idKind, template, releases);
   return {
+    releases,
+    lastRuns: startsRelease ? await lastRunsOf(deps, managed) : null,
     template,
     source,
     states,
@@ -81,6 +95,37 @@ async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapsh
     deletesInWindow: await store.deletesWithin(window),
     sourceHealth: scope ? null : await store.readSourceHealth(),
   };
+}
+
+/** Whether the template's release is one the ledger does not know, to go out in waves. */
+function releaseStarts(
+  deps: PassDeps,
+  idKind: SourceSnapshot['idKind'],
+  template: TemplateDeployment | null,
+  releases: Release[],
+): boolean {
+  const hash = specHashOf(releaseSpecOf(desiredSettings(deps.config, idKind, template)));
+  const first = deps.config.rollout.waves[0];
+  return (
+    lastGood(releases) !== null && !releases.some((r) => r.specHash === hash) && first !== '100%'
+  );
+}
+
+/** One batched read of the managed deployments' last finished runs (the most frequent first). */
+async function lastRunsOf(deps: PassDeps, managed: Deployment[]): Promise<Map<string, boolean>> {
+  const configTags = [...deps.config.deployment.tags, deps.config.ownership.managedTag];
+  const byDeployment = new Map<string, string>();
+  for (const d of managed.filter((m) => !m.paused)) {
+    const id = connectorIdOfTags(d.tags, configTags);
+    if (id !== null) byDeployment.set(d.id, id);
+  }
+  const finished = await deps.prefect.lastFinishedRuns([...byDeployment.keys()]);
+  return new Map(
+    [...finished].flatMap(([deploymentId, state]) => {
+      const connectorId = byDeployment.get(deploymentId);
+      return connectorId ? [[connectorId, state === 'COMPLETED'] as const] : [];
+    }),
+  );
 }
 
 /** A targeted pass speaks only of its own connectors. */

@@ -12,6 +12,8 @@ import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
 import type { PassRecord } from '../domain/pass-record.js';
 import type { SourceHealth, SourceReading } from '../domain/source-health.js';
+import type { GateRunView } from '../domain/rollout.js';
+import type { Release } from '../domain/release.js';
 
 // The two edges a pass talks to, as small interfaces owned by the pass. The
 // real ones are PrefectClient (src/prefect/client.ts) and PostgresStore
@@ -46,6 +48,16 @@ export interface PrefectPort {
   scheduleRuns(deploymentId: string, startTime: Date, endTime: Date): Promise<void>;
   /** True when it was there, false when it was already gone. */
   deleteDeployment(id: string, sendBefore?: number): Promise<boolean>;
+  /** Deployment id → the state type of its last finished run (one call, the first 200 given). */
+  lastFinishedRuns(deploymentIds: string[]): Promise<Map<string, string>>;
+  /** One run of a deployment now, tagged; one per idempotency key. */
+  createFlowRun(deploymentId: string, tags: string[], idempotencyKey: string): Promise<string>;
+  /** Flow runs by id, or of some deployments expected from a time on. */
+  readFlowRuns(
+    filter: { ids: string[] } | { deploymentIds: string[]; after: Date },
+  ): Promise<GateRunView[]>;
+  /** A work pool's status (READY when a worker polled it lately), null when it does not exist. */
+  workPoolStatus(name: string): Promise<string | null>;
   /** Calls made so far (a pass reports the difference over its own run). */
   callCounts(): CallCounts;
 }
@@ -81,4 +93,12 @@ export interface PassStore {
   readSourceHealth(): Promise<SourceHealth>;
   /** What a full pass found of the source, with the episode's one event when one starts. */
   recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void>;
+  /** The release ledger, oldest first. */
+  readReleases(): Promise<Release[]>;
+  /** Releases as given (new ones inserted) with their events, atomically. */
+  saveReleases(releases: Release[], events: EventRow[]): Promise<void>;
+  /** Where connectors are now (those that moved), and those gone. */
+  recordConnectorReleases(on: Map<string, string>, gone: string[]): Promise<void>;
+  /** The release each connector was on after the last full pass. */
+  readConnectorReleases(): Promise<Map<string, string>>;
 }

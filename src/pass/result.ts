@@ -20,6 +20,8 @@ export interface PassResult {
   waiting: Waiting[];
   events: number;
   aborted: string | null;
+  /** A release is moving (docs/concepts/releases.md): come back for a full pass this soon. */
+  releaseComeBackInMs?: number | null;
   calls: CallCounts;
   durationMs: number;
 }

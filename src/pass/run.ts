@@ -8,6 +8,7 @@ import type { PassResult } from './result.js';
 import type { CallCounts } from '../prefect/http.js';
 import { lookUpStrangers } from './strangers.js';
 import { checkWorkPools } from './work-pools.js';
+import { advanceReleases, startReleases } from './releases.js';
 
 // One reconcile pass, its steps in the order they run
 // (docs/concepts/how-a-pass-works.md):
@@ -25,6 +26,10 @@ import { checkWorkPools } from './work-pools.js';
 //                  writes to pools that do not exist          work-pools.ts
 //   6. act         settle, mark pending, apply, write states and
 //                  events, write deployment ids back                  act.ts
+//   7. releases    a full pass: move the release in progress on —
+//                  start its wave's gate, judge it by its runs, pass
+//                  or fail the wave; record each connector's release
+//                                                           releases.ts
 //
 // Level-triggered: it looks at the whole state every time, so running it
 // twice changes nothing the second time. A dry run (plan) stops after 5.
@@ -80,17 +85,33 @@ export async function passWithoutSummary(
   const { plan, workPools } = await checkWorkPools(deps, decided, judgement.settings.workPoolName);
   logDecision(log, judgement, plan, options);
 
+  const ledger = options.dryRun
+    ? snapshot.releases
+    : await startReleases(
+        { ...deps, logger: log },
+        { passId, judgement, read: snapshot.releases },
+        options.guard,
+      );
   const acted = options.dryRun
     ? NOTHING_DONE
     : await act(
         { ...deps, logger: log },
         { passId, snapshot, judgement, plan, options, workPools: [...workPools.values()] },
       );
+  const releases =
+    options.dryRun || options.scope || acted.aborted
+      ? null
+      : await advanceReleases(
+          { ...deps, logger: log },
+          { passId, snapshot, judgement, plan, acted, ledger },
+        );
   const result: PassResult = {
     passId,
     dryRun: options.dryRun,
     plan,
     ...acted,
+    events: acted.events + (releases?.events ?? 0),
+    releaseComeBackInMs: releases?.comeBackInMs ?? null,
     waiting: judgement.waiting,
     calls: callsSince(deps.prefect.callCounts(), callsBefore, claimCalls),
     durationMs: Date.now() - started,

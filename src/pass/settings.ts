@@ -6,6 +6,8 @@ import type { ValidatedRows } from '../domain/validate.js';
 import type { Config } from '../config/schema.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { installationTag } from '../domain/ownership.js';
+import { parseDuration } from '../domain/duration.js';
+import type { RolloutRules } from '../domain/rollout.js';
 
 // What every connector's deployment starts from: the row over the
 // configuration over the template over the built-in defaults (docs/concepts/connectors-and-deployments.md,
@@ -99,4 +101,16 @@ export function checkParameters(
       });
   }
   return { ...validated, valid, problems };
+}
+
+/** The rollout settings as the release rules read them. */
+export function rolloutRulesOf(config: Config): RolloutRules {
+  const r = config.rollout;
+  return {
+    waves: r.waves,
+    verify: r.verify,
+    canaries: r.canaries,
+    maxFailedRuns: r.maxFailedRuns,
+    gateTimeoutMs: parseDuration(r.gateTimeout)! * 1000,
+  };
 }

@@ -18,6 +18,13 @@ import type { Suspension, SourceSnapshot } from '../domain/types.js';
 import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
 import type { PassRecord } from '../domain/pass-record.js';
+import type { Release } from '../domain/release.js';
+import {
+  readConnectorReleases,
+  readReleases,
+  recordConnectorReleases,
+  saveReleases,
+} from './releases.js';
 
 /**
  * What a pass reads and writes in Postgres (reconcile/ports.ts PassStore):
@@ -76,6 +83,22 @@ export class PostgresStore {
 
   recordPass(pass: PassRecord): Promise<void> {
     return insertPass(this.pool, this.schema, pass);
+  }
+
+  readReleases(): Promise<Release[]> {
+    return readReleases(this.pool, this.schema);
+  }
+
+  saveReleases(releases: Release[], events: EventRow[]): Promise<void> {
+    return saveReleases(this.pool, this.schema, releases, events);
+  }
+
+  recordConnectorReleases(on: Map<string, string>, gone: string[]): Promise<void> {
+    return recordConnectorReleases(this.pool, this.schema, on, gone);
+  }
+
+  readConnectorReleases(): Promise<Map<string, string>> {
+    return readConnectorReleases(this.pool, this.schema);
   }
 
   deletesWithin(seconds: number): Promise<number> {

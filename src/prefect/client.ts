@@ -9,6 +9,29 @@ import type {
 import { createBody, keepReadFields, scheduleBody, templateOf } from './deployment-fields.js';
 import { describePrefectBody, PrefectError } from './errors.js';
 import type { CallCounts, PrefectHttp } from './http.js';
+import type { GateRunView } from '../domain/rollout.js';
+
+interface RawFlowRun {
+  id: string;
+  deployment_id: string | null;
+  state_type: string | null;
+  state_name: string | null;
+  state?: { message?: string | null } | null;
+  deployment_version?: string | null;
+  expected_start_time?: string | null;
+}
+
+function gateRunViewOf(run: RawFlowRun): GateRunView {
+  return {
+    id: run.id,
+    deploymentId: run.deployment_id,
+    stateType: run.state_type,
+    stateName: run.state_name,
+    message: run.state?.message ?? null,
+    deploymentVersion: run.deployment_version ?? null,
+    expectedStart: run.expected_start_time ? new Date(run.expected_start_time) : null,
+  };
+}
 
 export const PAGE_SIZE = 200; // Prefect's maximum `limit`
 /** Connector tags per query: leaves room in a page for a connector's old deployments too. */
@@ -241,6 +264,83 @@ export class PrefectClient {
       start_time: startTime.toISOString(),
       end_time: endTime.toISOString(),
     });
+  }
+
+  /**
+   * Deployment id → the state type of its last finished run (COMPLETED,
+   * FAILED, CRASHED), for the first 200 deployments given: one call.
+   */
+  async lastFinishedRuns(deploymentIds: string[]): Promise<Map<string, string>> {
+    const last = new Map<string, string>();
+    if (deploymentIds.length === 0) return last;
+    const { data } = await this.http.request<{ deployment_id: string; state_type: string }[]>(
+      'POST',
+      '/flow_runs/filter',
+      {
+        flow_runs: {
+          deployment_id: { any_: deploymentIds.slice(0, PAGE_SIZE) },
+          state: { type: { any_: ['COMPLETED', 'FAILED', 'CRASHED'] } },
+        },
+        sort: 'END_TIME_DESC',
+        limit: PAGE_SIZE,
+      },
+    );
+    for (const run of data)
+      if (!last.has(run.deployment_id)) last.set(run.deployment_id, run.state_type);
+    return last;
+  }
+
+  /** Creates one run of a deployment now (POST /deployments/{id}/create_flow_run); Prefect keeps one per idempotency key. */
+  async createFlowRun(
+    deploymentId: string,
+    tags: string[],
+    idempotencyKey: string,
+  ): Promise<string> {
+    const { data } = await this.http.request<{ id: string }>(
+      'POST',
+      `/deployments/${deploymentId}/create_flow_run`,
+      { tags, idempotency_key: idempotencyKey },
+    );
+    return data.id;
+  }
+
+  /** Flow runs by id, or of some deployments expected from a time on: ⌈N/200⌉ calls. */
+  async readFlowRuns(
+    filter: { ids: string[] } | { deploymentIds: string[]; after: Date },
+  ): Promise<GateRunView[]> {
+    const keys = 'ids' in filter ? filter.ids : filter.deploymentIds;
+    const runs: GateRunView[] = [];
+    for (let i = 0; i < keys.length; i += PAGE_SIZE) {
+      const page = keys.slice(i, i + PAGE_SIZE);
+      const flowRuns =
+        'ids' in filter
+          ? { id: { any_: page } }
+          : {
+              deployment_id: { any_: page },
+              expected_start_time: { after_: filter.after.toISOString() },
+            };
+      const { data } = await this.http.request<RawFlowRun[]>('POST', '/flow_runs/filter', {
+        flow_runs: flowRuns,
+        sort: 'EXPECTED_START_TIME_ASC',
+        limit: PAGE_SIZE,
+      });
+      runs.push(...data.map(gateRunViewOf));
+    }
+    return runs;
+  }
+
+  /** A work pool's status (READY when a worker has polled it lately), or null when there is none. */
+  async workPoolStatus(name: string): Promise<string | null> {
+    try {
+      const { data } = await this.http.request<{ status: string | null }>(
+        'GET',
+        `/work_pools/${encodeURIComponent(name)}`,
+      );
+      return data.status ?? 'NOT_READY';
+    } catch (error) {
+      if (error instanceof PrefectError && error.kind === 'not-found') return null;
+      throw error;
+    }
   }
 
   /** A variable's value by name, or null when there is none. */

@@ -115,7 +115,16 @@ function afterError(
  * rather than after the next scheduled pass, which may be an hour away.
  */
 function comeBackFor(result: PassResult): NextStep['comeBack'] {
-  if (result.waiting.length === 0) return null;
+  const release = result.releaseComeBackInMs ?? null;
+  if (result.waiting.length === 0)
+    return release === null ? null : { inMs: release, connectors: [], full: true };
+  const waiting = comeBackForWaiting(result);
+  return release === null
+    ? waiting
+    : { ...waiting, inMs: Math.min(waiting.inMs, release), full: true };
+}
+
+function comeBackForWaiting(result: PassResult): NonNullable<NextStep['comeBack']> {
   return {
     inMs: Math.min(...result.waiting.map((w) => w.inMs)) + COME_BACK_MARGIN_MS,
     connectors: result.waiting.flatMap((w) => (w.connectorId === null ? [] : [w.connectorId])),

@@ -112,6 +112,10 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
         // scheduled-runs.test.ts tests it on.
         rescheduleWithinSeconds: 0,
       },
+      // A release goes to the whole fleet in one pass, as before releases had
+      // waves (a release in waves triggers runs and waits for a worker):
+      // releases.test.ts tests the waves.
+      rollout: { waves: ['100%'], verify: 'none' },
       // A run --once against a Prefect made to fail waits this long for the
       // sinks before it exits (10 s by default); tests of publishing set their own.
       events: { publish: { flushSeconds: 2 } },

@@ -11,6 +11,7 @@ import { PrefectError } from '../../src/prefect/errors.js';
 import type { CallCounts } from '../../src/prefect/http.js';
 import type { PrefectPort } from '../../src/pass/ports.js';
 import { Crasher } from './crash.js';
+import type { GateRunView } from '../../src/domain/rollout.js';
 
 // An in-memory Prefect for unit tests of the pass: deployments by id, flows
 // and work pools by name, with Prefect's semantics where the pass depends on
@@ -29,7 +30,11 @@ type Method =
   | 'createDeployment'
   | 'updateDeployment'
   | 'scheduleRuns'
-  | 'deleteDeployment';
+  | 'deleteDeployment'
+  | 'lastFinishedRuns'
+  | 'createFlowRun'
+  | 'readFlowRuns'
+  | 'workPoolStatus';
 
 const WRITES = new Set<Method>([
   'ensureFlow',
@@ -37,6 +42,7 @@ const WRITES = new Set<Method>([
   'updateDeployment',
   'scheduleRuns',
   'deleteDeployment',
+  'createFlowRun',
 ]);
 
 /**
@@ -180,6 +186,71 @@ export class FakePrefect implements PrefectPort {
     return this.call('scheduleRuns', deploymentId, () => {
       this.scheduled.push({ deploymentId, from: startTime, until: endTime });
     });
+  }
+
+  /** Flow runs by id: made by createFlowRun; a test moves them on with `finishRun`. */
+  readonly runs = new Map<string, GateRunView & { tags: string[]; key: string }>();
+  /** Work pools no worker polls (their status is NOT_READY). */
+  readonly idlePools = new Set<string>();
+
+  async createFlowRun(deploymentId: string, tags: string[], key: string): Promise<string> {
+    return this.call('createFlowRun', deploymentId, () => {
+      const same = [...this.runs.values()].find(
+        (r) => r.deploymentId === deploymentId && r.key === key,
+      );
+      if (same) return same.id;
+      const id = randomUUID();
+      this.runs.set(id, {
+        id,
+        deploymentId,
+        stateType: 'SCHEDULED',
+        stateName: 'Scheduled',
+        message: null,
+        deploymentVersion: this.deployments.get(deploymentId)?.version ?? null,
+        expectedStart: new Date(),
+        tags,
+        key,
+      });
+      return id;
+    });
+  }
+
+  /** A run ends as a worker would end it. */
+  finishRun(id: string, stateType: string, message: string | null = null): void {
+    const run = this.runs.get(id)!;
+    const name = stateType.charAt(0) + stateType.slice(1).toLowerCase();
+    this.runs.set(id, { ...run, stateType, stateName: name, message });
+  }
+
+  async readFlowRuns(
+    filter: { ids: string[] } | { deploymentIds: string[]; after: Date },
+  ): Promise<GateRunView[]> {
+    return this.call('readFlowRuns', 'filter', () =>
+      [...this.runs.values()]
+        .filter((r) =>
+          'ids' in filter
+            ? filter.ids.includes(r.id)
+            : filter.deploymentIds.includes(r.deploymentId ?? '') &&
+              (r.expectedStart?.getTime() ?? 0) > filter.after.getTime(),
+        )
+        .map(({ tags: _tags, key: _key, ...view }) => view),
+    );
+  }
+
+  async lastFinishedRuns(deploymentIds: string[]): Promise<Map<string, string>> {
+    return this.call('lastFinishedRuns', 'filter', () => {
+      const last = new Map<string, string>();
+      for (const r of this.runs.values())
+        if (r.deploymentId && deploymentIds.includes(r.deploymentId) && r.stateType !== 'SCHEDULED')
+          last.set(r.deploymentId, r.stateType!);
+      return last;
+    });
+  }
+
+  async workPoolStatus(name: string): Promise<string | null> {
+    return this.call('workPoolStatus', name, () =>
+      !this.workPools.has(name) ? null : this.idlePools.has(name) ? 'NOT_READY' : 'READY',
+    );
   }
 
   async deleteDeployment(id: string): Promise<boolean> {

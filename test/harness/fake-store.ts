@@ -6,6 +6,8 @@ import type { ConnectorState } from '../../src/domain/connector-state.js';
 import type { Intent } from '../../src/domain/settle.js';
 import type { PassRecord } from '../../src/domain/pass-record.js';
 import type { SourceHealth, SourceReading } from '../../src/domain/source-health.js';
+import type { Release } from '../../src/domain/release.js';
+import { ReleaseChangedError } from '../../src/domain/errors.js';
 
 // An in-memory store for unit tests of the pass: the source rows, connector
 // states, open intents and the event log, with the transactions the real one
@@ -23,6 +25,9 @@ export class FakeStore implements PassStore {
   readonly writeBacks = new Map<string, string | null>();
   readonly passes: PassRecord[] = [];
   sourceHealth: SourceHealth = { goodRows: null, shrankSince: null };
+  /** The release ledger, by id, in the order releases were first written. */
+  readonly releases = new Map<string, Release>();
+  readonly connectorReleases = new Map<string, string>();
 
   constructor(
     /** The database's clock. */
@@ -124,6 +129,38 @@ export class FakeStore implements PassStore {
       ? { ...this.sourceHealth, shrankSince: this.sourceHealth.shrankSince ?? this.clock.now() }
       : { goodRows: reading.rows, shrankSince: null };
     this.events.push(...events.map(roundTrip));
+  }
+
+  async readReleases(): Promise<Release[]> {
+    await this.step('readReleases');
+    return [...this.releases.values()].map((r) => structuredClone(r));
+  }
+
+  async saveReleases(releases: Release[], events: EventRow[]): Promise<void> {
+    await this.step('saveReleases');
+    const inProgress = (r: Release) => r.state === 'rolling-out' || r.state === 'paused';
+    const next = new Map(this.releases);
+    for (const r of releases) {
+      const stored = this.releases.get(r.id);
+      if (stored && stored.revision !== r.revision) throw new ReleaseChangedError(r.id);
+      next.set(r.id, { ...structuredClone(r), revision: stored ? r.revision + 1 : 0 });
+    }
+    // The one-release-in-progress index of the real table.
+    if ([...next.values()].filter(inProgress).length > 1)
+      throw new Error('releases_one_in_progress: two releases in progress');
+    for (const [id, r] of next) this.releases.set(id, r);
+    this.events.push(...events.map(roundTrip));
+  }
+
+  async recordConnectorReleases(on: Map<string, string>, gone: string[]): Promise<void> {
+    await this.step('recordConnectorReleases');
+    for (const [id, release] of on) this.connectorReleases.set(id, release);
+    for (const id of gone) this.connectorReleases.delete(id);
+  }
+
+  async readConnectorReleases(): Promise<Map<string, string>> {
+    await this.step('readConnectorReleases');
+    return new Map(this.connectorReleases);
   }
 
   private putStates(states: ConnectorState[]): void {

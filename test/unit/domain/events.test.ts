@@ -63,6 +63,13 @@ describe('EVENT_NAMES', () => {
       'pass-failed': 'connector-sync.pass.failed',
       'pass-aborted': 'connector-sync.pass.aborted',
       'source-shrank': 'connector-sync.source.shrank',
+      'release-started': 'connector-sync.release.started',
+      'release-wave-passed': 'connector-sync.release.wave-passed',
+      'release-paused': 'connector-sync.release.paused',
+      'release-resumed': 'connector-sync.release.resumed',
+      'release-failed': 'connector-sync.release.failed',
+      'release-rolled-back': 'connector-sync.release.rolled-back',
+      'release-completed': 'connector-sync.release.completed',
     });
   });
 });
