@@ -38,6 +38,8 @@ describe('buildProgram', () => {
       'approve-deletes',
       'suspend',
       'resume',
+      'releases',
+      'release',
       'migrate',
     ]);
     for (const command of program.commands) expect(command.description()).not.toBe('');
