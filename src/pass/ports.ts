@@ -12,6 +12,7 @@ import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
 import type { PassRecord } from '../domain/pass-record.js';
 import type { SourceHealth, SourceReading } from '../domain/source-health.js';
+import type { RunHealth, RunSummary } from '../domain/run-health.js';
 
 // The two edges a pass talks to, as small interfaces owned by the pass. The
 // real ones are PrefectClient (src/prefect/client.ts) and PostgresStore
@@ -46,6 +47,11 @@ export interface PrefectPort {
   scheduleRuns(deploymentId: string, startTime: Date, endTime: Date): Promise<void>;
   /** True when it was there, false when it was already gone. */
   deleteDeployment(id: string, sendBefore?: number): Promise<boolean>;
+  /** Runs of the managed deployments expected from `since` to `until`, newest first, at most `max` (run health: one batched read a full pass). */
+  readRecentRuns(
+    managedTag: string,
+    window: { since: Date; until: Date; max: number },
+  ): Promise<{ runs: RunSummary[]; truncated: boolean }>;
   /** Calls made so far (a pass reports the difference over its own run). */
   callCounts(): CallCounts;
 }
@@ -81,4 +87,6 @@ export interface PassStore {
   readSourceHealth(): Promise<SourceHealth>;
   /** What a full pass found of the source, with the episode's one event when one starts. */
   recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void>;
+  /** A full pass's run health of every managed deployment: replaces the last pass's. */
+  recordRunHealth(rows: RunHealth[], checkedAt: Date): Promise<void>;
 }

@@ -8,6 +8,7 @@ import type { PassResult } from './result.js';
 import type { CallCounts } from '../prefect/http.js';
 import { lookUpStrangers } from './strangers.js';
 import { checkWorkPools } from './work-pools.js';
+import { checkRunHealth } from './run-health.js';
 
 // One reconcile pass, its steps in the order they run
 // (docs/concepts/how-a-pass-works.md):
@@ -25,6 +26,8 @@ import { checkWorkPools } from './work-pools.js';
 //                  writes to pools that do not exist          work-pools.ts
 //   6. act         settle, mark pending, apply, write states and
 //                  events, write deployment ids back                  act.ts
+//   7. run health  a full pass only: one batched read of the managed
+//                  deployments' recent runs, kept per connector  run-health.ts
 //
 // Level-triggered: it looks at the whole state every time, so running it
 // twice changes nothing the second time. A dry run (plan) stops after 5.
@@ -86,11 +89,15 @@ export async function passWithoutSummary(
         { ...deps, logger: log },
         { passId, snapshot, judgement, plan, options, workPools: [...workPools.values()] },
       );
+  const runHealth = acted.aborted
+    ? null
+    : await checkRunHealth(deps, { managed: snapshot.managed, applied: acted.applied, options });
   const result: PassResult = {
     passId,
     dryRun: options.dryRun,
     plan,
     ...acted,
+    runHealth,
     waiting: judgement.waiting,
     calls: callsSince(deps.prefect.callCounts(), callsBefore, claimCalls),
     durationMs: Date.now() - started,

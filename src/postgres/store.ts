@@ -18,6 +18,8 @@ import type { Suspension, SourceSnapshot } from '../domain/types.js';
 import type { ConnectorState } from '../domain/connector-state.js';
 import type { Intent } from '../domain/settle.js';
 import type { PassRecord } from '../domain/pass-record.js';
+import type { RunHealth } from '../domain/run-health.js';
+import { replaceRunHealth } from './run-health.js';
 
 /**
  * What a pass reads and writes in Postgres (reconcile/ports.ts PassStore):
@@ -88,5 +90,9 @@ export class PostgresStore {
 
   recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void> {
     return recordSourceHealth(this.pool, this.schema, reading, events);
+  }
+
+  recordRunHealth(rows: RunHealth[], checkedAt: Date): Promise<void> {
+    return replaceRunHealth(this.pool, this.schema, rows, checkedAt);
   }
 }

@@ -6,6 +6,7 @@ import type {
   ScheduleSpec,
   TemplateDeployment,
 } from '../domain/types.js';
+import type { RunSummary } from '../domain/run-health.js';
 import { createBody, keepReadFields, scheduleBody, templateOf } from './deployment-fields.js';
 import { describePrefectBody, PrefectError } from './errors.js';
 import type { CallCounts, PrefectHttp } from './http.js';
@@ -103,6 +104,39 @@ export class PrefectClient {
       for (const deployment of data) found.push(keepReadFields(deployment));
     }
     return found;
+  }
+
+  /**
+   * Runs of the deployments carrying `managedTag` now (Prefect joins each run
+   * to its deployment's current tags) expected to start from `since` to
+   * `until`, newest first: 200 a call, at most `max` runs
+   * (⌈min(runs, max)/200⌉ calls, at least one). `truncated` when the cap cut
+   * the read short.
+   */
+  async readRecentRuns(
+    managedTag: string,
+    window: { since: Date; until: Date; max: number },
+  ): Promise<{ runs: RunSummary[]; truncated: boolean }> {
+    const seen = new Map<string, RunSummary>();
+    for (let offset = 0; offset < window.max; offset += PAGE_SIZE) {
+      const limit = Math.min(PAGE_SIZE, window.max - offset);
+      const { data } = await this.http.request<FlowRunRead[]>('POST', '/flow_runs/filter', {
+        sort: 'EXPECTED_START_TIME_DESC',
+        offset,
+        limit,
+        deployments: { tags: { all_: [managedTag] } },
+        flow_runs: {
+          expected_start_time: {
+            after_: window.since.toISOString(),
+            before_: window.until.toISOString(),
+          },
+        },
+      });
+      // Offsets shift while runs are made: a run read twice counts once.
+      for (const run of data) if (run.deployment_id) seen.set(run.id, runSummaryOf(run));
+      if (data.length < limit) return { runs: [...seen.values()], truncated: false };
+    }
+    return { runs: [...seen.values()], truncated: true };
   }
 
   /** Deployments of one flow with any of these names (managed or not). */
@@ -282,4 +316,25 @@ export class PrefectClient {
       throw error;
     }
   }
+}
+
+/** The fields of a flow run that run health reads. */
+interface FlowRunRead {
+  id: string;
+  deployment_id: string | null;
+  state_type: string | null;
+  state_name: string | null;
+  expected_start_time: string | null;
+  start_time: string | null;
+}
+
+function runSummaryOf(run: FlowRunRead): RunSummary {
+  const date = (text: string | null) => (text ? new Date(text) : null);
+  return {
+    deploymentId: run.deployment_id!,
+    stateType: run.state_type,
+    stateName: run.state_name,
+    expectedStartTime: date(run.expected_start_time),
+    startTime: date(run.start_time),
+  };
 }

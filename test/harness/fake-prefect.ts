@@ -10,6 +10,7 @@ import type {
 import { PrefectError } from '../../src/prefect/errors.js';
 import type { CallCounts } from '../../src/prefect/http.js';
 import type { PrefectPort } from '../../src/pass/ports.js';
+import type { RunSummary } from '../../src/domain/run-health.js';
 import { Crasher } from './crash.js';
 
 // An in-memory Prefect for unit tests of the pass: deployments by id, flows
@@ -29,7 +30,8 @@ type Method =
   | 'createDeployment'
   | 'updateDeployment'
   | 'scheduleRuns'
-  | 'deleteDeployment';
+  | 'deleteDeployment'
+  | 'readRecentRuns';
 
 const WRITES = new Set<Method>([
   'ensureFlow',
@@ -187,6 +189,36 @@ export class FakePrefect implements PrefectPort {
       const existed = this.deployments.delete(id);
       if (existed) this.applied.push({ method: 'deleteDeployment', deploymentId: id });
       return existed;
+    });
+  }
+
+  /** Flow runs, of any deployment: what `readRecentRuns` reads from. */
+  readonly runs: RunSummary[] = [];
+
+  /** One call however many runs (the real client: one per 200); `truncated` past `max`. */
+  async readRecentRuns(
+    managedTag: string,
+    window: { since: Date; until: Date; max: number },
+  ): Promise<{ runs: RunSummary[]; truncated: boolean }> {
+    return this.call('readRecentRuns', managedTag, () => {
+      const managed = new Set(
+        this.all()
+          .filter((d) => d.tags.includes(managedTag))
+          .map((d) => d.id),
+      );
+      const found = this.runs
+        .filter(
+          (r) =>
+            managed.has(r.deploymentId) &&
+            r.expectedStartTime !== null &&
+            r.expectedStartTime >= window.since &&
+            r.expectedStartTime <= window.until,
+        )
+        .sort((a, b) => b.expectedStartTime!.getTime() - a.expectedStartTime!.getTime());
+      return {
+        runs: structuredClone(found.slice(0, window.max)),
+        truncated: found.length > window.max,
+      };
     });
   }
 

@@ -6,6 +6,7 @@ import type { ConnectorState } from '../../src/domain/connector-state.js';
 import type { Intent } from '../../src/domain/settle.js';
 import type { PassRecord } from '../../src/domain/pass-record.js';
 import type { SourceHealth, SourceReading } from '../../src/domain/source-health.js';
+import type { RunHealth } from '../../src/domain/run-health.js';
 
 // An in-memory store for unit tests of the pass: the source rows, connector
 // states, open intents and the event log, with the transactions the real one
@@ -23,6 +24,9 @@ export class FakeStore implements PassStore {
   readonly writeBacks = new Map<string, string | null>();
   readonly passes: PassRecord[] = [];
   sourceHealth: SourceHealth = { goodRows: null, shrankSince: null };
+  /** The last full pass's run health, by connector, and when it was read. */
+  runHealth = new Map<string, RunHealth>();
+  runHealthCheckedAt: Date | null = null;
 
   constructor(
     /** The database's clock. */
@@ -124,6 +128,12 @@ export class FakeStore implements PassStore {
       ? { ...this.sourceHealth, shrankSince: this.sourceHealth.shrankSince ?? this.clock.now() }
       : { goodRows: reading.rows, shrankSince: null };
     this.events.push(...events.map(roundTrip));
+  }
+
+  async recordRunHealth(rows: RunHealth[], checkedAt: Date): Promise<void> {
+    await this.step('recordRunHealth');
+    this.runHealth = new Map(rows.map((r) => [r.connectorId, structuredClone(r)]));
+    this.runHealthCheckedAt = checkedAt;
   }
 
   private putStates(states: ConnectorState[]): void {
