@@ -64,6 +64,9 @@ export interface RunHealth {
   runsConsidered: number;
 }
 
+/** A connector's run health as stored: with when the pass read it. */
+export type CheckedRunHealth = RunHealth & { checkedAt: Date };
+
 export interface RunHealthOptions {
   now: Date;
   /** N of "failed of the last N". */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RunHealth, RunHealthVerdict } from '../domain/run-health.js';
+import type { CheckedRunHealth, RunHealth, RunHealthVerdict } from '../domain/run-health.js';
 import { quoteIdent, withTransaction, type Queryable } from './pool.js';
 
 // <schema>.run_health: each managed deployment's run health as the last full
@@ -19,9 +19,6 @@ interface RunHealthRecord {
   runs_considered: number;
   checked_at: Date;
 }
-
-/** A connector's run health with when the pass read it. */
-export type StoredRunHealth = RunHealth & { checkedAt: Date };
 
 /** Replaces every row with a full pass's reading, in one transaction (one row a connector). */
 export async function replaceRunHealth(
@@ -55,7 +52,7 @@ export async function loadRunHealth(
   db: Queryable,
   schema: string,
   ids?: readonly string[],
-): Promise<Map<string, StoredRunHealth>> {
+): Promise<Map<string, CheckedRunHealth>> {
   const result = await db.query<RunHealthRecord>(
     `SELECT connector_id, deployment_id, readiness, health, last_run_state, last_run_state_type,
             last_run_at, runs_late, failed_runs, runs_considered, checked_at
@@ -82,7 +79,7 @@ function toRecord(r: RunHealth, checkedAt: Date): RunHealthRecord {
   };
 }
 
-function fromRecord(r: RunHealthRecord): StoredRunHealth {
+function fromRecord(r: RunHealthRecord): CheckedRunHealth {
   return {
     connectorId: r.connector_id,
     deploymentId: r.deployment_id,
