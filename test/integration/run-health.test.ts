@@ -1,4 +1,8 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../../scripts/prefect-server.ts';
 import { startWorker, type WorkerProcess } from '../harness/daemon.js';
 import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 import { eventually, prefectApi } from '../harness/prefect-api.js';
@@ -183,6 +187,44 @@ describe('run health', () => {
         run_health: { health: 'failing', last_run_state: 'Crashed', failed_runs: 1 },
       });
     });
+
+    // As console.test.ts does: Debian's chromium, skipped only where it cannot be installed.
+    it.skipIf(!existsSync('/usr/bin/chromium'))(
+      'the console: a Runs column with each connector’s badge, and a line on its page',
+      async () => {
+        const browser = await chromium.launch({
+          executablePath: '/usr/bin/chromium',
+          args: ['--no-sandbox'],
+        });
+        try {
+          const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
+          const problems: string[] = [];
+          page.on('pageerror', (error) => problems.push(error.message));
+          await page.goto(`${worker.baseUrl}/`);
+          const row = (id: string) => page.locator(`tr[data-connector="${id}"]`);
+          await row(ids.crashing).waitFor();
+          expect(await page.locator('#connectors thead th').allInnerTexts()).toContain('Runs');
+          const badge = row(ids.crashing).locator('.rh');
+          expect(await badge.innerText()).toBe('failing');
+          expect(await badge.getAttribute('class')).toBe('rh rh-failing');
+          expect(await badge.getAttribute('title')).toMatch(
+            /^Run health: failing; last run Crashed at .* UTC; 1 of the last 2 failed; 0 late; Prefect says (NOT_)?READY$/,
+          );
+          expect(await row(ids.late).locator('td').nth(2).innerText()).toBe('late 1 late');
+          expect(await row(ids.paused).locator('.rh').innerText()).toBe('paused');
+          mkdirSync(join(REPO, '.tmp'), { recursive: true });
+          await page.screenshot({ path: join(REPO, '.tmp/console-run-health.png') });
+          await page.goto(`${worker.baseUrl}/#connector=${ids.crashing}`);
+          await expect
+            .poll(() => page.locator('#connector-state').innerText())
+            .toMatch(/Status synced; .* Run health: failing; last run Crashed/);
+          expect(problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      60_000,
+    );
 
     it('/metrics: connectors by run health, and the late runs', async () => {
       const metrics = parsePrometheus(await (await fetch(`${worker.baseUrl}/metrics`)).text());
