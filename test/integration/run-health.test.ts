@@ -170,7 +170,7 @@ describe('run health', () => {
     });
 
     it('/api/connectors and /api/connectors/<id> carry each connector’s run health', async () => {
-      const page = await (await fetch(`${worker.baseUrl}/api/connectors`)).json();
+      const page: any = await (await fetch(`${worker.baseUrl}/api/connectors`)).json();
       const health = Object.fromEntries(
         page.connectors.map((c: any) => [c.connector_id, c.run_health?.health ?? null]),
       );
@@ -181,7 +181,9 @@ describe('run health', () => {
         [ids.idle]: 'not-ready',
         [ids.paused]: 'paused',
       });
-      const one = await (await fetch(`${worker.baseUrl}/api/connectors/${ids.crashing}`)).json();
+      const one: any = await (
+        await fetch(`${worker.baseUrl}/api/connectors/${ids.crashing}`)
+      ).json();
       expect(one.connector).toMatchObject({
         status: 'synced',
         run_health: { health: 'failing', last_run_state: 'Crashed', failed_runs: 1 },
