@@ -3,7 +3,7 @@
 // reads each managed deployment's readiness (its listing) and its recent runs
 // (one batched read), and this summarises them per connector. Pure.
 
-/** What a connector's runs say, worst first: the order a verdict is chosen in. */
+/** What a connector's runs say, worst first (`paused` is judged before all: a paused deployment runs nothing). */
 export const RUN_HEALTH_VERDICTS = [
   'failing',
   'late',
