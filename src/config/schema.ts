@@ -239,6 +239,38 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe("Which deployments are connector-sync's to change."),
+  runHealth: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Every full pass that may write reads the managed deployments' recent runs (one batched `POST /flow_runs/filter`, 200 runs a call) and keeps each connector's run health for `status`, the ops API, the console and `/metrics`.",
+        ),
+      lastRuns: z
+        .int()
+        .min(1)
+        .max(100)
+        .default(5)
+        .describe(
+          'N of "failed of the last N": a connector is `failing` when its last finished run failed or crashed, or at least half of its last N did.',
+        ),
+      lookback: duration
+        .default('1d')
+        .describe(
+          'Runs expected to start within this long before the pass are read (written like `--since`); a connector with none is `no-runs`.',
+        ),
+      maxRuns: z
+        .int()
+        .min(200)
+        .max(100_000)
+        .default(5000)
+        .describe(
+          'The read stops after this many runs, newest first (⌈maxRuns/200⌉ calls at most): a pass stays bounded however large the fleet. A connector none of whose runs was read then is `unknown`.',
+        ),
+    })
+    .prefault({})
+    .describe("Whether each connector's deployment runs right, not only whether Prefect took it."),
   reconcile: z
     .strictObject({
       schedule: cron

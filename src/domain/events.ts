@@ -139,6 +139,13 @@ export function deploymentResource(id: string, name: string): Resource {
   return { 'prefect.resource.id': `prefect.deployment.${id}`, 'prefect.resource.name': name };
 }
 
+/** A deployment as an event carries it: what we manage, not Prefect's readiness of the moment. */
+function deploymentPayload(deployment: Deployment): Record<string, unknown> {
+  const payload: Record<string, unknown> = { ...deployment };
+  delete payload.status;
+  return payload;
+}
+
 export function createdEvent(
   deployment: Deployment,
   connector: { id: string; name: string },
@@ -151,7 +158,7 @@ export function createdEvent(
     deployment_id: deployment.id,
     resource: deploymentResource(deployment.id, deployment.name),
     related: deploymentRelated(deployment, connector, context),
-    payload: { ...deployment },
+    payload: deploymentPayload(deployment),
   };
 }
 
@@ -193,7 +200,7 @@ export function deletedEvent(
     deployment_id: deployment.id,
     resource: deploymentResource(deployment.id, deployment.name),
     related: deploymentRelated(deployment, connector, context),
-    payload: { ...deployment },
+    payload: deploymentPayload(deployment),
   };
 }
 

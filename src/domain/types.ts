@@ -134,6 +134,8 @@ export interface Deployment {
   enforce_parameter_schema?: boolean | null;
   concurrency_limit?: number | null;
   concurrency_options?: { collision_strategy: string } | null;
+  /** Prefect's readiness (READY: a worker polled its pool lately); read only, never sent. */
+  status?: string | null;
 }
 
 /** The fields we compare and may patch. Names are Prefect's. */

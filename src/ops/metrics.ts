@@ -57,6 +57,17 @@ export class Metrics {
     help: '1 while the last full pass found the source shrunk past reconcile.sourceShrinkLimit (every delete held), else 0',
     registers: [this.registry],
   });
+  readonly connectorRuns = new Gauge({
+    name: 'connector_sync_connector_runs',
+    help: "Connectors by run health (failing, late, not-ready, no-runs, unknown, paused, healthy), as the last full pass read their deployments' runs",
+    labelNames: ['health'] as const,
+    registers: [this.registry],
+  });
+  readonly runsLate = new Gauge({
+    name: 'connector_sync_runs_late',
+    help: 'Runs of the managed deployments still scheduled past their expected start (no worker took them), as the last full pass read them',
+    registers: [this.registry],
+  });
   readonly lastSuccess = new Gauge({
     name: 'connector_sync_last_successful_pass_timestamp_seconds',
     help: 'When the last pass that ran to its end finished (Unix time); 0 before the first',
@@ -105,6 +116,12 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A full pass's run health: every verdict is set (0 when none), so one that clears reads 0. */
+  observeRunHealth(found: { byHealth: Record<string, number>; runsLate: number }): void {
+    for (const [health, n] of Object.entries(found.byHealth)) this.connectorRuns.set({ health }, n);
+    this.runsLate.set(found.runsLate);
   }
 
   observePrefect(call: {

@@ -7,6 +7,7 @@ import { latestMigration, schemaVersion } from '../postgres/migrate.js';
 import { recentPasses } from '../postgres/passes.js';
 import { pageStates } from '../postgres/state.js';
 import { loadSuspensions } from '../postgres/suspensions.js';
+import { loadRunHealth } from '../postgres/run-health.js';
 import { coerceError, ConfigurationError } from '../domain/errors.js';
 import { passJson } from '../render/passes.js';
 import { statusJson } from '../render/status.js';
@@ -169,8 +170,10 @@ async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<An
   const states = await pageStates(deps.pool, deps.schema, query);
   const ids = states.map((s) => s.connectorId);
   const suspensions = await loadSuspensions(deps.pool, deps.schema, ids);
+  const health = await loadRunHealth(deps.pool, deps.schema, ids);
   const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
-  return [200, { ...(statusJson(states, suspensions, false) as object), next_cursor: next }];
+  const page = statusJson(states, suspensions, false, health) as object;
+  return [200, { ...page, next_cursor: next }];
 }
 
 /** `/api/connectors/<id>`: its state, and its desired deployment beside Prefect's. */
@@ -188,8 +191,9 @@ async function apiConnector(deps: OpsDeps, id: string, params: URLSearchParams):
   connectorQueryOf(id, params);
   const states = await pageStates(deps.pool, deps.schema, { id, limit: 1 });
   const suspensions = await loadSuspensions(deps.pool, deps.schema, [id]);
+  const health = await loadRunHealth(deps.pool, deps.schema, [id]);
   const [connector = null] = (
-    statusJson(states, suspensions, false) as { connectors: Record<string, unknown>[] }
+    statusJson(states, suspensions, false, health) as { connectors: Record<string, unknown>[] }
   ).connectors;
   // Prefect down (or slow) is no reason to hide the state: the comparison says why it is missing.
   const comparison = await deps.compare(id).then(

@@ -15,7 +15,6 @@ import type { Intent } from '../domain/settle.js';
 import { parseDuration } from '../domain/duration.js';
 import type { SourceHealth } from '../domain/source-health.js';
 import { lastGood, releaseSpecOf, specHashOf, type Release } from '../domain/release.js';
-import { connectorIdOfTags } from '../domain/vocabulary.js';
 import { desiredSettings } from './settings.js';
 
 /** Everything a pass reads before it decides: both sides, its own state, the open intents. */
@@ -83,7 +82,7 @@ async function read(deps: PassDeps, scope: string[] | undefined): Promise<Snapsh
   const startsRelease = !scope && releaseStarts(deps, source.idKind, template, releases);
   return {
     releases,
-    lastRuns: startsRelease ? await lastRunsOf(deps, managed) : null,
+    lastRuns: startsRelease ? await store.readLastRunCompleted() : null,
     template,
     source,
     states,
@@ -108,23 +107,6 @@ function releaseStarts(
   const first = deps.config.rollout.waves[0];
   return (
     lastGood(releases) !== null && !releases.some((r) => r.specHash === hash) && first !== '100%'
-  );
-}
-
-/** One batched read of the managed deployments' last finished runs (the most frequent first). */
-async function lastRunsOf(deps: PassDeps, managed: Deployment[]): Promise<Map<string, boolean>> {
-  const configTags = [...deps.config.deployment.tags, deps.config.ownership.managedTag];
-  const byDeployment = new Map<string, string>();
-  for (const d of managed.filter((m) => !m.paused)) {
-    const id = connectorIdOfTags(d.tags, configTags);
-    if (id !== null) byDeployment.set(d.id, id);
-  }
-  const finished = await deps.prefect.lastFinishedRuns([...byDeployment.keys()]);
-  return new Map(
-    [...finished].flatMap(([deploymentId, state]) => {
-      const connectorId = byDeployment.get(deploymentId);
-      return connectorId ? [[connectorId, state === 'COMPLETED'] as const] : [];
-    }),
   );
 }
 

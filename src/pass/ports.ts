@@ -14,6 +14,7 @@ import type { PassRecord } from '../domain/pass-record.js';
 import type { SourceHealth, SourceReading } from '../domain/source-health.js';
 import type { GateRunView } from '../domain/rollout.js';
 import type { Release } from '../domain/release.js';
+import type { RunHealth, RunSummary } from '../domain/run-health.js';
 
 // The two edges a pass talks to, as small interfaces owned by the pass. The
 // real ones are PrefectClient (src/prefect/client.ts) and PostgresStore
@@ -48,8 +49,6 @@ export interface PrefectPort {
   scheduleRuns(deploymentId: string, startTime: Date, endTime: Date): Promise<void>;
   /** True when it was there, false when it was already gone. */
   deleteDeployment(id: string, sendBefore?: number): Promise<boolean>;
-  /** Deployment id → the state type of its last finished run (one call, the first 200 given). */
-  lastFinishedRuns(deploymentIds: string[]): Promise<Map<string, string>>;
   /** One run of a deployment now, tagged; one per idempotency key. */
   createFlowRun(deploymentId: string, tags: string[], idempotencyKey: string): Promise<string>;
   /** Flow runs by id, or of some deployments expected from a time on. */
@@ -58,6 +57,11 @@ export interface PrefectPort {
   ): Promise<GateRunView[]>;
   /** A work pool's status (READY when a worker polled it lately), null when it does not exist. */
   workPoolStatus(name: string): Promise<string | null>;
+  /** Runs of the managed deployments expected from `since` to `until`, newest first, at most `max` (run health: one batched read a full pass). */
+  readRecentRuns(
+    managedTag: string,
+    window: { since: Date; until: Date; max: number },
+  ): Promise<{ runs: RunSummary[]; truncated: boolean }>;
   /** Calls made so far (a pass reports the difference over its own run). */
   callCounts(): CallCounts;
 }
@@ -101,4 +105,8 @@ export interface PassStore {
   recordConnectorReleases(on: Map<string, string>, gone: string[]): Promise<void>;
   /** The release each connector was on after the last full pass. */
   readConnectorReleases(): Promise<Map<string, string>>;
+  /** Connector id → whether its last run (as the last full pass read it) completed. */
+  readLastRunCompleted(): Promise<Map<string, boolean>>;
+  /** A full pass's run health of every managed deployment: replaces the last pass's. */
+  recordRunHealth(rows: RunHealth[], checkedAt: Date): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Applied, Plan, Problem } from '../domain/types.js';
 import type { CallCounts } from '../prefect/http.js';
 import type { Waiting } from './judge.js';
+import type { RunHealthFound } from './run-health.js';
 
 // What a pass returns, for whoever shows or records it (render/, history.ts,
 // the worker), and the verdict of a pass that ran.
@@ -24,6 +25,8 @@ export interface PassResult {
   releaseComeBackInMs?: number | null;
   calls: CallCounts;
   durationMs: number;
+  /** What the full pass found of its deployments' runs; null or absent when it did not look. */
+  runHealth?: RunHealthFound | null;
 }
 
 /** How a pass that ran ended: with nothing wrong, with connector problems (or held deletes), or cut short. */

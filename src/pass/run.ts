@@ -9,6 +9,7 @@ import type { CallCounts } from '../prefect/http.js';
 import { lookUpStrangers } from './strangers.js';
 import { checkWorkPools } from './work-pools.js';
 import { advanceReleases, startReleases } from './releases.js';
+import { checkRunHealth } from './run-health.js';
 
 // One reconcile pass, its steps in the order they run
 // (docs/concepts/how-a-pass-works.md):
@@ -30,6 +31,8 @@ import { advanceReleases, startReleases } from './releases.js';
 //                  start its wave's gate, judge it by its runs, pass
 //                  or fail the wave; record each connector's release
 //                                                           releases.ts
+//   8. run health  a full pass only: one batched read of the managed
+//                  deployments' recent runs, kept per connector  run-health.ts
 //
 // Level-triggered: it looks at the whole state every time, so running it
 // twice changes nothing the second time. A dry run (plan) stops after 5.
@@ -105,6 +108,9 @@ export async function passWithoutSummary(
           { ...deps, logger: log },
           { passId, snapshot, judgement, plan, acted, ledger },
         );
+  const runHealth = acted.aborted
+    ? null
+    : await checkRunHealth(deps, { managed: snapshot.managed, applied: acted.applied, options });
   const result: PassResult = {
     passId,
     dryRun: options.dryRun,
@@ -112,6 +118,7 @@ export async function passWithoutSummary(
     ...acted,
     events: acted.events + (releases?.events ?? 0),
     releaseComeBackInMs: releases?.comeBackInMs ?? null,
+    runHealth,
     waiting: judgement.waiting,
     calls: callsSince(deps.prefect.callCounts(), callsBefore, claimCalls),
     durationMs: Date.now() - started,

@@ -25,6 +25,8 @@ import {
   recordConnectorReleases,
   saveReleases,
 } from './releases.js';
+import type { RunHealth } from '../domain/run-health.js';
+import { loadRunHealth, replaceRunHealth } from './run-health.js';
 
 /**
  * What a pass reads and writes in Postgres (reconcile/ports.ts PassStore):
@@ -101,6 +103,11 @@ export class PostgresStore {
     return readConnectorReleases(this.pool, this.schema);
   }
 
+  async readLastRunCompleted(): Promise<Map<string, boolean>> {
+    const health = await loadRunHealth(this.pool, this.schema);
+    return new Map([...health].map(([id, h]) => [id, h.lastRunStateType === 'COMPLETED']));
+  }
+
   deletesWithin(seconds: number): Promise<number> {
     return deletesWithin(this.pool, this.schema, seconds);
   }
@@ -111,5 +118,9 @@ export class PostgresStore {
 
   recordSourceHealth(reading: SourceReading, events: EventRow[]): Promise<void> {
     return recordSourceHealth(this.pool, this.schema, reading, events);
+  }
+
+  recordRunHealth(rows: RunHealth[], checkedAt: Date): Promise<void> {
+    return replaceRunHealth(this.pool, this.schema, rows, checkedAt);
   }
 }

@@ -6,32 +6,12 @@ import type {
   ScheduleSpec,
   TemplateDeployment,
 } from '../domain/types.js';
+import type { RunSummary } from '../domain/run-health.js';
 import { createBody, keepReadFields, scheduleBody, templateOf } from './deployment-fields.js';
 import { describePrefectBody, PrefectError } from './errors.js';
 import type { CallCounts, PrefectHttp } from './http.js';
 import type { GateRunView } from '../domain/rollout.js';
-
-interface RawFlowRun {
-  id: string;
-  deployment_id: string | null;
-  state_type: string | null;
-  state_name: string | null;
-  state?: { message?: string | null } | null;
-  deployment_version?: string | null;
-  expected_start_time?: string | null;
-}
-
-function gateRunViewOf(run: RawFlowRun): GateRunView {
-  return {
-    id: run.id,
-    deploymentId: run.deployment_id,
-    stateType: run.state_type,
-    stateName: run.state_name,
-    message: run.state?.message ?? null,
-    deploymentVersion: run.deployment_version ?? null,
-    expectedStart: run.expected_start_time ? new Date(run.expected_start_time) : null,
-  };
-}
+import { gateRunViewOf, type RawFlowRun } from './flow-run-fields.js';
 
 export const PAGE_SIZE = 200; // Prefect's maximum `limit`
 /** Connector tags per query: leaves room in a page for a connector's old deployments too. */
@@ -126,6 +106,39 @@ export class PrefectClient {
       for (const deployment of data) found.push(keepReadFields(deployment));
     }
     return found;
+  }
+
+  /**
+   * Runs of the deployments carrying `managedTag` now (Prefect joins each run
+   * to its deployment's current tags) expected to start from `since` to
+   * `until`, newest first: 200 a call, at most `max` runs
+   * (⌈min(runs, max)/200⌉ calls, at least one). `truncated` when the cap cut
+   * the read short.
+   */
+  async readRecentRuns(
+    managedTag: string,
+    window: { since: Date; until: Date; max: number },
+  ): Promise<{ runs: RunSummary[]; truncated: boolean }> {
+    const seen = new Map<string, RunSummary>();
+    for (let offset = 0; offset < window.max; offset += PAGE_SIZE) {
+      const limit = Math.min(PAGE_SIZE, window.max - offset);
+      const { data } = await this.http.request<FlowRunRead[]>('POST', '/flow_runs/filter', {
+        sort: 'EXPECTED_START_TIME_DESC',
+        offset,
+        limit,
+        deployments: { tags: { all_: [managedTag] } },
+        flow_runs: {
+          expected_start_time: {
+            after_: window.since.toISOString(),
+            before_: window.until.toISOString(),
+          },
+        },
+      });
+      // Offsets shift while runs are made: a run read twice counts once.
+      for (const run of data) if (run.deployment_id) seen.set(run.id, runSummaryOf(run));
+      if (data.length < limit) return { runs: [...seen.values()], truncated: false };
+    }
+    return { runs: [...seen.values()], truncated: true };
   }
 
   /** Deployments of one flow with any of these names (managed or not). */
@@ -266,30 +279,6 @@ export class PrefectClient {
     });
   }
 
-  /**
-   * Deployment id → the state type of its last finished run (COMPLETED,
-   * FAILED, CRASHED), for the first 200 deployments given: one call.
-   */
-  async lastFinishedRuns(deploymentIds: string[]): Promise<Map<string, string>> {
-    const last = new Map<string, string>();
-    if (deploymentIds.length === 0) return last;
-    const { data } = await this.http.request<{ deployment_id: string; state_type: string }[]>(
-      'POST',
-      '/flow_runs/filter',
-      {
-        flow_runs: {
-          deployment_id: { any_: deploymentIds.slice(0, PAGE_SIZE) },
-          state: { type: { any_: ['COMPLETED', 'FAILED', 'CRASHED'] } },
-        },
-        sort: 'END_TIME_DESC',
-        limit: PAGE_SIZE,
-      },
-    );
-    for (const run of data)
-      if (!last.has(run.deployment_id)) last.set(run.deployment_id, run.state_type);
-    return last;
-  }
-
   /** Creates one run of a deployment now (POST /deployments/{id}/create_flow_run); Prefect keeps one per idempotency key. */
   async createFlowRun(
     deploymentId: string,
@@ -382,4 +371,25 @@ export class PrefectClient {
       throw error;
     }
   }
+}
+
+/** The fields of a flow run that run health reads. */
+interface FlowRunRead {
+  id: string;
+  deployment_id: string | null;
+  state_type: string | null;
+  state_name: string | null;
+  expected_start_time: string | null;
+  start_time: string | null;
+}
+
+function runSummaryOf(run: FlowRunRead): RunSummary {
+  const date = (text: string | null) => (text ? new Date(text) : null);
+  return {
+    deploymentId: run.deployment_id!,
+    stateType: run.state_type,
+    stateName: run.state_name,
+    expectedStartTime: date(run.expected_start_time),
+    startTime: date(run.start_time),
+  };
 }

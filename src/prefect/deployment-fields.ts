@@ -88,6 +88,7 @@ export function keepReadFields(deployment: Deployment): Deployment {
       deployment.concurrency_limit ??
       null,
     concurrency_options: deployment.concurrency_options ?? null,
+    ...('status' in deployment ? { status: deployment.status ?? null } : {}),
   };
 }
 

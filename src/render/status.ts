@@ -2,6 +2,30 @@ import { renderColumns } from './table.js';
 import type { Suspension } from '../domain/types.js';
 import type { ConnectorState } from '../domain/connector-state.js';
 import type { StoredEvent } from '../domain/events.js';
+import type { CheckedRunHealth } from '../domain/run-health.js';
+
+/** Run health by connector id (<schema>.run_health), as the last full pass read it. */
+export type RunHealthById = ReadonlyMap<string, CheckedRunHealth>;
+
+/** `Crashed 2026-12-07T09:00:00.000Z`, or '-' when no run was read. */
+function lastRunText(h: CheckedRunHealth | undefined): string {
+  if (!h?.lastRunAt) return '-';
+  return `${h.lastRunState ?? '?'} ${h.lastRunAt.toISOString()}`;
+}
+
+/** The run-health cells of a row: HEALTH, LAST RUN, LATE, FAILED (of the last N). */
+function healthCells(h: CheckedRunHealth | undefined): string[] {
+  if (!h) return ['-', '-', '-', '-'];
+  return [h.health, lastRunText(h), String(h.runsLate), `${h.failedRuns}/${h.runsConsidered}`];
+}
+
+/** `; run health: 3 healthy, 1 failing`, or '' when no pass has read any. */
+function healthSummary(health: RunHealthById): string {
+  if (health.size === 0) return '';
+  const counts = new Map<string, number>();
+  for (const h of health.values()) counts.set(h.health, (counts.get(h.health) ?? 0) + 1);
+  return `; run health: ${[...counts].map(([verdict, n]) => `${n} ${verdict}`).join(', ')}`;
+}
 
 /** `by alice since 2026-12-01T10:00:00.000Z: "migrating"`, or '' when not suspended. */
 function suspendedText(s: Suspension | undefined): string {
@@ -17,6 +41,7 @@ function unseen(states: ConnectorState[], suspensions: Map<string, Suspension>):
 export function renderStatusTable(
   states: ConnectorState[],
   suspensions: Map<string, Suspension> = new Map(),
+  health: RunHealthById = new Map(),
 ): string {
   const extra = unseen(states, suspensions);
   if (states.length === 0 && extra.length === 0) return 'No connectors seen yet: run a pass first.';
@@ -30,13 +55,17 @@ export function renderStatusTable(
     s.lastError ?? '',
   ]);
   for (const id of extra) rows.push([id, '-', '-', '-', '-', '-', '']);
-  // The column is there only when some connector is suspended.
   const ids = [...states.map((s) => s.connectorId), ...extra];
+  // Run health's columns follow STATUS once a full pass has read any.
+  if (health.size > 0)
+    rows.forEach((row, i) => row.splice(2, 0, ...healthCells(health.get(ids[i]!))));
+  // The column is there only when some connector is suspended.
   if (suspensions.size > 0)
     rows.forEach((row, i) => row.push(suspendedText(suspensions.get(ids[i]!))));
   const header = [
     'CONNECTOR',
     'STATUS',
+    ...(health.size > 0 ? ['HEALTH', 'LAST RUN', 'LATE', 'FAILED'] : []),
     'DEPLOYMENT',
     'DEPLOYMENT ID',
     'ATTEMPTS',
@@ -48,7 +77,7 @@ export function renderStatusTable(
   for (const s of states) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
   const held = suspensions.size > 0 ? `; ${suspensions.size} suspended` : '';
-  const total = `${states.length + extra.length} connectors: ${summary || 'none seen by a pass'}${held}.`;
+  const total = `${states.length + extra.length} connectors: ${summary || 'none seen by a pass'}${held}${healthSummary(health)}.`;
   return [...renderColumns(header, rows), '', total].join('\n');
 }
 
@@ -56,14 +85,33 @@ function suspensionJson(s: Suspension | undefined): unknown {
   return s ? { by: s.by, reason: s.reason, since: s.since } : null;
 }
 
+/** A connector's run health in JSON; null when no full pass has read it (no deployment, or none yet). */
+export function runHealthJson(h: CheckedRunHealth | undefined): unknown {
+  if (!h) return null;
+  return {
+    health: h.health,
+    readiness: h.readiness,
+    last_run_state: h.lastRunState,
+    last_run_state_type: h.lastRunStateType,
+    last_run_at: h.lastRunAt,
+    runs_late: h.runsLate,
+    failed_runs: h.failedRuns,
+    of_last_runs: h.runsConsidered,
+    deployment_id: h.deploymentId,
+    checked_at: h.checkedAt,
+  };
+}
+
 /**
  * `status --json` and /api/connectors: `suspended` is null or who, why and
- * since; a suspended connector no pass has seen yet is listed with a null status.
+ * since; a suspended connector no pass has seen yet is listed with a null
+ * status; `run_health` is null or what the last full pass read of its runs.
  */
 export function statusJson(
   states: ConnectorState[],
   suspensions: Map<string, Suspension> = new Map(),
   withUnseen = true,
+  health: RunHealthById = new Map(),
 ): unknown {
   const extra = withUnseen ? unseen(states, suspensions) : [];
   return {
@@ -78,6 +126,7 @@ export function statusJson(
         next_attempt_at: s.nextAttemptAt,
         last_synced_at: s.lastSyncedAt,
         suspended: suspensionJson(suspensions.get(s.connectorId)),
+        run_health: runHealthJson(health.get(s.connectorId)),
       })),
       ...extra.map((id) => ({
         connector_id: id,
@@ -89,6 +138,7 @@ export function statusJson(
         next_attempt_at: null,
         last_synced_at: null,
         suspended: suspensionJson(suspensions.get(id)),
+        run_health: runHealthJson(health.get(id)),
       })),
     ],
   };

@@ -226,6 +226,8 @@ export class Worker implements LoopView {
       for (const applied of ending.result.applied)
         metrics.changes.inc({ action: applied.change.action });
       if (kind === 'full') setHeldDeletes(metrics, ending.result.plan.heldDeletes);
+      if (kind === 'full' && ending.result.runHealth)
+        metrics.observeRunHealth(ending.result.runHealth);
     }
     this.failures = next.failures;
     metrics.failedInARow.set(next.failures);

@@ -10,6 +10,7 @@ import type {
 import { PrefectError } from '../../src/prefect/errors.js';
 import type { CallCounts } from '../../src/prefect/http.js';
 import type { PrefectPort } from '../../src/pass/ports.js';
+import type { RunSummary } from '../../src/domain/run-health.js';
 import { Crasher } from './crash.js';
 import type { GateRunView } from '../../src/domain/rollout.js';
 
@@ -31,10 +32,10 @@ type Method =
   | 'updateDeployment'
   | 'scheduleRuns'
   | 'deleteDeployment'
-  | 'lastFinishedRuns'
   | 'createFlowRun'
   | 'readFlowRuns'
-  | 'workPoolStatus';
+  | 'workPoolStatus'
+  | 'readRecentRuns';
 
 const WRITES = new Set<Method>([
   'ensureFlow',
@@ -237,16 +238,6 @@ export class FakePrefect implements PrefectPort {
     );
   }
 
-  async lastFinishedRuns(deploymentIds: string[]): Promise<Map<string, string>> {
-    return this.call('lastFinishedRuns', 'filter', () => {
-      const last = new Map<string, string>();
-      for (const r of this.runs.values())
-        if (r.deploymentId && deploymentIds.includes(r.deploymentId) && r.stateType !== 'SCHEDULED')
-          last.set(r.deploymentId, r.stateType!);
-      return last;
-    });
-  }
-
   async workPoolStatus(name: string): Promise<string | null> {
     return this.call('workPoolStatus', name, () =>
       !this.workPools.has(name) ? null : this.idlePools.has(name) ? 'NOT_READY' : 'READY',
@@ -258,6 +249,36 @@ export class FakePrefect implements PrefectPort {
       const existed = this.deployments.delete(id);
       if (existed) this.applied.push({ method: 'deleteDeployment', deploymentId: id });
       return existed;
+    });
+  }
+
+  /** Flow runs, of any deployment: what `readRecentRuns` reads from. */
+  readonly recentRuns: RunSummary[] = [];
+
+  /** One call however many runs (the real client: one per 200); `truncated` past `max`. */
+  async readRecentRuns(
+    managedTag: string,
+    window: { since: Date; until: Date; max: number },
+  ): Promise<{ runs: RunSummary[]; truncated: boolean }> {
+    return this.call('readRecentRuns', managedTag, () => {
+      const managed = new Set(
+        this.all()
+          .filter((d) => d.tags.includes(managedTag))
+          .map((d) => d.id),
+      );
+      const found = this.recentRuns
+        .filter(
+          (r) =>
+            managed.has(r.deploymentId) &&
+            r.expectedStartTime !== null &&
+            r.expectedStartTime >= window.since &&
+            r.expectedStartTime <= window.until,
+        )
+        .sort((a, b) => b.expectedStartTime!.getTime() - a.expectedStartTime!.getTime());
+      return {
+        runs: structuredClone(found.slice(0, window.max)),
+        truncated: found.length > window.max,
+      };
     });
   }
 

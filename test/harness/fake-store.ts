@@ -8,6 +8,7 @@ import type { PassRecord } from '../../src/domain/pass-record.js';
 import type { SourceHealth, SourceReading } from '../../src/domain/source-health.js';
 import type { Release } from '../../src/domain/release.js';
 import { ReleaseChangedError } from '../../src/domain/errors.js';
+import type { RunHealth } from '../../src/domain/run-health.js';
 
 // An in-memory store for unit tests of the pass: the source rows, connector
 // states, open intents and the event log, with the transactions the real one
@@ -28,6 +29,9 @@ export class FakeStore implements PassStore {
   /** The release ledger, by id, in the order releases were first written. */
   readonly releases = new Map<string, Release>();
   readonly connectorReleases = new Map<string, string>();
+  /** The last full pass's run health, by connector, and when it was read. */
+  runHealth = new Map<string, RunHealth>();
+  runHealthCheckedAt: Date | null = null;
 
   constructor(
     /** The database's clock. */
@@ -158,9 +162,20 @@ export class FakeStore implements PassStore {
     for (const id of gone) this.connectorReleases.delete(id);
   }
 
+  async readLastRunCompleted(): Promise<Map<string, boolean>> {
+    await this.step('readLastRunCompleted');
+    return new Map([...this.runHealth].map(([id, h]) => [id, h.lastRunStateType === 'COMPLETED']));
+  }
+
   async readConnectorReleases(): Promise<Map<string, string>> {
     await this.step('readConnectorReleases');
     return new Map(this.connectorReleases);
+  }
+
+  async recordRunHealth(rows: RunHealth[], checkedAt: Date): Promise<void> {
+    await this.step('recordRunHealth');
+    this.runHealth = new Map(rows.map((r) => [r.connectorId, structuredClone(r)]));
+    this.runHealthCheckedAt = checkedAt;
   }
 
   private putStates(states: ConnectorState[]): void {

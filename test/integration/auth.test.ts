@@ -184,10 +184,12 @@ describe('Prefect with CSRF protection (PREFECT_SERVER_CSRF_PROTECTION_ENABLED)'
     expect(output.prefect_calls.writes).toBe(0);
     // A new process learns that protection is on from the real server's 403 to its
     // first POST (the listing): one token fetch, then that listing again with the token.
+    // Then the run-health read (a POST too, with the token by now).
     expect(output.prefect_calls.byRoute).toEqual({
       'GET /flows/name/{name}': 1,
       'POST /deployments/paginate': 2,
       'GET /csrf-token': 1,
+      'POST /flow_runs/filter': 1,
     });
   });
 

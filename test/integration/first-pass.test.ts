@@ -128,14 +128,16 @@ describe('first pass, then a no-op pass (real Postgres + real Prefect)', () => {
       unchanged: 4,
     });
     expect(output.prefect_calls.writes).toBe(0);
-    // ⌈N/200⌉ listing calls (4 managed deployments: one page) and the flow lookup; the
-    // work pools are read only by a pass that writes. No CSRF token: this server has
-    // protection off, and a token is only fetched once a write is refused for want of one.
+    // ⌈N/200⌉ listing calls (4 managed deployments: one page), the flow lookup and the
+    // run-health read of their runs (one call up to 200 runs); the work pools are read
+    // only by a pass that writes. No CSRF token: this server has protection off, and a
+    // token is only fetched once a write is refused for want of one.
     expect(output.prefect_calls.byRoute).toEqual({
       'GET /flows/name/{name}': 1,
       'POST /deployments/paginate': 1,
+      'POST /flow_runs/filter': 1,
     });
-    expect(output.prefect_calls.reads).toBe(2);
+    expect(output.prefect_calls.reads).toBe(3);
     expect(output.events).toBe(0);
     expect(await env.sql('SELECT * FROM connector_sync.events')).toHaveLength(4);
 

@@ -154,6 +154,7 @@ describe('a template deployment and its releases', () => {
     expect(again.calls.byRoute).toEqual({
       'POST /deployments/paginate': 1,
       'GET /deployments/name/{name}/{name}': 1,
+      'POST /flow_runs/filter': 1, // run health
     });
     const read = await readDeploymentByName(apiUrl, env.flowName, 'template');
     expect(read.data).toMatchObject({ version: '1.0.0', paused: true, schedules: [], tags: [] });

@@ -1,12 +1,13 @@
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
 import { loadStates } from '../../postgres/state.js';
 import { loadSuspensions } from '../../postgres/suspensions.js';
+import { loadRunHealth } from '../../postgres/run-health.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import { renderStatusTable, statusJson } from '../../render/status.js';
 import type { Runtime } from '../../runtime.js';
 import type { Output } from '../output.js';
 
-/** `connector-sync status`: every connector's sync state. Reads only. */
+/** `connector-sync status`: every connector's sync state and run health. Reads only. */
 export async function statusCommand(
   rt: Runtime,
   options: { json?: boolean },
@@ -16,10 +17,11 @@ export async function statusCommand(
   const { schema } = rt.config.database;
   const states = [...(await loadStates(rt.pool, schema)).values()];
   const suspensions = await loadSuspensions(rt.pool, schema);
+  const health = await loadRunHealth(rt.pool, schema);
   out.print(
     options.json
-      ? JSON.stringify(statusJson(states, suspensions), null, 2)
-      : renderStatusTable(states, suspensions),
+      ? JSON.stringify(statusJson(states, suspensions, true, health), null, 2)
+      : renderStatusTable(states, suspensions, health),
   );
   return EXIT.ok;
 }

@@ -152,3 +152,40 @@ export function passTitle(p: PassBar): string {
 function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms / 1000)} s`;
 }
+
+/** A connector's `run_health` as `/api/connectors` answers it (null: no full pass read it). */
+export interface RunHealthView {
+  health: string;
+  readiness: string | null;
+  last_run_state: string | null;
+  last_run_at: string | null;
+  runs_late: number;
+  failed_runs: number;
+  of_last_runs: number;
+}
+
+/** What a connector's runs say, in words: the badge's title and the connector's page. */
+export function runHealthText(rh: RunHealthView | null | undefined): string {
+  if (!rh) return 'Run health: not read yet (no deployment, or no full pass since).';
+  const last = rh.last_run_state
+    ? `last run ${rh.last_run_state} at ${whenText(rh.last_run_at)}`
+    : 'no run in the lookback window';
+  return [
+    `Run health: ${rh.health}`,
+    last,
+    `${rh.failed_runs} of the last ${rh.of_last_runs} failed`,
+    `${rh.runs_late} late`,
+    `Prefect says ${rh.readiness ?? 'nothing of its readiness'}`,
+  ].join('; ');
+}
+
+/** The fleet table's run-health badge (with its words as a tooltip), or a dash for none. */
+export function runHealthBadge(rh: RunHealthView | null | undefined): string {
+  if (!rh) return '<span class="rh-none">–</span>';
+  const failed = rh.failed_runs > 0 ? ` ${rh.failed_runs}/${rh.of_last_runs} failed` : '';
+  const late = rh.runs_late > 0 ? ` ${rh.runs_late} late` : '';
+  return (
+    `<span class="rh rh-${escapeHtml(rh.health)}" title="${escapeHtml(runHealthText(rh))}">` +
+    `${escapeHtml(rh.health)}</span>${escapeHtml(failed + late)}`
+  );
+}

@@ -9,6 +9,8 @@ import {
   whenText,
   type PassBar,
   comparisonRows,
+  runHealthBadge,
+  runHealthText,
 } from '../../../src/ops/console/format.js';
 
 const pass = (over: Partial<PassBar> = {}): PassBar => ({
@@ -103,5 +105,37 @@ describe('console format helpers', () => {
     expect(
       comparisonRows({ desired: { fields: { paused: true } }, actual: null, differs: [] }),
     ).toEqual([{ field: 'paused', desired: 'true', actual: '–', differs: false }]);
+  });
+});
+
+describe('run health in the console', () => {
+  const crashing = {
+    health: 'failing',
+    readiness: 'NOT_READY',
+    last_run_state: 'Crashed',
+    last_run_at: '2026-12-01T09:00:00.000Z',
+    runs_late: 1,
+    failed_runs: 2,
+    of_last_runs: 5,
+  };
+
+  it('a badge per verdict, with failed and late counts beside it and the words as its title', () => {
+    expect(runHealthBadge(crashing)).toBe(
+      '<span class="rh rh-failing" title="Run health: failing; last run Crashed at 2026-12-01 09:00:00 UTC; 2 of the last 5 failed; 1 late; Prefect says NOT_READY">failing</span> 2/5 failed 1 late',
+    );
+    expect(
+      runHealthBadge({ ...crashing, health: 'healthy', failed_runs: 0, runs_late: 0 }),
+    ).toMatch(/^<span class="rh rh-healthy" title="[^"]*">healthy<\/span>$/);
+    expect(runHealthBadge(null)).toBe('<span class="rh-none">–</span>');
+  });
+
+  it('says when nothing was read, and escapes what Prefect named', () => {
+    expect(runHealthText(undefined)).toBe(
+      'Run health: not read yet (no deployment, or no full pass since).',
+    );
+    expect(runHealthBadge({ ...crashing, health: '<b>' })).toContain('rh-&#60;b&#62;');
+    expect(runHealthText({ ...crashing, last_run_state: null })).toContain(
+      'no run in the lookback window',
+    );
   });
 });

@@ -530,3 +530,90 @@ describe('PrefectClient reads', () => {
     expect(seen[0]!.body).toEqual({ name: 'dlt_pipeline' });
   });
 });
+
+describe('PrefectClient.readRecentRuns (run health)', () => {
+  const SINCE = new Date('2026-12-06T10:00:00Z');
+  const UNTIL = new Date('2026-12-07T10:00:00Z');
+
+  function flowRuns(n: number, from = 0) {
+    return Array.from({ length: n }, (_, i) => ({
+      id: `r-${from + i}`,
+      name: `run-${from + i}`,
+      deployment_id: DEPLOYMENT_ID,
+      state_type: 'COMPLETED',
+      state_name: 'Completed',
+      expected_start_time: '2026-12-07T09:00:00Z',
+      start_time: '2026-12-07T09:00:01Z',
+      parameters: { big: 'x'.repeat(100) },
+    }));
+  }
+
+  function body(offset: number, limit = 200) {
+    return {
+      sort: 'EXPECTED_START_TIME_DESC',
+      offset,
+      limit,
+      deployments: { tags: { all_: ['managed'] } },
+      flow_runs: {
+        expected_start_time: { after_: SINCE.toISOString(), before_: UNTIL.toISOString() },
+      },
+    };
+  }
+
+  it("asks once for the managed deployments' runs of the window, newest first, and keeps what the summary reads", async () => {
+    const seen: Seen[] = [];
+    prefect()
+      .post('/api/flow_runs/filter')
+      .reply(
+        recordAndReply(seen, 200, [...flowRuns(2), { ...flowRuns(1, 9)[0], deployment_id: null }]),
+      );
+    const client = makeClient();
+    const read = await client.readRecentRuns('managed', { since: SINCE, until: UNTIL, max: 5000 });
+    expect(seen.map((s) => s.body)).toEqual([body(0)]);
+    expect(read.truncated).toBe(false);
+    expect(read.runs).toEqual([
+      {
+        deploymentId: DEPLOYMENT_ID,
+        stateType: 'COMPLETED',
+        stateName: 'Completed',
+        expectedStartTime: new Date('2026-12-07T09:00:00Z'),
+        startTime: new Date('2026-12-07T09:00:01Z'),
+      },
+      expect.objectContaining({ deploymentId: DEPLOYMENT_ID }),
+    ]);
+    expect(client.http.counts).toMatchObject({ reads: 1, writes: 0 });
+  });
+
+  it('pages by 200 and stops at the cap: truncated, never more than ⌈max/200⌉ calls', async () => {
+    const seen: Seen[] = [];
+    const scope = prefect()
+      .post('/api/flow_runs/filter')
+      .reply(recordAndReply(seen, 200, flowRuns(200)))
+      .post('/api/flow_runs/filter')
+      .reply(recordAndReply(seen, 200, flowRuns(100, 200)));
+    const read = await makeClient().readRecentRuns('managed', {
+      since: SINCE,
+      until: UNTIL,
+      max: 300,
+    });
+    expect(scope.isDone()).toBe(true);
+    expect(seen.map((s) => s.body)).toEqual([body(0), body(200, 100)]);
+    expect(read.runs).toHaveLength(300);
+    expect(read.truncated).toBe(true);
+  });
+
+  it('a run read on two pages (offsets shift as runs are made) counts once', async () => {
+    prefect()
+      .post('/api/flow_runs/filter')
+      .reply(200, flowRuns(200))
+      .post('/api/flow_runs/filter')
+      .reply(200, flowRuns(10, 195));
+    const read = await makeClient().readRecentRuns('managed', {
+      since: SINCE,
+      until: UNTIL,
+      max: 5000,
+    });
+    expect(read.runs).toHaveLength(205);
+    expect(read.truncated).toBe(false);
+  });
+});

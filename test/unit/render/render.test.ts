@@ -307,9 +307,60 @@ describe('status and events', () => {
           next_attempt_at: null,
           last_synced_at: state.lastSyncedAt,
           suspended: null,
+          run_health: null,
         },
       ],
     });
+  });
+
+  it('run health: its columns after STATUS once a full pass read any, in the summary, and in JSON', () => {
+    const checkedAt = new Date('2026-12-01T10:00:00Z');
+    const health = new Map([
+      [
+        '7',
+        {
+          connectorId: '7',
+          deploymentId: 'dep-7',
+          readiness: 'READY',
+          health: 'failing' as const,
+          lastRunState: 'Crashed',
+          lastRunStateType: 'CRASHED',
+          lastRunAt: new Date('2026-12-01T09:00:00Z'),
+          runsLate: 0,
+          failedRuns: 2,
+          runsConsidered: 5,
+          checkedAt,
+        },
+      ],
+    ]);
+    const synced = { ...state, connectorId: '8', status: 'synced' as const, lastError: null };
+    const text = renderStatusTable([state, synced], new Map(), health);
+    expect(text.split('\n')[0]).toMatch(
+      /^CONNECTOR +STATUS +HEALTH +LAST RUN +LATE +FAILED +DEPLOYMENT +DEPLOYMENT ID +ATTEMPTS/,
+    );
+    expect(text).toMatch(
+      /^7 +held +failing +Crashed 2026-12-01T09:00:00.000Z +0 +2\/5 +connector-7 /m,
+    );
+    expect(text).toMatch(/^8 +synced +- +- +- +- +connector-7 /m);
+    expect(text.endsWith('2 connectors: 1 held, 1 synced; run health: 1 failing.')).toBe(true);
+    const json = statusJson([state, synced], new Map(), true, health) as {
+      connectors: Record<string, unknown>[];
+    };
+    expect(json.connectors.map((c) => c.run_health)).toEqual([
+      {
+        health: 'failing',
+        readiness: 'READY',
+        last_run_state: 'Crashed',
+        last_run_state_type: 'CRASHED',
+        last_run_at: new Date('2026-12-01T09:00:00Z'),
+        runs_late: 0,
+        failed_runs: 2,
+        of_last_runs: 5,
+        deployment_id: 'dep-7',
+        checked_at: checkedAt,
+      },
+      null,
+    ]);
   });
 
   it('suspended connectors: who, since and why in a column of their own, and in JSON', () => {
