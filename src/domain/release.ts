@@ -42,6 +42,8 @@ export interface GateRun {
   connectorId: string;
   deploymentId: string;
   flowRunId: string | null;
+  /** The run's state type as last read. */
+  state?: string | null;
 }
 
 /** The evidence a wave waits for once every connector of it is written. */
@@ -77,6 +79,21 @@ export interface Release {
   seq: number;
   /** Bumped by every write: a write made from an older reading is refused (an operator acted meanwhile). */
   revision: number;
+}
+
+/** What a full pass leaves for the metrics: the releases that matter now, and who is on which. */
+export interface ReleaseView {
+  /** The in-progress, the template's and the last good release (each once). */
+  shown: Pick<Release, 'id' | 'state'>[];
+  /** Release → connectors on it. */
+  connectors: Map<string, number>;
+  inProgress: string | null;
+  /** How long the release in progress has been at it (0 when none is). */
+  rollingOutSeconds: number;
+  /** The template's release, and whether it failed (the fleet stays behind it). */
+  target: { id: string; failed: boolean };
+  /** The gate runs of the release in progress, by state. */
+  gateRuns: Record<string, number>;
 }
 
 export function releaseSpecOf(settings: DesiredSettings): ReleaseSpec {
@@ -157,4 +174,34 @@ export function waveCount(target: WaveTarget, fleet: number): number {
 /** The wave number operators read (1-based) and the waves there are: "wave 2 of 3". */
 export function waveLabel(release: Pick<Release, 'wave' | 'waves'>): string {
   return `wave ${release.wave + 1} of ${release.waves.length}`;
+}
+
+/** The releases the metrics show, and the gate runs of the one in progress by state. */
+export function releaseViewOf(
+  ledger: Release[],
+  target: { id: string; specHash: string },
+  connectors: Map<string, number>,
+  now: Date,
+): ReleaseView {
+  const targetHash = target.specHash;
+  const rolling = inProgress(ledger);
+  const template = ledger.find((r) => r.specHash === targetHash) ?? null;
+  const shown = new Map<string, Release>();
+  for (const r of [rolling, template, lastGood(ledger)]) if (r) shown.set(r.id, r);
+  const gateRuns: Record<string, number> = {};
+  for (const run of rolling?.gate?.runs ?? []) {
+    const state = run.flowRunId === null ? 'unseen' : (run.state ?? 'SCHEDULED');
+    gateRuns[state] = (gateRuns[state] ?? 0) + 1;
+  }
+  const failed = target && ledger.find((r) => r.specHash === targetHash)?.state === 'failed';
+  return {
+    shown: [...shown.values()].map((r) => ({ id: r.id, state: r.state })),
+    connectors,
+    inProgress: rolling?.id ?? null,
+    rollingOutSeconds: rolling
+      ? Math.max(0, (now.getTime() - rolling.startedAt.getTime()) / 1000)
+      : 0,
+    target: { id: target.id, failed: failed === true },
+    gateRuns,
+  };
 }

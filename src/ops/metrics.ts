@@ -1,3 +1,4 @@
+import type { ReleaseView } from '../domain/release.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The worker's Prometheus metrics, on a registry of their own. */
@@ -68,6 +69,36 @@ export class Metrics {
     help: 'Runs of the managed deployments still scheduled past their expected start (no worker took them), as the last full pass read them',
     registers: [this.registry],
   });
+  readonly releaseConnectors = new Gauge({
+    name: 'connector_sync_release_connectors',
+    help: 'Connectors whose deployment is on each release, as the last full pass found them',
+    labelNames: ['release'] as const,
+    registers: [this.registry],
+  });
+  readonly releaseState = new Gauge({
+    name: 'connector_sync_release_state',
+    help: "1 for the state of each release that matters now — the one in progress, the template's, the last good one — else absent (rolling-out, paused, complete, failed, rolled-back, superseded)",
+    labelNames: ['release', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly releaseFailed = new Gauge({
+    name: 'connector_sync_release_failed',
+    help: "1 when the template's release failed (a wave's gate, or an operator's abort) and the fleet stays on the last good release, else 0; labelled with the template's release",
+    labelNames: ['release'] as const,
+    registers: [this.registry],
+  });
+  readonly releaseRollingOutSeconds = new Gauge({
+    name: 'connector_sync_release_rolling_out_seconds',
+    help: 'How long the release in progress has been rolling out (paused time included), 0 when none is',
+    labelNames: ['release'] as const,
+    registers: [this.registry],
+  });
+  readonly releaseGateRuns = new Gauge({
+    name: 'connector_sync_release_gate_runs',
+    help: 'Runs the wave in progress is judged by, by their state as last read (SCHEDULED, RUNNING, COMPLETED, FAILED, CRASHED, …; unseen: not yet found)',
+    labelNames: ['release', 'state'] as const,
+    registers: [this.registry],
+  });
   readonly lastSuccess = new Gauge({
     name: 'connector_sync_last_successful_pass_timestamp_seconds',
     help: 'When the last pass that ran to its end finished (Unix time); 0 before the first',
@@ -122,6 +153,21 @@ export class Metrics {
   observeRunHealth(found: { byHealth: Record<string, number>; runsLate: number }): void {
     for (const [health, n] of Object.entries(found.byHealth)) this.connectorRuns.set({ health }, n);
     this.runsLate.set(found.runsLate);
+  }
+
+  /** After a full pass: the release gauges, replaced whole. */
+  observeReleases(view: ReleaseView): void {
+    this.releaseConnectors.reset();
+    for (const [release, n] of view.connectors) this.releaseConnectors.set({ release }, n);
+    this.releaseState.reset();
+    for (const r of view.shown) this.releaseState.set({ release: r.id, state: r.state }, 1);
+    this.releaseFailed.reset();
+    this.releaseFailed.set({ release: view.target.id }, view.target.failed ? 1 : 0);
+    this.releaseRollingOutSeconds.reset();
+    this.releaseRollingOutSeconds.set({ release: view.inProgress ?? '' }, view.rollingOutSeconds);
+    this.releaseGateRuns.reset();
+    for (const [state, n] of Object.entries(view.gateRuns))
+      this.releaseGateRuns.set({ release: view.inProgress ?? '', state }, n);
   }
 
   observePrefect(call: {

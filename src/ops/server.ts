@@ -7,6 +7,7 @@ import { latestMigration, schemaVersion } from '../postgres/migrate.js';
 import { recentPasses } from '../postgres/passes.js';
 import { pageStates } from '../postgres/state.js';
 import { loadSuspensions } from '../postgres/suspensions.js';
+import { readConnectorReleases } from '../postgres/releases.js';
 import { loadRunHealth } from '../postgres/run-health.js';
 import { coerceError, ConfigurationError } from '../domain/errors.js';
 import { passJson } from '../render/passes.js';
@@ -171,8 +172,9 @@ async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<An
   const ids = states.map((s) => s.connectorId);
   const suspensions = await loadSuspensions(deps.pool, deps.schema, ids);
   const health = await loadRunHealth(deps.pool, deps.schema, ids);
+  const releases = await readConnectorReleases(deps.pool, deps.schema, ids);
   const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
-  const page = statusJson(states, suspensions, false, health) as object;
+  const page = statusJson(states, suspensions, false, health, releases) as object;
   return [200, { ...page, next_cursor: next }];
 }
 
@@ -192,8 +194,11 @@ async function apiConnector(deps: OpsDeps, id: string, params: URLSearchParams):
   const states = await pageStates(deps.pool, deps.schema, { id, limit: 1 });
   const suspensions = await loadSuspensions(deps.pool, deps.schema, [id]);
   const health = await loadRunHealth(deps.pool, deps.schema, [id]);
+  const releases = await readConnectorReleases(deps.pool, deps.schema, [id]);
   const [connector = null] = (
-    statusJson(states, suspensions, false, health) as { connectors: Record<string, unknown>[] }
+    statusJson(states, suspensions, false, health, releases) as {
+      connectors: Record<string, unknown>[];
+    }
   ).connectors;
   // Prefect down (or slow) is no reason to hide the state: the comparison says why it is missing.
   const comparison = await deps.compare(id).then(

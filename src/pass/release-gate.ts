@@ -111,7 +111,17 @@ export async function judgeWave(
       ...context,
       idlePools: await idlePools(deps, release),
     });
-  const withGate = { ...release, gate };
+  const states = new Map(views.map((v) => [v.id, v.stateType]));
+  const withGate = {
+    ...release,
+    gate: {
+      ...gate,
+      runs: gate.runs.map((r) => ({
+        ...r,
+        state: (r.flowRunId && states.get(r.flowRunId)) ?? r.state ?? null,
+      })),
+    },
+  };
   if (verdict.verdict === 'waiting') return { release: withGate, events: [] };
   if (verdict.verdict === 'passed') return wavePassed(deps, withGate, input, known);
   deps.logger.error(

@@ -1,7 +1,14 @@
 export { releaseRunTag } from './release-gate.js';
 import type { EventRow } from '../domain/events.js';
 import { releaseEvent, type ReleaseAction } from '../domain/events.js';
-import { inProgress, lastGood, waveLabel, type Release } from '../domain/release.js';
+import {
+  inProgress,
+  lastGood,
+  releaseViewOf,
+  waveLabel,
+  type Release,
+  type ReleaseView,
+} from '../domain/release.js';
 import type { ReleasePlan } from '../domain/release-plan.js';
 import { waveMembers } from '../domain/rollout.js';
 import { judgeWave, startGate, type ReleaseStepInput, type Step } from './release-gate.js';
@@ -22,6 +29,8 @@ export interface ReleaseStep {
   /** Come back for a full pass this soon (a release is moving); null when none is. */
   comeBackInMs: number | null;
   events: number;
+  /** For the metrics; null when the ledger changed under this pass. */
+  view: ReleaseView | null;
 }
 
 /**
@@ -112,14 +121,18 @@ export async function advanceReleases(
   const events: EventRow[] = drafts.map((d) =>
     eventRow(deps, releaseEvent(d.action, d.id, d.payload, d.runs), input.passId, now),
   );
-  if (!(await saved(deps, writes, events))) return { comeBackInMs: 1000, events: 0 };
-  await recordWhereConnectorsAre(deps, input, unwritten, writes);
+  if (!(await saved(deps, writes, events))) return { comeBackInMs: 1000, events: 0, view: null };
+  const connectors = await recordWhereConnectorsAre(deps, input, unwritten, writes);
   const after = mergeLedger(ledger, writes);
   const moving =
     inProgress(after)?.state === 'rolling-out' ||
     after.some((r) => r.state === 'failed' && r.rolledBackAt === null);
   const every = parseDuration(deps.config.rollout.checkEvery)! * 1000;
-  return { comeBackInMs: moving ? every : null, events: events.length };
+  return {
+    comeBackInMs: moving ? every : null,
+    events: events.length,
+    view: releaseViewOf(after, plan.target, connectors, now),
+  };
 }
 
 /** False when an operator changed a release meanwhile: nothing written; the next pass sees it. */
@@ -205,7 +218,7 @@ async function recordWhereConnectorsAre(
   input: ReleaseStepInput,
   unwritten: Set<string>,
   writes: Release[],
-): Promise<void> {
+): Promise<Map<string, number>> {
   const plan = input.judgement.releases;
   const baseline = writes.find((w) => w.previous === null && w.state === 'complete');
   const stored = await deps.store.readConnectorReleases();
@@ -220,4 +233,10 @@ async function recordWhereConnectorsAre(
   const live = new Set(input.snapshot.source.rows.filter((r) => !r.deleted).map((r) => r.id));
   const gone = [...stored.keys()].filter((id) => !live.has(id));
   await deps.store.recordConnectorReleases(on, gone);
+  const now = new Map(stored);
+  for (const id of gone) now.delete(id);
+  for (const [id, release] of on) now.set(id, release);
+  const counts = new Map<string, number>();
+  for (const release of now.values()) counts.set(release, (counts.get(release) ?? 0) + 1);
+  return counts;
 }

@@ -1,3 +1,4 @@
+import type { ReleaseView } from '../domain/release.js';
 import type { Applied, Plan, Problem } from '../domain/types.js';
 import type { CallCounts } from '../prefect/http.js';
 import type { Waiting } from './judge.js';
@@ -23,6 +24,8 @@ export interface PassResult {
   aborted: string | null;
   /** A release is moving (docs/concepts/releases.md): come back for a full pass this soon. */
   releaseComeBackInMs?: number | null;
+  /** The releases that matter now, for the metrics (a full pass that wrote). */
+  releases?: ReleaseView | null;
   calls: CallCounts;
   durationMs: number;
   /** What the full pass found of its deployments' runs; null or absent when it did not look. */

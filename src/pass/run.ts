@@ -118,6 +118,7 @@ export async function passWithoutSummary(
     ...acted,
     events: acted.events + (releases?.events ?? 0),
     releaseComeBackInMs: releases?.comeBackInMs ?? null,
+    releases: releases?.view ?? null,
     runHealth,
     waiting: judgement.waiting,
     calls: callsSince(deps.prefect.callCounts(), callsBefore, claimCalls),

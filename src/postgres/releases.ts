@@ -136,13 +136,16 @@ async function updateRelease(db: Queryable, schema: string, r: Release): Promise
   if (rowCount !== 1) throw new ReleaseChangedError(r.id);
 }
 
-/** The release each connector is on, as the last full pass found it. */
+/** The release each connector is on, as the last full pass found it (every one's, or those of `ids`). */
 export async function readConnectorReleases(
   db: Queryable,
   schema: string,
+  ids?: readonly string[],
 ): Promise<Map<string, string>> {
   const { rows } = await db.query<{ connector_id: string; release: string }>(
-    `SELECT connector_id, release FROM ${quoteIdent(schema)}.connector_releases`,
+    `SELECT connector_id, release FROM ${quoteIdent(schema)}.connector_releases
+      ${ids ? 'WHERE connector_id = ANY($1::text[])' : ''}`,
+    ids ? [ids] : [],
   );
   return new Map(rows.map((r) => [r.connector_id, r.release]));
 }

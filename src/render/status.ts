@@ -42,6 +42,7 @@ export function renderStatusTable(
   states: ConnectorState[],
   suspensions: Map<string, Suspension> = new Map(),
   health: RunHealthById = new Map(),
+  releases: Map<string, string> = new Map(),
 ): string {
   const extra = unseen(states, suspensions);
   if (states.length === 0 && extra.length === 0) return 'No connectors seen yet: run a pass first.';
@@ -56,15 +57,20 @@ export function renderStatusTable(
   ]);
   for (const id of extra) rows.push([id, '-', '-', '-', '-', '-', '']);
   const ids = [...states.map((s) => s.connectorId), ...extra];
-  // Run health's columns follow STATUS once a full pass has read any.
+  // The release column follows STATUS once the ledger has one.
+  if (releases.size > 0) rows.forEach((row, i) => row.splice(2, 0, releases.get(ids[i]!) ?? '-'));
+  // Run health's columns follow once a full pass has read any.
   if (health.size > 0)
-    rows.forEach((row, i) => row.splice(2, 0, ...healthCells(health.get(ids[i]!))));
+    rows.forEach((row, i) =>
+      row.splice(releases.size > 0 ? 3 : 2, 0, ...healthCells(health.get(ids[i]!))),
+    );
   // The column is there only when some connector is suspended.
   if (suspensions.size > 0)
     rows.forEach((row, i) => row.push(suspendedText(suspensions.get(ids[i]!))));
   const header = [
     'CONNECTOR',
     'STATUS',
+    ...(releases.size > 0 ? ['RELEASE'] : []),
     ...(health.size > 0 ? ['HEALTH', 'LAST RUN', 'LATE', 'FAILED'] : []),
     'DEPLOYMENT',
     'DEPLOYMENT ID',
@@ -112,6 +118,7 @@ export function statusJson(
   suspensions: Map<string, Suspension> = new Map(),
   withUnseen = true,
   health: RunHealthById = new Map(),
+  releases: Map<string, string> = new Map(),
 ): unknown {
   const extra = withUnseen ? unseen(states, suspensions) : [];
   return {
@@ -125,6 +132,7 @@ export function statusJson(
         attempts: s.attempts,
         next_attempt_at: s.nextAttemptAt,
         last_synced_at: s.lastSyncedAt,
+        release: releases.get(s.connectorId) ?? null,
         suspended: suspensionJson(suspensions.get(s.connectorId)),
         run_health: runHealthJson(health.get(s.connectorId)),
       })),
@@ -137,6 +145,7 @@ export function statusJson(
         attempts: 0,
         next_attempt_at: null,
         last_synced_at: null,
+        release: releases.get(id) ?? null,
         suspended: suspensionJson(suspensions.get(id)),
         run_health: runHealthJson(health.get(id)),
       })),

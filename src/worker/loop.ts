@@ -228,6 +228,8 @@ export class Worker implements LoopView {
       if (kind === 'full') setHeldDeletes(metrics, ending.result.plan.heldDeletes);
       if (kind === 'full' && ending.result.runHealth)
         metrics.observeRunHealth(ending.result.runHealth);
+      if (kind === 'full' && ending.result.releases)
+        metrics.observeReleases(ending.result.releases);
     }
     this.failures = next.failures;
     metrics.failedInARow.set(next.failures);

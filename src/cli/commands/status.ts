@@ -2,6 +2,7 @@ import { requireCurrentSchema } from '../../postgres/schema-check.js';
 import { loadStates } from '../../postgres/state.js';
 import { loadSuspensions } from '../../postgres/suspensions.js';
 import { loadRunHealth } from '../../postgres/run-health.js';
+import { readConnectorReleases } from '../../postgres/releases.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import { renderStatusTable, statusJson } from '../../render/status.js';
 import type { Runtime } from '../../runtime.js';
@@ -18,10 +19,11 @@ export async function statusCommand(
   const states = [...(await loadStates(rt.pool, schema)).values()];
   const suspensions = await loadSuspensions(rt.pool, schema);
   const health = await loadRunHealth(rt.pool, schema);
+  const releases = await readConnectorReleases(rt.pool, schema);
   out.print(
     options.json
-      ? JSON.stringify(statusJson(states, suspensions, true, health), null, 2)
-      : renderStatusTable(states, suspensions, health),
+      ? JSON.stringify(statusJson(states, suspensions, true, health, releases), null, 2)
+      : renderStatusTable(states, suspensions, health, releases),
   );
   return EXIT.ok;
 }

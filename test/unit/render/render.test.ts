@@ -282,6 +282,16 @@ describe('status and events', () => {
     rowHash: null,
   };
 
+  it('the release each connector is on follows its status, once the ledger has one', () => {
+    const text = renderStatusTable([state], new Map(), new Map(), new Map([['7', '2026.05.2']]));
+    expect(text.split('\n')[0]).toMatch(/^CONNECTOR +STATUS +RELEASE +DEPLOYMENT /);
+    expect(text).toMatch(/^7 +held +2026\.05\.2 +connector-7 /m);
+    const json = statusJson([state], new Map(), true, new Map(), new Map([['7', '2026.05.2']])) as {
+      connectors: Record<string, unknown>[];
+    };
+    expect(json.connectors[0]!.release).toBe('2026.05.2');
+  });
+
   it('a table with a summary line, and JSON with the same fields', () => {
     const text = renderStatusTable([
       state,
@@ -306,6 +316,7 @@ describe('status and events', () => {
           attempts: 0,
           next_attempt_at: null,
           last_synced_at: state.lastSyncedAt,
+          release: null,
           suspended: null,
           run_health: null,
         },
