@@ -1,7 +1,11 @@
 // A release rolled out: the template registered again (new version, pull
-// steps, job variables), then one pass updates every connector's deployment.
-// Side by side with a bare PATCH loop of the same changes at the same
-// concurrency on a fresh server. Also the no-op pass with a template.
+// steps, job variables). In one pass (rollout.waves ['100%'], verify none),
+// side by side with a bare PATCH loop of the same changes at the same
+// concurrency on a fresh server; then in the default waves [1, 10%, 100%]
+// with verify: trigger, each wave gated on its runs — a stand-in for a worker
+// marks each gate run COMPLETED as soon as it is made, so the figures are
+// connector-sync's own cost per wave, not the flow's run time. Also the no-op
+// pass with a template.
 //   npm run bench:rollout -- [N]
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -91,9 +95,64 @@ async function listManaged(env: BenchEnv): Promise<{ id: string; version: string
   }
 }
 
+const TEMPLATE = `deployment:\n  template: ${FLOW}/template\n`;
 const config = {
-  CONNECTOR_SYNC_CONFIG: benchConfigFile(`deployment:\n  template: ${FLOW}/template\n`),
+  CONNECTOR_SYNC_CONFIG: benchConfigFile(
+    `${TEMPLATE}rollout:\n  waves: ['100%']\n  verify: none\n`,
+  ),
 };
+const inWaves = {
+  CONNECTOR_SYNC_CONFIG: benchConfigFile(`${TEMPLATE}rollout:\n  waves: [1, '10%', '100%']\n`),
+};
+
+/** A worker's stand-in: every gate run of `release` still scheduled ends COMPLETED. */
+async function completeGateRuns(env: BenchEnv, release: string): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const { data } = await prefectJson<{ id: string }[]>(env.apiUrl, 'POST', '/flow_runs/filter', {
+      flow_runs: {
+        tags: { all_: [`connector-sync-release:${release}`] },
+        state: { type: { any_: ['SCHEDULED', 'PENDING', 'RUNNING'] } },
+      },
+      limit: PAGE,
+    });
+    if (data.length === 0) return done;
+    await lanes(data, CONCURRENCY, async (run) => {
+      await prefectJson(env.apiUrl, 'POST', `/flow_runs/${run.id}/set_state`, {
+        state: { type: 'COMPLETED' },
+        force: true,
+      });
+    });
+    done += data.length;
+  }
+}
+
+/** The release in waves: passes until the ledger says complete, one row per pass. */
+async function rolloutInWaves(env: BenchEnv): Promise<Record<string, unknown>[]> {
+  await release(env, '3.0.0', copyFlowSource());
+  const rows: Record<string, unknown>[] = [];
+  for (let pass = 1; pass <= 12; pass++) {
+    const run = await runWorkerPass(env, inWaves);
+    const [ledger] = (
+      await env.pool.query<{ state: string; wave: number; members: number }>(
+        `SELECT state, wave, cardinality(members) AS members FROM connector_sync.releases WHERE id = '3.0.0'`,
+      )
+    ).rows;
+    const completed = await completeGateRuns(env, '3.0.0');
+    rows.push({
+      what: `pass ${pass}: ${ledger!.state}, wave ${ledger!.wave + 1}, ${ledger!.members} connectors`,
+      wall_s: run.wallSeconds,
+      patches: run.byRoute['PATCH /deployments/{id}'] ?? 0,
+      runs_triggered: run.byRoute['POST /deployments/{id}/create_flow_run'] ?? 0,
+      reads: run.reads,
+      writes: run.writes,
+      gate_runs_completed_after: completed,
+      peak_rss_mb: run.peakRssMb,
+    });
+    if (ledger!.state === 'complete') return rows;
+  }
+  throw new Error('the release in waves did not complete in 12 passes');
+}
 const rawSeconds = await rawPatches();
 
 const env = await startBenchEnv('rollout', N);
@@ -111,6 +170,7 @@ try {
   if (rollout.applied !== N)
     throw new Error(`rollout: exit ${rollout.exitCode}, applied ${rollout.applied}`);
   const after = await runWorkerPass(env, config);
+  const waves = await rolloutInWaves(env);
   const listing = Math.ceil(N / PAGE);
   report(
     'rollout',
@@ -123,7 +183,7 @@ try {
         calls: N,
       },
       {
-        what: 'connector-sync run --once (the rollout)',
+        what: "connector-sync run --once (waves: ['100%'], verify: none)",
         wall_s: rollout.wallSeconds,
         patches_per_s: round(N / rollout.wallSeconds, 1),
         reads: rollout.reads,
@@ -144,9 +204,11 @@ try {
         reads: noop.reads,
         writes: noop.writes,
       },
+      ...waves,
     ],
     {
       throughput_vs_raw: round(rawSeconds / rollout.wallSeconds),
+      waves_total_wall_s: round(waves.reduce((sum, r) => sum + Number(r.wall_s), 0)),
       plan_showed_updates: planned,
       rollout_by_route: rollout.byRoute,
       noop_by_route: noop.byRoute,

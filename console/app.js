@@ -68,6 +68,7 @@ function connectorRow(c) {
     <td>${deployment}</td>
     <td><span class="st st-${escapeHtml(c.status)}">${escapeHtml(c.status)}</span>${suspendedBadge(c.suspended)}</td>
     <td>${runHealthBadge(c.run_health)}</td>
+    <td>${escapeHtml(c.release ?? '–')}</td>
     <td class="reason">${escapeHtml(suspendedReason(c.suspended) ?? c.last_error ?? '')}</td>
     <td>${whenText(c.last_synced_at)}</td>
     <td>${c.next_attempt_at ? whenText(c.next_attempt_at) : '–'}</td>
@@ -84,7 +85,7 @@ async function loadFleet() {
   const body = await getJson(`/api/connectors?${params}`);
   $('connectors').tBodies[0].innerHTML = body.connectors.length
     ? body.connectors.map(connectorRow).join('')
-    : '<tr><td colspan="7">No connector matches.</td></tr>';
+    : '<tr><td colspan="8">No connector matches.</td></tr>';
   view.cursors[view.page + 1] = body.next_cursor;
   $('page-info').textContent = `Page ${view.page + 1}: ${body.connectors.length} connectors`;
   $('prev').disabled = view.page === 0;
@@ -128,6 +129,7 @@ function stateText(body) {
   return [
     state,
     c && `${runHealthText(c.run_health)}.`,
+    c?.release && `On release ${c.release}.`,
     why && `It is ${why}.`,
     problem && `Its row: ${problem.status}, ${problem.message}.`,
   ]

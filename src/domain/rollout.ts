@@ -140,14 +140,19 @@ export function waveMembers(release: Release): string[] {
   return release.members.slice(release.waveFrom);
 }
 
-/** After a wave passed: the next one, its connectors from `order` (complete after the last). */
+/**
+ * After a wave passed: the next one, its connectors from `order` (complete
+ * after the last). A wave that would add nobody (a small fleet: 10 % of 5 is
+ * the canary already) is skipped.
+ */
 export function nextWave(release: Release, order: string[], now: Date): Release {
   if (release.wave + 1 >= release.waves.length)
     return { ...release, state: 'complete', gate: null, finishedAt: now };
-  return topUp(
+  const next = topUp(
     { ...release, wave: release.wave + 1, waveFrom: release.members.length, gate: null },
     order,
   );
+  return next.members.length === release.members.length ? nextWave(next, order, now) : next;
 }
 
 export type GateVerdict =

@@ -39,6 +39,13 @@ function nameOf(e: StoredEvent): string | null {
     case 'held':
     case 'pass-failed':
     case 'pass-aborted':
+    case 'release-started':
+    case 'release-wave-passed':
+    case 'release-paused':
+    case 'release-resumed':
+    case 'release-failed':
+    case 'release-rolled-back':
+    case 'release-completed':
       return e.event;
     case 'updated':
       return e.payload.drift === true ? 'connector-sync.deployment.drift-reverted' : null;

@@ -90,6 +90,17 @@ describe.skipIf(skip)('the ops console', () => {
     expect(await page.locator('#prefect').innerText()).toBe('Prefect: reachable');
     const invalidRow = page.locator(`tr[data-connector="${invalidId}"]`);
     expect(await invalidRow.locator('.reason').innerText()).toMatch(/cron/);
+    // The release each connector is on (the ledger's first: the fleet's as it was).
+    const [{ release }] = (await env.sql<{ release: string }>(
+      'SELECT release FROM connector_sync.connector_releases WHERE connector_id = $1',
+      [validIds[0]],
+    )) as [{ release: string }];
+    const headers = await page.locator('#connectors thead th').allInnerTexts();
+    const column = headers.indexOf('Release');
+    expect(column).toBeGreaterThan(0);
+    expect(
+      await page.locator(`tr[data-connector="${validIds[0]}"] > *`).nth(column).innerText(),
+    ).toBe(release);
     const [state] = await env.sql<{ deployment_id: string }>(
       'SELECT deployment_id FROM connector_sync.connector_state WHERE connector_id = $1',
       [validIds[0]],

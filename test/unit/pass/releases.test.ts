@@ -158,6 +158,25 @@ describe('a release in waves', () => {
   });
 });
 
+describe('a fleet smaller than its waves', () => {
+  it('skips the waves that would add nobody: one gate, then complete', async () => {
+    const w = passWorld({
+      deployment: { version: '1.0.0' },
+      rollout: { waves: [1, '10%', '100%'], verify: 'trigger' },
+    });
+    w.store.rows = [w.row('1')];
+    await shipped(w);
+    w.prefect.finishRun(gateRuns(w)[0]!.id, 'COMPLETED');
+    await w.pass();
+    expect(w.store.releases.get('2.0.0')!.state).toBe('complete');
+    expect(releaseEvents(w)).toEqual([
+      'release-started',
+      'release-wave-passed',
+      'release-completed',
+    ]);
+  });
+});
+
 describe("waves: ['100%'], verify: none", () => {
   it('is one pass for the whole fleet, as before releases had waves', async () => {
     const w = world({ rollout: { waves: ['100%'], verify: 'none' } });

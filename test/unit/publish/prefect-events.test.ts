@@ -107,6 +107,14 @@ describe('prefectEventOf: what is posted, and as what', () => {
       { drift: true },
       'connector-sync.deployment.drift-reverted',
     ],
+    ...(
+      ['started', 'wave-passed', 'paused', 'resumed', 'failed', 'rolled-back', 'completed'] as const
+    ).map((what): [string, string, Record<string, unknown>, string] => [
+      `release-${what}`,
+      `connector-sync.release.${what}`,
+      { release: '2.0.0' },
+      `connector-sync.release.${what}`,
+    ]),
   ])('%s (%s, payload %j) → %s', (action, event, payload, name) => {
     const posted = prefectEventOf(stored({ action, event, payload }));
     expect(posted?.event).toBe(name);
