@@ -127,9 +127,14 @@ export async function advanceReleases(
   const moving =
     inProgress(after)?.state === 'rolling-out' ||
     after.some((r) => r.state === 'failed' && r.rolledBackAt === null);
+  // A wave that just passed (its successor's connectors to write) or failed
+  // (its connectors to give back) is written by a pass at once, not after checkEvery.
+  const urgent = drafts.some(
+    (d) => d.action === 'release-wave-passed' || d.action === 'release-failed',
+  );
   const every = parseDuration(deps.config.rollout.checkEvery)! * 1000;
   return {
-    comeBackInMs: moving ? every : null,
+    comeBackInMs: moving ? (urgent ? 0 : every) : null,
     events: events.length,
     view: releaseViewOf(after, plan.target, connectors, now),
   };

@@ -97,4 +97,17 @@ describe('nextStep', () => {
     const orphan = [{ connectorId: null, deploymentId: 'd', message: 'w', inMs: 1_000 }];
     expect(nextStep({ result: result({ waiting: orphan }) }, context).comeBack?.full).toBe(true);
   });
+
+  it('comes back for a full pass while a release moves: at once after a wave passed, else after checkEvery', () => {
+    expect(nextStep({ result: result({ releaseComeBackInMs: 0 }) }, context).comeBack).toEqual({
+      inMs: 0,
+      connectors: [],
+      full: true,
+    });
+    const waiting = [{ connectorId: '7', deploymentId: null, message: 'w', inMs: 5_000 }];
+    expect(
+      nextStep({ result: result({ waiting, releaseComeBackInMs: 15_000 }) }, context).comeBack,
+    ).toEqual({ inMs: 5_000 + COME_BACK_MARGIN_MS, connectors: ['7'], full: true });
+    expect(nextStep({ result: result({}) }, context).comeBack).toBeNull();
+  });
 });
