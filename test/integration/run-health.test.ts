@@ -138,10 +138,10 @@ describe('run health', () => {
 
     const text = await env.cli(['status']);
     expect(text.stdout.split('\n')[0]).toMatch(
-      /^CONNECTOR +STATUS +HEALTH +LAST RUN +LATE +FAILED /,
+      /^CONNECTOR +STATUS +RELEASE +HEALTH +LAST RUN +LATE +FAILED /,
     );
     expect(text.stdout).toMatch(
-      new RegExp(`^${ids.crashing} +synced +failing +Crashed \\S+ +0 +1/2 `, 'm'),
+      new RegExp(`^${ids.crashing} +synced +\\S+ +failing +Crashed \\S+ +0 +1/2 `, 'm'),
     );
     expect(text.stdout).toMatch(/run health: .*1 failing/);
   }, 90_000);
