@@ -3,7 +3,8 @@
 // a 200 on its readiness probe, then from `podman stop` (SIGTERM) to its exit.
 // The image is built as the container test builds it (the Dockerfile with
 // BASE_IMAGE set to the local Debian + Node 24 base) and run with the flags
-// of config/kubernetes/deployment.yaml, against a real Prefect and Postgres.
+// of config/kubernetes/overlays/prod (as `kubectl kustomize` renders it),
+// against a real Prefect and Postgres.
 //   npm run bench:image -- [N]     (N connectors in the source table, default 100)
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +52,7 @@ const env = await startBenchEnv('image', N);
 const configDir = mkdtempSync(join(tmpdir(), 'cs-bench-image-'));
 writeFileSync(join(configDir, 'config.yaml'), "reconcile:\n  schedule: '0 0 1 1 *'\n");
 chmodSync(configDir, 0o755); // read by the container's uid 1000, as a ConfigMap is
-const worker = manifestPod('deployment.yaml');
+const worker = manifestPod('prod', 'Deployment');
 const starts: { ready_s: number; stop_s: number; exit: number }[] = [];
 try {
   for (let i = 0; i < STARTS; i++) {

@@ -1,43 +1,49 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { REPO } from '../../scripts/prefect-server.ts';
+import { podSpecOf, renderOverlay, type Obj } from './kustomize.ts';
 
-// Runs the image the way config/kubernetes/ tells the kubelet to: the
-// container test reads its podman flags from the manifests, so what was tested
-// is what they deploy (user, read-only root, emptyDir /tmp, capabilities,
-// limits, args under the image's own entrypoint). A field this cannot mirror
-// is an error, not something silently left out.
-
-type Obj = Record<string, any>;
+// Runs the image the way an overlay of config/kubernetes/ tells the kubelet
+// to: the container test reads its podman flags from the rendered overlay
+// (`kubectl kustomize`), so what was tested is what it deploys (user, read-only
+// root, emptyDir /tmp, capabilities, limits, environment, args under the
+// image's own entrypoint). A field this cannot mirror is an error, not
+// something silently left out.
 
 export interface ManifestPod {
   pod: Obj;
   container: Obj;
+  /** The overlay's ConfigMaps by their rendered name, for envFrom configMapRef. */
+  configMaps: Record<string, Record<string, string>>;
 }
 
-export function manifestPod(file: 'deployment.yaml' | 'cronjob.yaml'): ManifestPod {
-  const text = readFileSync(join(REPO, 'config/kubernetes', file), 'utf8');
-  const doc = parseAllDocuments(text)[0]!.toJS() as Obj;
-  const pod = (
-    doc.kind === 'CronJob' ? doc.spec.jobTemplate.spec.template.spec : doc.spec.template.spec
-  ) as Obj;
+/** The worker's pod of an overlay's one Deployment or CronJob, as rendered. */
+export function manifestPod(overlay: string, kind: 'Deployment' | 'CronJob'): ManifestPod {
+  const docs = renderOverlay(overlay);
+  const workloads = docs.filter((d) => d.kind === kind);
+  if (workloads.length !== 1) throw new Error(`${overlay}: ${workloads.length} ${kind}s, not 1`);
+  const pod = podSpecOf(workloads[0]!);
   const container = (pod.containers as Obj[]).find((c) => c.name === 'connector-sync');
-  if (!container) throw new Error(`${file}: no container named connector-sync`);
-  return { pod, container };
+  if (!container) throw new Error(`${overlay}: no container named connector-sync`);
+  const configMaps = Object.fromEntries(
+    docs
+      .filter((d) => d.kind === 'ConfigMap')
+      .map((d) => [d.metadata.name as string, (d.data ?? {}) as Record<string, string>]),
+  );
+  return { pod, container, configMaps };
 }
 
 export interface PodRunInputs {
   /** Host folder holding what the ConfigMap volume would hold (config.yaml). */
   configDir: string;
-  /** The Secret's keys (envFrom secretRef). */
+  /** The Secret's keys (envFrom secretRef): the Secret is never in an overlay. */
   secret: Record<string, string>;
   /** Values that differ on this machine (the Prefect URL, the port), for keys the manifest sets. */
   overrides?: Record<string, string>;
 }
 
 /** `podman run` flags (before the image) giving the container what this pod spec gives it. */
-export function podmanRunFlags({ pod, container }: ManifestPod, inputs: PodRunInputs): string[] {
+export function podmanRunFlags(
+  { pod, container, configMaps }: ManifestPod,
+  inputs: PodRunInputs,
+): string[] {
   if (container.command !== undefined) {
     throw new Error('the manifest sets `command`, which replaces the image entrypoint (tini)');
   }
@@ -45,7 +51,7 @@ export function podmanRunFlags({ pod, container }: ManifestPod, inputs: PodRunIn
     ...securityFlags(pod.securityContext ?? {}, container.securityContext ?? {}),
     ...resourceFlags(container.resources?.limits ?? {}),
     ...volumeFlags(pod.volumes ?? [], container.volumeMounts ?? [], inputs.configDir),
-    ...envFlags(container, inputs),
+    ...envFlags(container, configMaps, inputs),
   ];
 }
 
@@ -103,16 +109,29 @@ function volumeFlags(volumes: Obj[], mounts: Obj[], configDir: string): string[]
   return flags;
 }
 
-function envFlags(container: Obj, inputs: PodRunInputs): string[] {
+function envFlags(
+  container: Obj,
+  configMaps: ManifestPod['configMaps'],
+  inputs: PodRunInputs,
+): string[] {
+  // As the kubelet does: envFrom first, in order, then env over it.
   const env: Record<string, string> = {};
+  for (const source of (container.envFrom ?? []) as Obj[]) {
+    if (source.secretRef) {
+      Object.assign(env, inputs.secret);
+    } else if (source.configMapRef) {
+      const data = configMaps[source.configMapRef.name as string];
+      if (!data)
+        throw new Error(`envFrom: no ConfigMap ${source.configMapRef.name} in the overlay`);
+      Object.assign(env, data);
+    } else {
+      throw new Error('envFrom: only secretRef and configMapRef are mirrored');
+    }
+  }
   for (const entry of (container.env ?? []) as Obj[]) {
     if (entry.value === undefined)
       throw new Error(`env ${entry.name}: only plain values are mirrored`);
     env[entry.name as string] = String(entry.value);
-  }
-  for (const source of (container.envFrom ?? []) as Obj[]) {
-    if (!source.secretRef) throw new Error('envFrom: only secretRef is mirrored');
-    Object.assign(env, inputs.secret);
   }
   for (const [key, value] of Object.entries(inputs.overrides ?? {})) {
     if (!(key in env)) throw new Error(`override ${key}: the manifest does not set it`);

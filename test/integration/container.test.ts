@@ -10,21 +10,24 @@ import {
 } from '../../scripts/container.ts';
 import { freePort, REPO } from '../../scripts/prefect-server.ts';
 import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
-import { manifestPod, podmanRunFlags, probePort } from '../harness/kube-pod.js';
+import { manifestPod, podmanRunFlags, probePort, type ManifestPod } from '../harness/kube-pod.js';
+import { findKubectl, NO_KUBECTL } from '../harness/kustomize.js';
 import { eventually, prefectApi } from '../harness/prefect-api.js';
 import { startProxy, type FaultProxy } from '../harness/proxy.js';
 
 // The image that ships, built and run: the repository's Dockerfile with only
 // BASE_IMAGE swapped for a Debian + Node 24 base made on this machine
-// (scripts/container.ts), run with podman the way config/kubernetes/ runs it
-// (test/harness/kube-pod.ts reads the flags from the manifests), against the
-// suite's real Postgres and Prefect. If podman cannot run containers here the
-// tests are skipped and say why; they never pass without the image.
+// (scripts/container.ts), run with podman the way the kustomize overlays run it
+// (test/harness/kube-pod.ts reads the flags, environment and args from what
+// `kubectl kustomize` renders: the worker of overlays/prod, the CronJob of
+// overlays/one-shot), against the suite's real Postgres and Prefect. If podman
+// cannot run containers here, or there is no kubectl to render with, the tests
+// are skipped and say why; they never pass without the image.
 
 const SCHEMA = 'connector_sync';
 const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
-const WORKER = manifestPod('deployment.yaml');
-const ONE_SHOT = manifestPod('cronjob.yaml');
+let WORKER: ManifestPod;
+let ONE_SHOT: ManifestPod;
 
 let skipReason: string | null = null;
 let image = '';
@@ -38,7 +41,7 @@ function skipUnlessContainers(ctx: TestContext): void {
 }
 
 beforeAll(async () => {
-  skipReason = await missingTools();
+  skipReason = findKubectl() ? await missingTools() : NO_KUBECTL;
   if (!skipReason) {
     const info = await podman(['info'], 120_000);
     if (info.code !== 0) skipReason = `podman info failed: ${lastLines(info.stderr)}`;
@@ -47,6 +50,8 @@ beforeAll(async () => {
     console.warn(`container tests skipped: ${skipReason}`);
     return;
   }
+  WORKER = manifestPod('prod', 'Deployment');
+  ONE_SHOT = manifestPod('one-shot', 'CronJob');
   const started = performance.now();
   const base = await ensureTestBase();
   console.log(`base ${base}: ready in ${seconds(started)}`);
@@ -93,6 +98,12 @@ function runOnce(args: string[], prefectUrl = env!.apiUrl) {
     ],
     300_000,
   );
+}
+
+/** The args of prod's init container, `migrate`. */
+function migrateArgs(): string[] {
+  const init = (WORKER.pod.initContainers as any[]).find((c) => c.name === 'migrate');
+  return init.args as string[];
 }
 
 function inputs(prefectUrl: string, overrides: Record<string, string> = {}) {
@@ -161,7 +172,7 @@ describe('the image', () => {
       { name: 'image-c', is_active: false },
     ]);
 
-    const migrated = await runOnce(['migrate']);
+    const migrated = await runOnce(migrateArgs());
     expect(migrated, migrated.stderr).toMatchObject({ code: 0 });
     expect(migrated.stdout).toMatch(/^Applied: 001_/);
 
@@ -175,7 +186,7 @@ describe('the image', () => {
     const events = await env.sql(`SELECT action FROM ${SCHEMA}.events`);
     expect(events.map((e) => e.action)).toEqual(['created', 'created', 'created']);
 
-    const again = await runOnce(['migrate']);
+    const again = await runOnce(migrateArgs());
     expect(again).toMatchObject({ code: 0, stdout: 'Schema is current.\n' });
   }, 600_000);
 

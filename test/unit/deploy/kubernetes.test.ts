@@ -1,26 +1,49 @@
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../../src/config/load.js';
+import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { parse } from 'yaml';
+import { ENV_KEYS, loadConfig } from '../../../src/config/load.js';
+import {
+  findKubectl,
+  KUSTOMIZE_DIR,
+  NO_KUBECTL,
+  OVERLAYS,
+  podSpecOf,
+  renderOverlay,
+  type Obj,
+} from '../../harness/kustomize.js';
 
-// The manifests cannot be applied here (no cluster); this checks what can be
-// checked: valid YAML, the restricted security context, probes on the real
-// endpoints, and a ConfigMap the worker accepts.
+// The manifests cannot be applied here (no cluster); this checks what each
+// overlay renders (`kubectl kustomize`, as `kubectl apply -k` would send it):
+// no Secret, one workload, the image and the Prefect URL each set once, the
+// restricted security context, probes on the real endpoints, and a
+// ConfigMap the worker accepts. scripts/k8s-check.sh validates the same
+// renders against the Kubernetes API schemas.
 
-const DIR = join(import.meta.dirname, '../../../config/kubernetes');
-const manifests = Object.fromEntries(
-  readdirSync(DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => {
-      const docs = parseAllDocuments(readFileSync(join(DIR, f), 'utf8'));
-      for (const doc of docs) expect(doc.errors).toEqual([]);
-      return [f, docs.map((d) => d.toJS() as Record<string, any>)];
-    }),
-);
+const KUBECTL = findKubectl();
+const ROOT = join(import.meta.dirname, '../../..');
+const rendered: Record<string, Obj[]> = {};
 
-function restricted(container: Record<string, any>, pod: Record<string, any>): void {
+beforeAll(() => {
+  if (!KUBECTL) {
+    console.warn(`config/kubernetes tests skipped: ${NO_KUBECTL}`);
+    return;
+  }
+  for (const overlay of OVERLAYS) rendered[overlay] = renderOverlay(overlay);
+});
+
+function needKubectl(ctx: TestContext): void {
+  if (!KUBECTL) ctx.skip(NO_KUBECTL);
+}
+
+const ofKind = (docs: Obj[], kind: string) => docs.filter((d) => d.kind === kind);
+const workloadOf = (docs: Obj[]) =>
+  docs.find((d) => d.kind === 'Deployment' || d.kind === 'CronJob')!;
+const allContainers = (pod: Obj): Obj[] => [...(pod.initContainers ?? []), ...pod.containers];
+const yamlFile = (path: string) => parse(readFileSync(join(KUSTOMIZE_DIR, path), 'utf8')) as Obj;
+
+function restricted(container: Obj, pod: Obj): void {
   expect(pod.securityContext).toMatchObject({
     runAsNonRoot: true,
     seccompProfile: { type: 'RuntimeDefault' },
@@ -32,55 +55,98 @@ function restricted(container: Record<string, any>, pod: Record<string, any>): v
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   });
+  expect(container.securityContext.privileged).toBeUndefined();
+  expect(container.securityContext.capabilities.add).toBeUndefined();
   expect(container.resources.requests).toBeDefined();
   expect(container.resources.limits).toBeDefined();
 }
 
 describe('config/kubernetes', () => {
-  it('has a Deployment, ConfigMap, Secret example, CronJob and NetworkPolicy', () => {
-    expect(Object.keys(manifests).sort()).toEqual([
-      'configmap.yaml',
-      'cronjob.yaml',
-      'deployment.yaml',
-      'networkpolicy.yaml',
-      'secret.example.yaml',
-    ]);
-    expect(manifests['deployment.yaml']![0]!.kind).toBe('Deployment');
-    expect(manifests['cronjob.yaml']![0]!.kind).toBe('CronJob');
+  it('has the overlays dev, staging, prod and one-shot', () => {
+    expect(OVERLAYS).toEqual(['dev', 'one-shot', 'prod', 'staging']);
   });
 
-  it('runs two replicas of the worker, restricted, probed on /healthz and /readyz', () => {
-    const deployment = manifests['deployment.yaml']![0]!;
-    expect(deployment.spec.replicas).toBe(2);
-    const pod = deployment.spec.template.spec;
-    const [container] = pod.containers;
-    restricted(container, pod);
-    expect(container.args).toEqual(['run']);
-    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
-    // Room for the 20 s drain after SIGTERM.
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(20);
-  });
+  describe.each(OVERLAYS)('overlay %s', (overlay) => {
+    const docs = () => rendered[overlay]!;
 
-  it('the CronJob runs the one-shot mode, restricted, never two at once', () => {
-    const cronjob = manifests['cronjob.yaml']![0]!;
-    expect(cronjob.spec.concurrencyPolicy).toBe('Forbid');
-    const pod = cronjob.spec.jobTemplate.spec.template.spec;
-    restricted(pod.containers[0], pod);
-    expect(pod.containers[0].args).toEqual(['run', '--once']);
-  });
+    it('builds no Secret: the Secret is created by hand and referenced by name', (ctx) => {
+      needKubectl(ctx);
+      expect(ofKind(docs(), 'Secret')).toEqual([]);
+      for (const container of allContainers(podSpecOf(workloadOf(docs())))) {
+        expect(container.envFrom).toContainEqual({ secretRef: { name: 'connector-sync' } });
+      }
+    });
 
-  it.each([
-    ['deployment.yaml', (doc: Record<string, any>) => doc.spec.template.spec],
-    ['cronjob.yaml', (doc: Record<string, any>) => doc.spec.jobTemplate.spec.template.spec],
-  ])(
-    '%s migrates first: an init container, same image, env and security, runs `migrate`',
-    (file, podOf) => {
-      const pod = podOf(manifests[file]![0]!);
+    it('runs exactly one of the Deployment and the CronJob', (ctx) => {
+      needKubectl(ctx);
+      const workloads = docs().filter((d) => d.kind === 'Deployment' || d.kind === 'CronJob');
+      expect(workloads.map((w) => w.kind)).toEqual([
+        overlay === 'one-shot' ? 'CronJob' : 'Deployment',
+      ]);
+    });
+
+    it('names the image once: in its kustomization, for every container', (ctx) => {
+      needKubectl(ctx);
+      const { images } = yamlFile(`overlays/${overlay}/kustomization.yaml`);
+      expect(images).toHaveLength(1);
+      const [{ name, newName, newTag }] = images;
+      expect(name).toBe('connector-sync');
+      const pod = podSpecOf(workloadOf(docs()));
+      const used = new Set(allContainers(pod).map((c) => c.image));
+      expect([...used]).toEqual([`${newName}:${newTag}`]);
+      // The base and the components name only the placeholder the overlay replaces.
+      const sources = [
+        'base/kustomization.yaml',
+        'base/deployment.yaml',
+        'components/one-shot/cronjob.yaml',
+      ];
+      for (const file of sources) {
+        expect(readFileSync(join(KUSTOMIZE_DIR, file), 'utf8'), file).not.toContain(newName);
+      }
+      expect(yamlFile('base/kustomization.yaml').images).toBeUndefined();
+    });
+
+    it('sets PREFECT_API_URL once: one generated ConfigMap every container takes', (ctx) => {
+      needKubectl(ctx);
+      const holding = ofKind(docs(), 'ConfigMap').filter((c) => 'PREFECT_API_URL' in c.data);
+      expect(holding).toHaveLength(1);
+      const [envMap] = holding;
+      const url = envMap!.data.PREFECT_API_URL as string;
+      expect(url).toMatch(/^https?:\/\/[^/]+\/api$/);
+      // Said nowhere else: not in any container's env, not in the config file.
+      const text = JSON.stringify(docs());
+      expect(text.split(url).length - 1).toBe(1);
+      for (const container of allContainers(podSpecOf(workloadOf(docs())))) {
+        expect(container.env.map((e: Obj) => e.name)).not.toContain('PREFECT_API_URL');
+        expect(container.envFrom).toContainEqual({
+          configMapRef: { name: envMap!.metadata.name },
+        });
+      }
+    });
+
+    it('runs every container restricted, as the image is built, with the config mounted', (ctx) => {
+      needKubectl(ctx);
+      const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+      const [uid, gid] = /^USER (\d+):(\d+)$/m.exec(dockerfile)!.slice(1).map(Number);
+      const pod = podSpecOf(workloadOf(docs()));
+      expect(pod.securityContext).toMatchObject({ runAsUser: uid, runAsGroup: gid });
+      expect(pod.hostNetwork).toBeUndefined();
+      for (const container of allContainers(pod)) {
+        restricted(container, pod);
+        // `command` would replace the entrypoint, and with it tini as PID 1.
+        expect(container.command).toBeUndefined();
+      }
+      const [main] = pod.containers;
+      const tmp = main.volumeMounts.find((m: Obj) => m.mountPath === '/tmp');
+      expect(pod.volumes.find((v: Obj) => v.name === tmp?.name)?.emptyDir).toBeDefined();
+    });
+
+    it('migrates first: an init container, same image, env and security, runs `migrate`', (ctx) => {
+      needKubectl(ctx);
+      const pod = podSpecOf(workloadOf(docs()));
       const [init, ...others] = pod.initContainers;
       const [main] = pod.containers;
       expect(others).toEqual([]);
-      restricted(init, pod);
       expect(init.args).toEqual(['migrate']);
       expect(init.image).toBe(main.image);
       expect(init.env).toEqual(main.env);
@@ -88,64 +154,180 @@ describe('config/kubernetes', () => {
       expect(init.securityContext).toEqual(main.securityContext);
       // The config file names database.schema.
       expect(init.volumeMounts).toContainEqual(
-        main.volumeMounts.find((m: Record<string, any>) => m.name === 'config'),
+        main.volumeMounts.find((m: Obj) => m.name === 'config'),
       );
-    },
-  );
+    });
 
-  it("lets only the monitoring namespace reach the worker's ops port", () => {
-    const [policy] = manifests['networkpolicy.yaml']!;
-    const deployment = manifests['deployment.yaml']![0]!;
-    expect(policy!.kind).toBe('NetworkPolicy');
-    expect(policy!.spec.podSelector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
-    expect(policy!.spec.policyTypes).toEqual(['Ingress']);
-    expect(policy!.spec.ingress).toEqual([
-      {
-        from: [
-          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
-        ],
-        ports: [{ protocol: 'TCP', port: 'http' }],
-      },
-    ]);
-    // The port it names is the one the worker listens on and is probed on.
-    const [container] = deployment.spec.template.spec.containers;
-    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
-    expect(container.env).toContainEqual({ name: 'PORT', value: '8080' });
-    expect(container.livenessProbe.httpGet.port).toBe('http');
+    it('has its own ServiceAccount, with no API token mounted', (ctx) => {
+      needKubectl(ctx);
+      const [account, ...more] = ofKind(docs(), 'ServiceAccount');
+      expect(more).toEqual([]);
+      expect(account!.automountServiceAccountToken).toBe(false);
+      const pod = podSpecOf(workloadOf(docs()));
+      expect(pod.serviceAccountName).toBe(account!.metadata.name);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(docs().filter((d) => /Role/.test(d.kind as string))).toEqual([]);
+    });
+
+    it('the config file is one the worker accepts, with the environment the pods get', (ctx) => {
+      needKubectl(ctx);
+      const pod = podSpecOf(workloadOf(docs()));
+      const [main] = pod.containers;
+      const volume = pod.volumes.find((v: Obj) => v.name === 'config');
+      const configMap = ofKind(docs(), 'ConfigMap').find(
+        (c) => c.metadata.name === volume.configMap.name,
+      )!;
+      const mount = main.volumeMounts.find((m: Obj) => m.name === 'config');
+      const env = Object.fromEntries(main.env.map((e: Obj) => [e.name, e.value]));
+      expect(env.CONNECTOR_SYNC_CONFIG).toBe(`${mount.mountPath}/config.yaml`);
+      const envMap = ofKind(docs(), 'ConfigMap').find((c) => 'PREFECT_API_URL' in c.data)!;
+      const file = join(mkdtempSync(join(tmpdir(), 'cs-k8s-')), 'config.yaml');
+      writeFileSync(file, configMap.data['config.yaml']);
+      const result = loadConfig({
+        env: { ...envMap.data, ...env, DATABASE_URL: 'postgres://u@db/app' },
+        configFile: file,
+      });
+      expect(result.ok ? [] : result.errors).toEqual([]);
+      if (result.ok) {
+        expect(result.config.prefect.apiUrl).toBe(envMap.data.PREFECT_API_URL);
+        expect(result.config.database.schema).toBe('connector_sync');
+      }
+    });
   });
 
-  it('the Secret example carries the ops credential, and the worker refuses its placeholder', () => {
-    const secret = manifests['secret.example.yaml']![0]!;
-    const deployment = manifests['deployment.yaml']![0]!;
-    expect(deployment.spec.template.spec.containers[0].envFrom).toContainEqual({
-      secretRef: { name: secret.metadata.name },
+  describe.each(OVERLAYS.filter((o) => o !== 'one-shot'))('the worker of %s', (overlay) => {
+    const docs = () => rendered[overlay]!;
+    const deployment = () => ofKind(docs(), 'Deployment')[0]!;
+
+    it('is probed on /healthz and /readyz of the port it is told to bind on every interface', (ctx) => {
+      needKubectl(ctx);
+      const pod = deployment().spec.template.spec;
+      const [container] = pod.containers;
+      expect(container.args).toEqual(['run']);
+      expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+      expect(container.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
+      // Told explicitly: a default of 127.0.0.1 would fail every probe.
+      expect(container.env).toContainEqual({ name: 'HOST', value: '0.0.0.0' });
+      expect(container.env).toContainEqual({ name: 'PORT', value: '8080' });
+      // Room for the 20 s drain after SIGTERM.
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(20);
     });
-    const { CONNECTOR_SYNC_HTTP_TOKEN: token, ...rest } = secret.stringData;
-    expect(token).toBe('CHANGE-ME');
-    const result = loadConfig({
-      env: {
-        ...rest,
-        PREFECT_API_URL: 'http://prefect:4200/api',
-        CONNECTOR_SYNC_HTTP_TOKEN: token,
-      },
+
+    it('rolls without a gap: a new pod is ready before an old one goes', (ctx) => {
+      needKubectl(ctx);
+      expect(deployment().spec.strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+      });
     });
-    expect(result.ok ? [] : result.errors).toEqual([
-      'http.auth.token (CONNECTOR_SYNC_HTTP_TOKEN): must be at least 16 characters (e.g. openssl rand -hex 32)',
-    ]);
+
+    it('has a PodDisruptionBudget and a Service over its pods', (ctx) => {
+      needKubectl(ctx);
+      const labels = deployment().spec.template.metadata.labels;
+      const [pdb, ...more] = ofKind(docs(), 'PodDisruptionBudget');
+      expect(more).toEqual([]);
+      expect(labels).toMatchObject(pdb!.spec.selector.matchLabels);
+      expect(pdb!.spec.maxUnavailable).toBe(1);
+      const [service] = ofKind(docs(), 'Service');
+      expect(labels).toMatchObject(service!.spec.selector);
+      expect(service!.spec.ports).toEqual([
+        { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' },
+      ]);
+    });
+
+    it("lets only the monitoring namespace reach the worker's ops port", (ctx) => {
+      needKubectl(ctx);
+      const [policy] = ofKind(docs(), 'NetworkPolicy');
+      expect(policy!.spec.podSelector.matchLabels).toEqual(
+        deployment().spec.template.metadata.labels,
+      );
+      expect(policy!.spec.policyTypes).toEqual(['Ingress']);
+      expect(policy!.spec.ingress).toEqual([
+        {
+          from: [
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+          ],
+          ports: [{ protocol: 'TCP', port: 'http' }],
+        },
+      ]);
+    });
   });
 
-  it('the ConfigMap holds a configuration the worker accepts', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'cs-k8s-')), 'config.yaml');
-    writeFileSync(file, manifests['configmap.yaml']![0]!.data['config.yaml']);
-    const result = loadConfig({
-      env: { DATABASE_URL: 'postgres://u@db/app', PREFECT_API_URL: 'http://prefect:4200/api' },
-      configFile: file,
+  it('prod runs two replicas, one per node (and spread over zones)', (ctx) => {
+    needKubectl(ctx);
+    const [deployment] = ofKind(rendered.prod!, 'Deployment');
+    expect(deployment!.spec.replicas).toBe(2);
+    const pod = deployment!.spec.template;
+    const byKey = Object.fromEntries(
+      (pod.spec.topologySpreadConstraints as Obj[]).map((c) => [c.topologyKey, c]),
+    );
+    expect(byKey['kubernetes.io/hostname']).toMatchObject({
+      maxSkew: 1,
+      whenUnsatisfiable: 'DoNotSchedule',
+      matchLabelKeys: ['pod-template-hash'],
     });
-    expect(result).toMatchObject({ ok: true });
+    expect(pod.metadata.labels).toMatchObject(
+      byKey['kubernetes.io/hostname'].labelSelector.matchLabels,
+    );
+    expect(byKey['topology.kubernetes.io/zone']).toMatchObject({ maxSkew: 1 });
+  });
+
+  it('the one-shot CronJob runs `run --once`, never two at once, with production settings', (ctx) => {
+    needKubectl(ctx);
+    const [cronjob] = ofKind(rendered['one-shot']!, 'CronJob');
+    expect(cronjob!.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = podSpecOf(cronjob!);
+    expect(pod.containers[0].args).toEqual(['run', '--once']);
+    expect(pod.restartPolicy).toBe('Never');
+    // Nothing left that only the Deployment's pods need.
+    const kinds = rendered['one-shot']!.map((d) => d.kind);
+    expect(kinds).not.toContain('PodDisruptionBudget');
+    expect(kinds).not.toContain('Service');
+    // The same image and Prefect as prod's worker.
+    const prodPod = podSpecOf(ofKind(rendered.prod!, 'Deployment')[0]!);
+    expect(pod.containers[0].image).toBe(prodPod.containers[0].image);
+    const urlOf = (docs: Obj[]) =>
+      docs.find((d) => d.kind === 'ConfigMap' && 'PREFECT_API_URL' in d.data)!.data.PREFECT_API_URL;
+    expect(urlOf(rendered['one-shot']!)).toBe(urlOf(rendered.prod!));
+  });
+
+  it('only prod has the Prometheus Operator resources (the monitoring component)', (ctx) => {
+    needKubectl(ctx);
+    for (const overlay of OVERLAYS) {
+      const kinds = rendered[overlay]!.map((d) => d.kind).filter((k) =>
+        /^(PodMonitor|PrometheusRule)$/.test(k),
+      );
+      expect(kinds.sort(), overlay).toEqual(
+        overlay === 'prod' ? ['PodMonitor', 'PrometheusRule'] : [],
+      );
+    }
+  });
+
+  it('the README says how to create the Secret the pods reference, with keys the worker reads', () => {
+    const readme = readFileSync(join(KUSTOMIZE_DIR, 'README.md'), 'utf8');
+    const command =
+      /kubectl create secret generic (\S+)((?:\s+\\\n?\s*--from-literal=\w+=\S+)+)/.exec(readme);
+    expect(command, 'a `kubectl create secret generic` command').not.toBeNull();
+    expect(command![1]).toBe('connector-sync');
+    const keys = [...command![2]!.matchAll(/--from-literal=(\w+)=/g)].map((m) => m[1]);
+    expect(keys).toEqual(['DATABASE_URL', 'PREFECT_API_KEY', 'CONNECTOR_SYNC_HTTP_TOKEN']);
+    const known = new Set(ENV_KEYS.map(([variable]) => variable));
+    for (const key of keys) expect(known, key).toContain(key);
+  });
+
+  it('keeps no Secret manifest anywhere kustomize could pick it up', () => {
+    const files = readdirSync(KUSTOMIZE_DIR, { recursive: true, encoding: 'utf8' });
+    const yamls = files.filter((f) => /\.ya?ml$/.test(f));
+    for (const file of yamls) {
+      expect(readFileSync(join(KUSTOMIZE_DIR, file), 'utf8'), file).not.toMatch(
+        /^kind:\s*Secret\s*$/m,
+      );
+    }
   });
 
   it('the Dockerfile runs as a non-root user under tini, from production dependencies only', () => {
-    const dockerfile = readFileSync(join(import.meta.dirname, '../../../Dockerfile'), 'utf8');
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     // The official Debian-based Node 24 image by default; every stage takes the one argument
     // the container test changes (test/integration/container.test.ts).
     expect(dockerfile).toMatch(/^ARG BASE_IMAGE=docker\.io\/library\/node:24-bookworm-slim$/m);
@@ -161,22 +343,5 @@ describe('config/kubernetes', () => {
     );
     // The registry proxy's CA belongs to the test-only base, never to the shipped image.
     expect(dockerfile).not.toMatch(/NODE_EXTRA_CA_CERTS|ca-certificates|\.crt\b/);
-  });
-
-  it('the manifests run the image as built: its entrypoint, its user, read-only with /tmp an emptyDir', () => {
-    const dockerfile = readFileSync(join(import.meta.dirname, '../../../Dockerfile'), 'utf8');
-    const [uid, gid] = /^USER (\d+):(\d+)$/m.exec(dockerfile)!.slice(1).map(Number);
-    const pods = [
-      manifests['deployment.yaml']![0]!.spec.template.spec,
-      manifests['cronjob.yaml']![0]!.spec.jobTemplate.spec.template.spec,
-    ];
-    for (const pod of pods) {
-      const [container] = pod.containers;
-      // `command` would replace the entrypoint, and with it tini as PID 1.
-      expect(container.command).toBeUndefined();
-      expect(pod.securityContext).toMatchObject({ runAsUser: uid, runAsGroup: gid });
-      const tmp = container.volumeMounts.find((m: any) => m.mountPath === '/tmp');
-      expect(pod.volumes.find((v: any) => v.name === tmp?.name)?.emptyDir).toBeDefined();
-    }
   });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO } from '../../../scripts/prefect-server.ts';
+import { findKubectl, NO_KUBECTL, renderOverlay } from '../../harness/kustomize.js';
 import { Metrics } from '../../../src/ops/metrics.js';
 import {
   ALERT_TESTS_FILE,
@@ -44,16 +45,19 @@ function seriesNames(expr: string): string[] {
   return [...expr.matchAll(/\b(connector_sync_\w+|process_\w+)/g)].map((m) => m[1]!);
 }
 
-describe('config/kubernetes/monitoring', () => {
+describe('config/kubernetes/components/monitoring', () => {
   it('the PrometheusRule holds exactly the groups of config/prometheus/alerts.yaml', () => {
-    const [rule] = yamlOf('config/kubernetes/monitoring/prometheusrule.yaml');
+    const [rule] = yamlOf('config/kubernetes/components/monitoring/prometheusrule.yaml');
     expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule' });
     expect(rule!.spec).toEqual(parse(readFileSync(ALERTS_FILE, 'utf8')));
   });
 
-  it("the PodMonitor selects the Deployment's pods, scrapes its http port and names the job connector-sync", () => {
-    const [monitor] = yamlOf('config/kubernetes/monitoring/podmonitor.yaml');
-    const [deployment] = yamlOf('config/kubernetes/deployment.yaml');
+  it("the PodMonitor selects the Deployment's pods, scrapes its http port and names the job connector-sync", (ctx) => {
+    // As prod renders them (the overlay that adds the component).
+    if (!findKubectl()) ctx.skip(NO_KUBECTL);
+    const prod = renderOverlay('prod');
+    const monitor = prod.find((d) => d.kind === 'PodMonitor');
+    const deployment = prod.find((d) => d.kind === 'Deployment');
     const pod = deployment!.spec.template;
     expect(monitor!.kind).toBe('PodMonitor');
     expect(pod.metadata.labels).toMatchObject(monitor!.spec.selector.matchLabels);
