@@ -277,7 +277,7 @@ async function runDaemon(
   context: CliContext,
   overrides: Record<string, unknown>,
 ): Promise<CliEnding> {
-  const config = readConfig(context, overrides);
+  const config = opsHostOf(readConfig(context, overrides), context.proc.isTerminal);
   const logger = loggerOf(config);
   context.proc.routeWarnings(logger);
   // Loaded only here: the one-shot commands never pay for the ops server,
@@ -301,6 +301,17 @@ async function runDaemon(
       );
     });
   });
+}
+
+/**
+ * http.host unset (null): from a terminal (stdin or stdout a TTY) the ops
+ * port stays on this machine, 127.0.0.1; otherwise — a container, a service
+ * manager — every interface. HOST / http.host always win (`::` for every
+ * interface from a terminal).
+ */
+export function opsHostOf(config: Config, isTerminal: boolean): Config {
+  if (config.http.host !== null || !isTerminal) return config;
+  return { ...config, http: { ...config.http, host: '127.0.0.1' } };
 }
 
 /** Runs a one-shot command with the process's real edges; its exit code becomes the process's. */

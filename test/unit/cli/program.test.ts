@@ -16,6 +16,7 @@ function fakeProcess(env: NodeJS.ProcessEnv = {}): CliProcess & { out: string; e
     write: (text: string) => void (proc.out += text),
     writeError: (text: string) => void (proc.err += text),
     onSignal: () => undefined,
+    isTerminal: false,
     routeWarnings: () => undefined,
   };
   return proc;
