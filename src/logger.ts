@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { redactText } from './domain/redact.js';
+import { classifyError, coerceError } from './domain/errors.js';
 
 export interface LoggerOptions {
   level: string;
@@ -30,6 +31,7 @@ export function createLogger(options: LoggerOptions): Logger {
       ],
       censor: '[redacted]',
     },
+    serializers: { err: errorWithoutExpectedStack },
     hooks: {
       // Last line of defence: a secret embedded in any message or error text.
       streamWrite: (line) => scrub(line),
@@ -43,6 +45,18 @@ export function createLogger(options: LoggerOptions): Logger {
     return pino(pinoOptions, pretty({ destination: 2, sync: true }));
   }
   return pino(pinoOptions, pino.destination(2));
+}
+
+/**
+ * An error as a log line carries it: a stack only for what nobody expected
+ * (a bug). An outage, a refusal or a configuration mistake is its message:
+ * a stack per failed call would bury the one line that says what failed.
+ */
+function errorWithoutExpectedStack(value: unknown): unknown {
+  const error = coerceError(value);
+  const serialized = pino.stdSerializers.err(error);
+  if (classifyError(error) === 'permanent') return serialized;
+  return Object.fromEntries(Object.entries(serialized).filter(([key]) => key !== 'stack'));
 }
 
 export { redactText };

@@ -15,6 +15,7 @@ function quietProcess(capture: (text: string) => void = () => undefined): CliPro
     write: capture,
     writeError: capture,
     onSignal: () => undefined,
+    isTerminal: false,
     routeWarnings: () => undefined,
   };
 }

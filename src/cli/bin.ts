@@ -12,6 +12,7 @@ const proc: CliProcess = {
   env: process.env,
   write: (text) => process.stdout.write(text),
   writeError: (text) => process.stderr.write(text),
+  isTerminal: process.stdin.isTTY === true || process.stdout.isTTY === true,
   onSignal: (handler, options) => {
     const on = options?.once ? 'once' : 'on';
     let handled = false;

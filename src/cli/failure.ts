@@ -6,7 +6,7 @@ import {
   UnavailableError,
 } from '../domain/errors.js';
 import { exitCodeOfClass } from '../domain/exit-codes.js';
-import { PrefectError } from '../prefect/errors.js';
+import { describePrefectFailure, PrefectError } from '../prefect/errors.js';
 
 /**
  * How a command that failed ends: one line to show (never a credential —
@@ -25,7 +25,9 @@ export function describeFailure(
     return { message: error.message, exitCode };
   if (error instanceof PrefectError) {
     const message =
-      error.kind === 'not-an-api' ? error.message : `Prefect is unavailable: ${error.message}`;
+      error.kind === 'not-an-api'
+        ? error.message
+        : `Prefect is unavailable: ${describePrefectFailure(error)}`;
     return { message, exitCode };
   }
   if (kind === 'configuration' || kind === 'unreachable') {

@@ -20,6 +20,8 @@ export interface CliProcess {
    * first of them only (`events --follow`: a second Ctrl-C ends it as ever).
    */
   onSignal: (handler: (signal: NodeJS.Signals) => void, options?: { once: boolean }) => void;
+  /** stdin or stdout is a terminal: a person runs it (the ops port then stays on this machine). */
+  isTerminal: boolean;
   /** Node's process warnings (pg's note on sslmode, say) become log lines of `logger`. */
   routeWarnings: (logger: Logger) => void;
 }

@@ -8,6 +8,7 @@ import { EVENT_ACTIONS, PASS_RESULTS } from '../domain/vocabulary.js';
 import { createLogger, redactText } from '../logger.js';
 import { createRuntime, secretsOf, type Runtime } from '../runtime.js';
 import { eventsCommand, type EventsOptions } from './commands/events.js';
+import { configCommand } from './commands/config.js';
 import { migrateCommand } from './commands/migrate.js';
 import { passesCommand, type PassesOptions } from './commands/passes.js';
 import { reconcileCommand } from './commands/reconcile.js';
@@ -100,6 +101,16 @@ export function buildProgram(proc: CliProcess): { program: Command; context: Cli
   addRunCommands(program, context);
   addReadCommands(program, context);
   addControlCommands(program, (work) => withRuntime(context, work), output, proc.env);
+  program
+    .command('config')
+    .description(
+      'print the effective configuration: every key, its value (secrets masked) and where it came from (default, file, env, flag)',
+    )
+    .option('--json', 'one JSON object: {"keys":[{"key","value","source","from"}]}')
+    .action((options: { json?: boolean }) => {
+      const loaded = readLoadedConfig(context);
+      context.ending = { code: configCommand(loaded, options, output), exitNow: false };
+    });
   program
     .command('migrate')
     .description("apply the worker's own schema (database.schema), then exit")
@@ -277,7 +288,7 @@ async function runDaemon(
   context: CliContext,
   overrides: Record<string, unknown>,
 ): Promise<CliEnding> {
-  const config = readConfig(context, overrides);
+  const config = opsHostOf(readConfig(context, overrides), context.proc.isTerminal);
   const logger = loggerOf(config);
   context.proc.routeWarnings(logger);
   // Loaded only here: the one-shot commands never pay for the ops server,
@@ -301,6 +312,17 @@ async function runDaemon(
       );
     });
   });
+}
+
+/**
+ * http.host unset (null): from a terminal (stdin or stdout a TTY) the ops
+ * port stays on this machine, 127.0.0.1; otherwise — a container, a service
+ * manager — every interface. HOST / http.host always win (`::` for every
+ * interface from a terminal).
+ */
+export function opsHostOf(config: Config, isTerminal: boolean): Config {
+  if (config.http.host !== null || !isTerminal) return config;
+  return { ...config, http: { ...config.http, host: '127.0.0.1' } };
 }
 
 /** Runs a one-shot command with the process's real edges; its exit code becomes the process's. */
@@ -333,13 +355,21 @@ function loggerOf(config: Config): Logger {
 
 /** The configuration, or every problem with it on stderr and exit 64. */
 function readConfig(context: CliContext, overrides: Record<string, unknown> = {}): Config {
+  return readLoadedConfig(context, overrides).config;
+}
+
+/** The configuration with where each key came from, or every problem on stderr and exit 64. */
+function readLoadedConfig(
+  context: CliContext,
+  overrides: Record<string, unknown> = {},
+): Extract<ReturnType<typeof loadConfig>, { ok: true }> {
   const globals = context.globals();
   const result = loadConfig({
     env: context.proc.env,
     configFile: globals.config,
     overrides: { 'log.level': globals.logLevel, ...overrides },
   });
-  if (result.ok) return result.config;
+  if (result.ok) return result;
   const [only, ...more] = result.errors;
   context.output.printError(
     more.length === 0

@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { isPlainObject } from '../domain/json.js';
 import { coerceError } from '../domain/errors.js';
 import { configSchema, type Config } from './schema.js';
+import { closestKey, keysAt, keysOfFile, type Provenance } from './explain.js';
 
 /** The package's own config/ folder, which holds default.yaml. */
 export const PACKAGE_CONFIG_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../config');
@@ -18,7 +19,8 @@ export interface ConfigSources {
 }
 
 export type ConfigResult =
-  { ok: true; config: Config; files: string[] } | { ok: false; errors: string[] };
+  | { ok: true; config: Config; files: string[]; provenance: Provenance }
+  | { ok: false; errors: string[] };
 
 /** The environment variables that set a configuration key: [variable, dotted key]. */
 export const ENV_KEYS: [string, string][] = [
@@ -46,6 +48,7 @@ export const ENV_KEYS: [string, string][] = [
 export function loadConfig(sources: ConfigSources): ConfigResult {
   const errors: string[] = [];
   const files: string[] = [];
+  const provenance: Provenance = { files: [], env: new Map(), flags: new Set() };
   // Sections with required keys start empty, so a missing key is reported by name.
   let merged: Record<string, unknown> = { prefect: {}, database: {} };
 
@@ -72,26 +75,29 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
     else {
       merged = deepMerge(merged, parsed);
       files.push(file);
+      provenance.files.push({ file, keys: keysOfFile(parsed) });
     }
   }
 
   for (const [name, path] of ENV_KEYS) {
     const value = sources.env[name];
-    if (value !== undefined && value !== '') merged = setPath(merged, path, value);
+    if (value !== undefined && value !== '') {
+      merged = setPath(merged, path, value);
+      provenance.env.set(path, name);
+    }
   }
   for (const [path, value] of Object.entries(sources.overrides ?? {})) {
-    if (value !== undefined) merged = setPath(merged, path, value);
+    if (value === undefined) continue;
+    merged = setPath(merged, path, value);
+    provenance.flags.add(path);
   }
 
   const result = configSchema.safeParse(merged);
-  if (!result.success) {
-    for (const issue of result.error.issues)
-      errors.push(`${describePath(issue.path)}: ${issue.message}`);
-  }
+  if (!result.success) errors.push(...result.error.issues.flatMap(describeIssue));
   if (errors.length > 0 || !result.success) return { ok: false, errors };
   const config = withParameterSchemaFile(result.data, errors);
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, config, files };
+  return { ok: true, config, files, provenance };
 }
 
 /** deployment.parameterSchemaFile read into deployment.parameterSchema (a JSON object). */
@@ -132,6 +138,24 @@ function readYaml(file: string): Record<string, unknown> | string {
     }
     return `${file}: ${coerceError(error).message.split('\n')[0]}`;
   }
+}
+
+/** One line per problem; an unknown key with the known key it was probably meant to be. */
+function describeIssue(issue: {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+}): string[] {
+  if (issue.code !== 'unrecognized_keys' || !issue.keys)
+    return [`${describePath(issue.path)}: ${issue.message}`];
+  const known = keysAt(issue.path);
+  const prefix = issue.path.map(String).join('.');
+  const dotted = (key: string): string => (prefix ? `${prefix}.${key}` : key);
+  return issue.keys.map((key) => {
+    const guess = closestKey(key, known);
+    return `unknown key ${dotted(key)}${guess ? ` — did you mean ${dotted(guess)}?` : ''}`;
+  });
 }
 
 const ENV_NAME_BY_PATH = new Map(ENV_KEYS.map(([name, path]) => [path, name]));

@@ -616,7 +616,7 @@ export const configSchema = z.strictObject({
         .nullable()
         .default(null)
         .describe(
-          'Address to bind, e.g. `127.0.0.1` for this machine only. null: every interface (IPv6 and IPv4), as Node binds by default.',
+          'Address to bind, e.g. `127.0.0.1` for this machine only, `::` for every interface (IPv6 and IPv4). null: `127.0.0.1` when run from a terminal (stdin or stdout is a TTY), every interface otherwise (a container, a service manager).',
         ),
       port: z.coerce
         .number()

@@ -9,4 +9,6 @@ export interface LoopView {
   readonly lastProgress: number;
   readonly lastSuccessAt: Date | null;
   readonly failedPassesInARow: number;
+  /** What the last pass met when Prefect failed it (PREFECT_API_URL and what it answered); null once a pass gets through. */
+  readonly prefectFailure: string | null;
 }

@@ -25,7 +25,7 @@ export class Metrics {
   });
   readonly connectors = new Gauge({
     name: 'connector_sync_connectors',
-    help: 'Connectors by sync status (after the last full pass)',
+    help: 'Connectors by sync status (after every pass, however it ended)',
     labelNames: ['status'] as const,
     registers: [this.registry],
   });

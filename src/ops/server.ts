@@ -143,9 +143,13 @@ async function readyz(deps: OpsDeps): Promise<Answer> {
   try {
     const version = await schemaVersion(deps.pool, deps.schema);
     const latest = latestMigration();
-    const ready = version === latest;
-    const status = ready ? 'ready' : 'schema not current';
-    return [ready ? 200 : 503, { status, schemaVersion: version, expected: latest }];
+    const current = version === latest;
+    // A replica whose passes cannot reach Prefect is not ready: it would never sync.
+    const prefect = deps.worker.prefectFailure;
+    const ready = current && prefect === null;
+    const status = !current ? 'schema not current' : ready ? 'ready' : 'cannot reach Prefect';
+    const body = { status, schemaVersion: version, expected: latest };
+    return [ready ? 200 : 503, prefect === null ? body : { ...body, error: prefect }];
   } catch (error) {
     return [503, { status: 'postgres unreachable', error: coerceError(error).message }];
   }

@@ -9,6 +9,7 @@ import type { PassRecord } from '../domain/pass-record.js';
 import { logPassFinished } from './log.js';
 import { type PassResult, verdictOf } from './result.js';
 import { InstallationRefused } from './installation.js';
+import { failureText } from '../prefect/errors.js';
 
 /**
  * A pass as the CLI and the worker run it. A real pass has its history: one
@@ -39,7 +40,7 @@ export async function runRecordedPass(deps: PassDeps, options: PassOptions): Pro
       kind,
       result: handedOver ? 'aborted' : 'error',
       calls,
-      error: err.message,
+      error: failureText(err),
       news: !handedOver,
     });
     throw error;

@@ -35,22 +35,52 @@ export function routeOf(path: string): string {
   );
 }
 
+/**
+ * No answer from PREFECT_API_URL: named by the URL (scheme, host, port and
+ * path, never a credential) and what happened — refused, no answer in time,
+ * a host name that does not resolve, a reset — with what to check.
+ */
 export function networkError(
   error: unknown,
+  where: { apiUrl: string; timeoutMs: number },
   method: Method,
   route: string,
   credentials: readonly string[],
 ): PrefectError {
-  const code = (error as { code?: unknown }).code;
-  const reason =
-    typeof code === 'string' ? code : error instanceof Error ? error.message : 'unknown error';
-  // axios error messages may embed the URL; ours names only the route.
+  const base = safeBaseUrl(where.apiUrl);
   return new PrefectError(
-    `Prefect ${method} ${route} failed: ${redactText(reason, credentials)}`,
+    redactText(
+      `PREFECT_API_URL ${base}: ${method} ${route} failed: ${whatHappened(error, where)}`,
+      credentials,
+    ),
     'network',
     null,
     null,
   );
+}
+
+/** What a call that got no answer met, in words, and what to check. */
+function whatHappened(error: unknown, where: { apiUrl: string; timeoutMs: number }): string {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : '';
+  if (code === 'ECONNREFUSED')
+    return `connection refused (ECONNREFUSED)${defaultPortNote(where.apiUrl)}; check the host and port, and that Prefect is running there`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `the host name ${JSON.stringify(new URL(where.apiUrl).hostname)} does not resolve (${code}); check the host`;
+  if (/timeout of \d+ms exceeded/.test(message) || code === 'ETIMEDOUT')
+    return `no answer within ${where.timeoutMs / 1000} s (timed out; prefect.timeoutMs); check the host and port, and the network to it`;
+  if (code === 'ECONNRESET') return 'the connection was reset (ECONNRESET)';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return `no route to the host (${code}); check the host and the network to it`;
+  // Node's message may embed the URL's credentials: the caller redacts them.
+  return typeof code === 'string' ? code : message || 'unknown error';
+}
+
+/** A URL without a port is asked on its scheme's (Prefect's own is 4200): say so. */
+function defaultPortNote(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  if (url.port !== '') return '';
+  return ` on port ${url.protocol === 'https:' ? 443 : 80}, the default of ${url.protocol} (the URL names none)`;
 }
 
 /** JSON, or no body at all (a 204): what Prefect's API answers. */
@@ -66,12 +96,10 @@ export function contentTypeOf(response: AxiosResponse): string {
   return typeof type === 'string' && type !== '' ? type : 'without a content type';
 }
 
-/** The base URL without any user:password in it. */
-function safeBaseUrl(apiUrl: string): string {
+/** The base URL without any user:password, query or fragment in it. */
+export function safeBaseUrl(apiUrl: string): string {
   const url = new URL(apiUrl);
-  url.username = '';
-  url.password = '';
-  return url.toString().replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${url.pathname}`.replace(/\/+$/, '');
 }
 
 /**

@@ -17,6 +17,8 @@ const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
 export class PrefectError extends Error {
   /** The answer's body, without what it echoes of our request (it is logged and kept). */
   readonly detail: unknown;
+  /** PREFECT_API_URL without credentials, once the client that met it has said (failures name it). */
+  apiUrl: string | null = null;
 
   constructor(
     message: string,
@@ -64,6 +66,21 @@ export class PrefectError extends Error {
       ),
     );
   }
+}
+
+/**
+ * A failed call as a pass's failure is told (once, in the log, the pass
+ * history and a command's last line): always naming PREFECT_API_URL, never
+ * a credential.
+ */
+export function describePrefectFailure(error: PrefectError): string {
+  if (error.apiUrl === null || error.message.startsWith('PREFECT_API_URL ')) return error.message;
+  return `PREFECT_API_URL ${error.apiUrl}: ${error.message}`;
+}
+
+/** Any error a pass ended with, as told: a Prefect failure names PREFECT_API_URL. */
+export function failureText(error: Error): string {
+  return error instanceof PrefectError ? describePrefectFailure(error) : error.message;
 }
 
 export function kindOfStatus(status: number): PrefectErrorKind {

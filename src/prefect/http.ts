@@ -3,13 +3,20 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import { prefectCredentialTexts, redactValue } from '../domain/redact.js';
-import { describePrefectBody, kindOfStatus, parseRetryAfter, PrefectError } from './errors.js';
+import {
+  describePrefectBody,
+  describePrefectFailure,
+  kindOfStatus,
+  parseRetryAfter,
+  PrefectError,
+} from './errors.js';
 import {
   contentTypeOf,
   isJsonAnswer,
   networkError,
   notAnApi,
   routeOf,
+  safeBaseUrl,
   tlsMistake,
   WriteWindowClosed,
 } from './answers.js';
@@ -72,20 +79,29 @@ export class PrefectHttp {
   private readonly clientId = `connector-sync-${randomUUID()}`;
   private readonly csrf = new CsrfToken(() => this.fetchCsrfToken());
   /** The rate limit, and a Retry-After's pause (clock time); shared with `sharesLimitsWith`. */
-  private readonly throttle: { pausedUntil: number; limiter: RequestRateLimiter | null };
+  private readonly throttle: {
+    pausedUntil: number;
+    limiter: RequestRateLimiter | null;
+    /** A retry was logged and no call has succeeded since: further retries log at debug. */
+    troubled: boolean;
+  };
   private readonly clock: Clock;
   readonly counts: CallCounts = { reads: 0, writes: 0, byRoute: {} };
   /** Our credentials as they could come back in an error body (a proxy echoing headers). */
   private readonly credentials: string[];
+  /** PREFECT_API_URL as failures name it: no credentials, query or fragment. */
+  private readonly safeUrl: string;
 
   constructor(private readonly options: PrefectHttpOptions) {
     this.credentials = prefectCredentialTexts(options.apiKey, options.authString);
+    this.safeUrl = safeBaseUrl(options.apiUrl);
     this.clock = options.clock ?? realClock;
     this.throttle = options.sharesLimitsWith?.throttle ?? {
       pausedUntil: Number.NEGATIVE_INFINITY,
       limiter: options.requestsPerSecond
         ? new RequestRateLimiter(options.requestsPerSecond, this.clock)
         : null,
+      troubled: false,
     };
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -119,6 +135,20 @@ export class PrefectHttp {
     body?: unknown,
     sendBefore?: number,
   ): Promise<{ status: number; data: T }> {
+    try {
+      return await this.withRetries<T>(method, path, body, sendBefore);
+    } catch (error) {
+      if (error instanceof PrefectError) error.apiUrl ??= this.safeUrl;
+      throw error;
+    }
+  }
+
+  private withRetries<T>(
+    method: Method,
+    path: string,
+    body: unknown,
+    sendBefore: number | undefined,
+  ): Promise<{ status: number; data: T }> {
     const retries = this.options.retries ?? 4;
     return pRetry(() => this.once<T>(method, path, body, true, sendBefore), {
       retries,
@@ -136,14 +166,18 @@ export class PrefectHttp {
           retriesLeft === 0
         )
           return;
-        this.options.logger.warn(
+        // Said once per episode (until Prefect answers again), without a stack:
+        // an outage is one line, not one per call.
+        const level = this.throttle.troubled ? 'debug' : 'warn';
+        this.throttle.troubled = true;
+        this.options.logger[level](
           {
             method,
             path: routeOf(path),
             status: error.status,
             attempt: attemptNumber,
             retryInMs: retryDelay,
-            err: error,
+            error: describePrefectFailure(Object.assign(error, { apiUrl: this.safeUrl })),
           },
           'Prefect call failed; retrying',
         );
@@ -174,7 +208,10 @@ export class PrefectHttp {
     // page, a proxy's login form) means PREFECT_API_URL points elsewhere.
     if (!json && (response.status < 400 || response.status === 404))
       throw this.notAnApi(method, path, `${response.status} ${contentTypeOf(response)}, not JSON`);
-    if (response.status < 400) return { status: response.status, data: response.data as T };
+    if (response.status < 400) {
+      this.throttle.troubled = false;
+      return { status: response.status, data: response.data as T };
+    }
 
     // Scrubbed here, at the edge: the message goes on to connector_state,
     // events, status output and logs.
@@ -245,7 +282,7 @@ export class PrefectHttp {
       observe(null);
       throw (
         tlsMistake(error, this.options.apiUrl, method, path, this.credentials) ??
-        networkError(error, method, route, this.credentials)
+        networkError(error, this.options, method, route, this.credentials)
       );
     }
   }

@@ -5,7 +5,7 @@ import { coerceError } from '../domain/errors.js';
 import type { PassOptions } from '../pass/context.js';
 import { ComeBack } from './come-back.js';
 import type { Metrics } from '../ops/metrics.js';
-import { nextStep, type NextStep, type PassEnding } from './next-step.js';
+import { nextStep, type FailureEpisode, type NextStep, type PassEnding } from './next-step.js';
 import { serveSyncRequests, type SyncRequests } from './sync-requests.js';
 import type { Wakeup } from './wakeups.js';
 import { realClock, WorkQueue, type Clock } from './work-queue.js';
@@ -52,7 +52,7 @@ export interface WorkerDeps {
   runPass(options: PassOptions): Promise<PassResult>;
   /** Takes the reconcile lock if it is free; null when another process holds it. */
   tryLock(): Promise<HeldLease | null>;
-  /** Connectors by status, for the gauge after a full pass. */
+  /** Connectors by status, for the gauge after every pass. */
   countStatuses(): Promise<Record<string, number>>;
   /** Operators' `sync` / `retry` requests (none in tests that do not need them). */
   syncRequests?: SyncRequests;
@@ -75,6 +75,8 @@ export class Worker implements LoopView {
   private wakeLoop: (() => void) | null = null;
   private stopping = false;
   private failures = 0;
+  /** What the passes in a row that failed met (said once in the log); null after a good one. */
+  private episode: FailureEpisode | null = null;
   private loopDone: Promise<void> | null = null;
   private readonly log: Logger;
 
@@ -106,6 +108,11 @@ export class Worker implements LoopView {
   /** Passes in a row that failed or were cut short ("alive but not syncing" when it grows). */
   get failedPassesInARow(): number {
     return this.failures;
+  }
+
+  /** The last pass failed on Prefect (or was cut short by it): what it met; null once one gets through. */
+  get prefectFailure(): string | null {
+    return this.episode?.prefect ? this.episode.text : null;
   }
 
   get isLeader(): boolean {
@@ -210,9 +217,15 @@ export class Worker implements LoopView {
         (result) => ({ result }),
         (error: unknown) => ({ error: coerceError(error) }),
       );
-    const next = nextStep(ending, { failures: this.failures, stopping: this.stopping, scope });
+    const next = nextStep(ending, {
+      failures: this.failures,
+      stopping: this.stopping,
+      scope,
+      episode: this.episode,
+    });
     this.follow(next, ending, kind);
-    if ('result' in ending && kind === 'full') await this.refreshStatusGauge();
+    // After every pass, however it ended: a failed or cut-short pass changes states too.
+    await this.refreshStatusGauge();
     this.passesRun++;
     this.deps.metrics.passDuration.observe({ kind }, (performance.now() - started) / 1000);
     return ending;
@@ -232,6 +245,7 @@ export class Worker implements LoopView {
         metrics.observeReleases(ending.result.releases);
     }
     this.failures = next.failures;
+    this.episode = next.episode;
     metrics.failedInARow.set(next.failures);
     if (next.succeeded) {
       this.lastSuccessAt = new Date(this.clock.now());

@@ -1,6 +1,7 @@
 import { passRetryDelayMs } from '../domain/backoff.js';
 import { classifyError, LeadershipLostError } from '../domain/errors.js';
 import { type PassResult, verdictOf } from '../pass/result.js';
+import { failureText, PrefectError } from '../prefect/errors.js';
 
 // What the worker does after a pass, decided in one place from how the pass
 // ended (as controller-runtime's reconcileHandler does from a Result): pure.
@@ -25,16 +26,32 @@ export interface NextStep {
   /** This replica lost the reconcile lock: it follows until it can take it again. */
   lostLeadership: boolean;
   /** What to log about it, if anything. */
-  log: { level: 'warn' | 'error'; msg: string; fields: Record<string, unknown> } | null;
+  log: { level: 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> } | null;
+  /**
+   * The failure episode this pass leaves: what failed, as told once in the
+   * log (a pass failing the same way again does not repeat it), and whether
+   * it was Prefect (readiness says so); null once a pass gets through.
+   */
+  episode: FailureEpisode | null;
+}
+
+export interface FailureEpisode {
+  text: string;
+  prefect: boolean;
+}
+
+export interface StepContext {
+  failures: number;
+  stopping: boolean;
+  scope: string[] | undefined;
+  /** The failure episode the passes before left (null when the last one got through). */
+  episode?: FailureEpisode | null;
 }
 
 /** A little past the settle bound: the database's clock decides, and timers may fire early. */
 export const COME_BACK_MARGIN_MS = 250;
 
-export function nextStep(
-  ending: PassEnding,
-  context: { failures: number; stopping: boolean; scope: string[] | undefined },
-): NextStep {
+export function nextStep(ending: PassEnding, context: StepContext): NextStep {
   if ('error' in ending) return afterError(ending.error, context);
   const { result } = ending;
   const base = {
@@ -49,7 +66,14 @@ export function nextStep(
       succeeded: true,
       failures: 0,
       retryFullInMs: null,
-      log: null,
+      log: context.episode
+        ? {
+            level: 'info',
+            msg: 'passes get through again',
+            fields: { failedPassesBefore: context.failures, failure: context.episode.text },
+          }
+        : null,
+      episode: null,
     };
   }
   if (context.stopping)
@@ -60,24 +84,34 @@ export function nextStep(
       failures: context.failures,
       retryFullInMs: null,
       log: null,
+      episode: context.episode ?? null,
     };
   // Cut short because Prefect kept failing: the same growing pause as a failed pass.
   const failures = context.failures + 1;
   const retryInMs = passRetryDelayMs(failures);
+  const episode = { text: result.aborted, prefect: true };
+  const again = sameEpisode(context, episode);
   return {
     ...base,
     verdict: 'aborted',
     succeeded: false,
     failures,
     retryFullInMs: retryInMs,
-    log: { level: 'warn', msg: 'pass aborted', fields: { reason: result.aborted, retryInMs } },
+    log: {
+      level: again ? 'info' : 'warn',
+      msg: 'pass aborted',
+      fields: { ...(again ? { again: true } : { reason: result.aborted }), failures, retryInMs },
+    },
+    episode,
   };
 }
 
-function afterError(
-  error: Error,
-  context: { failures: number; scope: string[] | undefined },
-): NextStep {
+/** The same failure as the passes before: said already, so not said again. */
+function sameEpisode(context: StepContext, episode: FailureEpisode): boolean {
+  return context.episode?.text === episode.text;
+}
+
+function afterError(error: Error, context: StepContext): NextStep {
   const none = { verdict: 'error' as const, succeeded: false, comeBack: null };
   if (error instanceof LeadershipLostError)
     return {
@@ -89,12 +123,16 @@ function afterError(
       log: {
         level: 'warn',
         msg: 'pass stopped: this replica lost the reconcile lock',
-        fields: { err: error },
+        fields: { error: error.message },
       },
+      episode: context.episode ?? null,
     };
   // Postgres or Prefect down: try again with a growing pause, as a full pass.
   const failures = context.failures + 1;
   const retryInMs = passRetryDelayMs(failures);
+  const errorClass = classifyError(error);
+  const episode = { text: failureText(error), prefect: error instanceof PrefectError };
+  const again = sameEpisode(context, episode);
   return {
     ...none,
     failures,
@@ -102,10 +140,18 @@ function afterError(
     requeue: context.scope ?? [],
     lostLeadership: false,
     log: {
-      level: 'error',
+      level: again ? 'info' : 'error',
       msg: 'pass failed',
-      fields: { err: error, class: classifyError(error), retryInMs },
+      // Once per episode, in words; a stack only for what nobody expected (a bug).
+      fields: {
+        ...(again ? { again: true } : { error: episode.text }),
+        ...(errorClass === 'permanent' && !again ? { err: error } : {}),
+        class: errorClass,
+        failures,
+        retryInMs,
+      },
     },
+    episode,
   };
 }
 

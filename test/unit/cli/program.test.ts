@@ -16,6 +16,7 @@ function fakeProcess(env: NodeJS.ProcessEnv = {}): CliProcess & { out: string; e
     write: (text: string) => void (proc.out += text),
     writeError: (text: string) => void (proc.err += text),
     onSignal: () => undefined,
+    isTerminal: false,
     routeWarnings: () => undefined,
   };
   return proc;
@@ -40,6 +41,7 @@ describe('buildProgram', () => {
       'resume',
       'releases',
       'release',
+      'config',
       'migrate',
     ]);
     for (const command of program.commands) expect(command.description()).not.toBe('');
@@ -85,5 +87,47 @@ describe('runCli, without a process', () => {
     expect(proc.err).toMatch(/^connector-sync: invalid configuration/);
     expect(proc.err).toContain('DATABASE_URL');
     expect(proc.out).toBe('');
+  });
+});
+
+describe('connector-sync config', () => {
+  const env = {
+    DATABASE_URL: 'postgres://sync:hunter2-secret@db:5432/app',
+    PREFECT_API_URL: 'http://127.0.0.1:4200/api',
+    PREFECT_API_KEY: 'pnu_0123456789abcdef',
+    CONNECTOR_SYNC_HTTP_TOKEN: 'tok-0123456789abcdef',
+  };
+
+  it('--json: every key with its value, secrets masked, and where it came from', async () => {
+    const proc = fakeProcess(env);
+    expect((await runCli(argv('--log-level', 'debug', 'config', '--json'), proc)).code).toBe(0);
+    const { keys } = JSON.parse(proc.out) as {
+      keys: { key: string; value: unknown; source: string; from: string | null }[];
+    };
+    const byKey = Object.fromEntries(keys.map((k) => [k.key, k]));
+    expect(byKey['database.url']).toEqual({
+      key: 'database.url',
+      value: 'postgres://sync:[masked]@db:5432/app',
+      source: 'env',
+      from: 'DATABASE_URL',
+    });
+    expect(byKey['prefect.apiKey']).toMatchObject({ value: '[masked]', source: 'env' });
+    expect(byKey['http.auth.token']).toMatchObject({ value: '[masked]', source: 'env' });
+    expect(byKey['log.level']).toMatchObject({ value: 'debug', source: 'flag' });
+    expect(byKey['reconcile.schedule']).toMatchObject({ value: '* * * * *', source: 'file' });
+    expect(byKey['reconcile.schedule']!.from).toMatch(/config\/default\.yaml$/);
+    expect(proc.out).not.toMatch(/hunter2|pnu_0123|tok-0123/);
+  });
+
+  it('text: a table of KEY, VALUE, SOURCE; a key no file sets is a default', async () => {
+    const proc = fakeProcess({ ...env, CONNECTOR_SYNC_CONFIG: '/dev/null' });
+    expect((await runCli(argv('config'), proc)).code).toBe(0);
+    const lines = proc.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^KEY +VALUE +SOURCE$/);
+    expect(proc.out).toMatch(/^reconcile\.schedule +\* \* \* \* \* +default$/m);
+    expect(proc.out).toMatch(
+      /^prefect\.apiUrl +http:\/\/127\.0\.0\.1:4200\/api +env PREFECT_API_URL$/m,
+    );
+    expect(proc.out).not.toMatch(/hunter2|pnu_0123|tok-0123/);
   });
 });

@@ -352,14 +352,14 @@ describe('problems', () => {
     const d = dir({ 'c.yaml': { deployment: { flowname: 'typo' } } });
     const errs = errors(loadConfig({ env: { ...REQUIRED_ENV }, configFile: join(d, 'c.yaml') }));
     expect(errs).toHaveLength(1);
-    expect(errs[0]).toMatch(/^deployment: .*flowname/);
+    expect(errs[0]).toBe('unknown key deployment.flowname — did you mean deployment.flowName?');
   });
 
   it('an unknown top-level key is rejected', () => {
     const d = dir({ 'c.yaml': { reconcilee: { concurrency: 2 } } });
     const errs = errors(loadConfig({ env: { ...REQUIRED_ENV }, configFile: join(d, 'c.yaml') }));
     expect(errs).toHaveLength(1);
-    expect(errs[0]).toMatch(/^\(top level\): .*reconcilee/);
+    expect(errs[0]).toBe('unknown key reconcilee — did you mean reconcile?');
   });
 
   it('several bad values are reported all at once', () => {
@@ -587,5 +587,19 @@ describe('deepMerge', () => {
     const base = { a: { b: 1 } };
     deepMerge(base, { a: { b: 2 } });
     expect(base).toEqual({ a: { b: 1 } });
+  });
+});
+
+describe('unknown keys', () => {
+  it('get a did-you-mean suggestion from the keys known at that place', () => {
+    const path = dir({
+      'config.yaml': { reconcile: { schedul: '* * * * *' }, prefekt: {}, deployment: { zzz: 1 } },
+    });
+    const result = loadConfig({ env: REQUIRED_ENV, configFile: join(path, 'config.yaml') });
+    expect(result.ok).toBe(false);
+    const errors = (result as { errors: string[] }).errors;
+    expect(errors).toContain('unknown key reconcile.schedul — did you mean reconcile.schedule?');
+    expect(errors).toContain('unknown key prefekt — did you mean prefect?');
+    expect(errors).toContain('unknown key deployment.zzz');
   });
 });

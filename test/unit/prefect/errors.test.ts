@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { networkError } from '../../../src/prefect/answers.js';
 import {
   describePrefectBody,
+  describePrefectFailure,
   kindOfStatus,
   parseRetryAfter,
   PrefectError,
@@ -291,5 +293,55 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(undefined, now)).toBeNull();
     expect(parseRetryAfter(null, now)).toBeNull();
     expect(parseRetryAfter(5, now)).toBeNull();
+  });
+});
+
+describe('networkError: no answer, named by PREFECT_API_URL and what happened', () => {
+  const where = {
+    apiUrl: 'http://user:s3cret-pw@prefect.internal:4200/api?x=1',
+    timeoutMs: 10_000,
+  };
+  const code = (c: string, message = ''): Error => Object.assign(new Error(message), { code: c });
+  const text = (error: Error, at = where): string =>
+    networkError(error, at, 'GET', '/flows/name/{name}', ['s3cret-pw']).message;
+
+  it('names scheme, host, port and path, never the credentials or the query', () => {
+    expect(text(code('ECONNREFUSED'))).toBe(
+      'PREFECT_API_URL http://prefect.internal:4200/api: GET /flows/name/{name} failed: connection refused (ECONNREFUSED); check the host and port, and that Prefect is running there',
+    );
+  });
+
+  it('a URL without a port: says which port was asked', () => {
+    expect(text(code('ECONNREFUSED'), { ...where, apiUrl: 'http://prefect/api' })).toContain(
+      'connection refused (ECONNREFUSED) on port 80, the default of http: (the URL names none)',
+    );
+  });
+
+  it('DNS, timeouts, resets and routes in words', () => {
+    expect(text(code('ENOTFOUND'))).toContain(
+      'failed: the host name "prefect.internal" does not resolve (ENOTFOUND); check the host',
+    );
+    expect(text(code('ECONNABORTED', 'timeout of 10000ms exceeded'))).toContain(
+      'failed: no answer within 10 s (timed out; prefect.timeoutMs)',
+    );
+    expect(text(code('ECONNRESET'))).toContain('failed: the connection was reset (ECONNRESET)');
+    expect(text(code('EHOSTUNREACH'))).toContain('failed: no route to the host (EHOSTUNREACH)');
+  });
+
+  it('a failed call as a pass tells it: always naming PREFECT_API_URL', () => {
+    const status = new PrefectError(
+      'Prefect GET /work_pools/{name} answered 503',
+      'transient',
+      503,
+      null,
+    );
+    expect(describePrefectFailure(status)).toBe('Prefect GET /work_pools/{name} answered 503');
+    status.apiUrl = 'http://prefect:4200/api';
+    expect(describePrefectFailure(status)).toBe(
+      'PREFECT_API_URL http://prefect:4200/api: Prefect GET /work_pools/{name} answered 503',
+    );
+    const network = networkError(code('ECONNREFUSED'), where, 'GET', '/x', []);
+    network.apiUrl = 'http://prefect.internal:4200/api';
+    expect(describePrefectFailure(network)).toBe(network.message);
   });
 });

@@ -717,11 +717,35 @@ describe('backoff between retries: capped exponential with jitter', () => {
   function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
     const lines: Record<string, unknown>[] = [];
     const logger = pino(
-      { level: 'warn' },
+      { level: 'debug' },
       { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
     );
     return { logger, lines };
   }
+
+  it('a retry is said once per episode (warn, no stack), then at debug until a call succeeds', async () => {
+    prefect()
+      .get('/api/work_pools/default')
+      .times(3)
+      .replyWithError(socketError('ECONNREFUSED'))
+      .get('/api/work_pools/default')
+      .reply(200, {})
+      .get('/api/flows/name/x')
+      .replyWithError(socketError('ECONNREFUSED'))
+      .get('/api/flows/name/x')
+      .reply(200, {});
+    const { logger, lines } = capturingLogger();
+    const http = makeHttp({ retries: 3, logger });
+    await http.request('GET', '/work_pools/default');
+    await http.request('GET', '/flows/name/x');
+    const retries = lines.filter((l) => l.msg === 'Prefect call failed; retrying');
+    // Two episodes (a success between them): each said once at warn.
+    expect(retries.map((l) => l.level)).toEqual([40, 20, 20, 40]);
+    expect(retries[0]).not.toHaveProperty('err');
+    expect(retries[0]!.error).toBe(
+      `PREFECT_API_URL ${API_URL}: GET /work_pools/{name} failed: connection refused (ECONNREFUSED) on port 80, the default of http: (the URL names none); check the host and port, and that Prefect is running there`,
+    );
+  });
 
   it('retry n waits between min·2^(n-1) and twice that, never more than the cap', async () => {
     const min = 10;

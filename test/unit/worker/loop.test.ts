@@ -128,3 +128,33 @@ describe('the worker after a pass that left intents too recent to settle', () =>
     expect(calls).toEqual([undefined, undefined]);
   });
 });
+
+describe('connector_sync_connectors{status} after every pass', () => {
+  it('is set after a pass that threw, one cut short and a targeted one, not only a full success', async () => {
+    let counts: Record<string, number> = { synced: 3 };
+    const deps = { ...collaborators(), countStatuses: () => Promise.resolve(counts) };
+    const gauge = async (): Promise<Record<string, number>> =>
+      Object.fromEntries(
+        (await deps.metrics.connectors.get()).values.map((v) => [v.labels.status, v.value]),
+      );
+    const outcomes: (string | null | Error)[] = [new Error('ECONNREFUSED'), 'Prefect kept failing'];
+    runPass.mockImplementation(() => {
+      const next = outcomes.shift() ?? null;
+      return next instanceof Error
+        ? Promise.reject(next)
+        : Promise.resolve(passResultOf({ aborted: next }));
+    });
+    const worker = new Worker(deps, { leaderPollMs: 1_000, debounceMs: 0, heartbeatMs: 5_000 });
+    void worker.start();
+    await vi.advanceTimersByTimeAsync(100); // the first pass threw
+    expect(await gauge()).toEqual({ synced: 3 });
+    counts = { synced: 2, failed: 1 };
+    await vi.advanceTimersByTimeAsync(2_000); // the second was cut short
+    expect(await gauge()).toEqual({ synced: 2, failed: 1 });
+    counts = { synced: 1, invalid: 2 };
+    worker.requestWakeup(['9']); // a targeted pass
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(await gauge()).toEqual({ synced: 1, invalid: 2 });
+    await worker.stop(1_000);
+  });
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { COME_BACK_MARGIN_MS, nextStep } from '../../../src/worker/next-step.js';
 import { passResultOf } from '../../harness/plan-fixtures.js';
 import { LeadershipLostError } from '../../../src/domain/errors.js';
+import { PrefectError } from '../../../src/prefect/errors.js';
 
 // What follows a pass, from how it ended: one pure decision (next-step.ts).
 
@@ -68,6 +69,46 @@ describe('nextStep', () => {
       requeue: ['4', '5'],
     });
     expect(next.log).toMatchObject({ level: 'error', msg: 'pass failed' });
+  });
+
+  it('a failure episode: said once (error, in words), "again" after, and the recovery once', () => {
+    const down = new PrefectError(
+      'PREFECT_API_URL http://p:1/api: GET /x failed: connection refused (ECONNREFUSED)',
+      'network',
+      null,
+      null,
+    );
+    const first = nextStep({ error: down }, context);
+    expect(first.log).toMatchObject({
+      level: 'error',
+      fields: { error: down.message, class: 'unreachable', failures: 1 },
+    });
+    expect(first.log!.fields).not.toHaveProperty('err');
+    expect(first.episode).toEqual({ text: down.message, prefect: true });
+    const second = nextStep({ error: down }, { ...context, failures: 1, episode: first.episode });
+    expect(second.log).toMatchObject({
+      level: 'info',
+      msg: 'pass failed',
+      fields: { again: true },
+    });
+    expect(second.log!.fields).not.toHaveProperty('error');
+    // Another failure is news again.
+    const other = new Error('relation "x" does not exist');
+    const third = nextStep({ error: other }, { ...context, failures: 2, episode: second.episode });
+    expect(third.log).toMatchObject({ level: 'error', fields: { error: other.message } });
+    // A bug keeps its stack.
+    expect(third.log!.fields).toHaveProperty('err', other);
+    expect(third.episode).toEqual({ text: other.message, prefect: false });
+    const back = nextStep(
+      { result: result() },
+      { ...context, failures: 3, episode: third.episode },
+    );
+    expect(back.log).toMatchObject({
+      level: 'info',
+      msg: 'passes get through again',
+      fields: { failedPassesBefore: 3, failure: other.message },
+    });
+    expect(back.episode).toBeNull();
   });
 
   it('a lost lock: follow, no pause, nothing requeued, the failure count stands', () => {
