@@ -13,6 +13,7 @@ const proc: CliProcess = {
   write: (text) => process.stdout.write(text),
   writeError: (text) => process.stderr.write(text),
   isTerminal: process.stdin.isTTY === true || process.stdout.isTTY === true,
+  outputIsTerminal: process.stdout.isTTY === true,
   onSignal: (handler, options) => {
     const on = options?.once ? 'once' : 'on';
     let handled = false;

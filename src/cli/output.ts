@@ -22,6 +22,8 @@ export interface CliProcess {
   onSignal: (handler: (signal: NodeJS.Signals) => void, options?: { once: boolean }) => void;
   /** stdin or stdout is a terminal: a person runs it (the ops port then stays on this machine). */
   isTerminal: boolean;
+  /** stdout is a terminal: a person reads the output (info logs then stay out of it). */
+  outputIsTerminal?: boolean;
   /** Node's process warnings (pg's note on sslmode, say) become log lines of `logger`. */
   routeWarnings: (logger: Logger) => void;
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ENV_KEYS, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { EXIT, EXIT_MEANINGS, EXIT_PRECEDENCE } from '../domain/exit-codes.js';
-import { EVENT_ACTIONS, PASS_RESULTS } from '../domain/vocabulary.js';
+import { CONNECTOR_STATUSES, EVENT_ACTIONS, PASS_RESULTS } from '../domain/vocabulary.js';
 import { createLogger, redactText } from '../logger.js';
 import { createRuntime, secretsOf, type Runtime } from '../runtime.js';
 import { eventsCommand, type EventsOptions } from './commands/events.js';
@@ -211,9 +211,17 @@ function addReadCommands(program: Command, context: CliContext): void {
   const { output } = context;
   program
     .command('status')
-    .description('per-connector sync state (and who suspended which, why, since)')
+    .description(
+      'per-connector sync state, release and run health (and who suspended which, why, since)',
+    )
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+    .addOption(
+      new Option('--status <status...>', 'only connectors in these states').choices(
+        CONNECTOR_STATUSES,
+      ),
+    )
+    .option('--release <release>', 'only connectors on this release (as `releases` lists it)')
+    .action(async (options: { json?: boolean; status?: string[]; release?: string }) => {
       await withRuntime(context, (rt) => statusCommand(rt, options, output));
     });
 
@@ -331,7 +339,7 @@ async function withRuntime(
   work: (rt: Runtime) => Promise<number>,
   overrides: Record<string, unknown> = {},
 ): Promise<void> {
-  const config = readConfig(context, overrides);
+  const config = quietInTerminal(readConfig(context, overrides), context);
   const rt = createRuntime(config);
   context.proc.routeWarnings(rt.logger);
   let code: number;
@@ -343,6 +351,22 @@ async function withRuntime(
     await rt.close().catch(() => undefined);
   }
   context.ending = { code, exitNow: false };
+}
+
+/**
+ * A command whose output a person reads in a terminal logs warnings and
+ * worse only, so no info line lands between the rows of its table (stderr
+ * and stdout share the screen); LOG_LEVEL, --log-level or a log.level other
+ * than the default still decide.
+ */
+export function quietInTerminal(
+  config: Config,
+  context: { proc: CliProcess; globals: () => { logLevel?: string | undefined } },
+): Config {
+  const asked =
+    context.proc.env.LOG_LEVEL !== undefined || context.globals().logLevel !== undefined;
+  if (context.proc.outputIsTerminal !== true || asked || config.log.level !== 'info') return config;
+  return { ...config, log: { ...config.log, level: 'warn' } };
 }
 
 function loggerOf(config: Config): Logger {

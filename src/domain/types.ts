@@ -225,6 +225,11 @@ export interface Problem {
   status: ProblemStatus;
   message: string;
   retryable: boolean;
+  /**
+   * An invalid row whose connector has a deployment: it still runs the spec
+   * of its last sync (this time); null or absent when it has none.
+   */
+  stillRunningSince?: Date | null;
 }
 
 /** Something worth telling the operator that is neither a change nor a connector problem. */

@@ -21,7 +21,9 @@ export function decide(
   options: Pick<PassOptions, 'allowMassDelete' | 'approvedDeletes' | 'dryRun'>,
 ): Plan {
   const { validated, deferred, waiting } = judgement;
-  const problems = [...validated.problems, ...deferred.problems];
+  const problems = [...validated.problems, ...deferred.problems].map((p) =>
+    stillRunning(p, judgement.states),
+  );
   const plan = planPass({
     specs: judgement.specs,
     leftAlone: judgement.leftAlone,
@@ -56,6 +58,16 @@ export function decide(
       message: `${judgement.settlements.length} open intents of an earlier pass are old enough to settle: a real pass reads Prefect for each and writes the event of every change that took effect`,
     });
   return { ...plan, notices: [...plan.notices, ...notices] };
+}
+
+/**
+ * An invalid row leaves its deployment as it was: the connector still runs
+ * the spec of its last sync, and the plan says since when.
+ */
+function stillRunning(problem: Problem, states: Map<string, ConnectorState>): Problem {
+  const state = states.get(problem.connectorId);
+  if (problem.status !== 'invalid' || !state?.deploymentId || !state.lastSyncedAt) return problem;
+  return { ...problem, stillRunningSince: state.lastSyncedAt };
 }
 
 /** The source's shrink since the last good pass, when past its limit (a full pass only). */

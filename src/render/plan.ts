@@ -38,7 +38,12 @@ export interface PlanJson {
     /** The masked paths (e.g. parameters.db.password) whose value the change changes. */
     masked_changes?: string[];
   }[];
-  problems: { connector_id: string; status: Problem['status']; message: string }[];
+  problems: {
+    connector_id: string;
+    status: Problem['status'];
+    message: string;
+    still_running_since?: string;
+  }[];
   /** Set when a delete guard held deletes of this pass back. */
   held_deletes: {
     /** The rule that held them: `per-pass`, `budget` or `source-shrank`. */
@@ -106,6 +111,7 @@ export function planJson(result: PassResult, masker: Masker = DEFAULT_MASKER): P
       connector_id: p.connectorId,
       status: p.status,
       message: p.message,
+      ...(p.stillRunningSince ? { still_running_since: p.stillRunningSince.toISOString() } : {}),
     })),
     held_deletes: heldJson(result.plan.heldDeletes),
     suspended: result.plan.suspended.map((s) => ({
@@ -223,7 +229,10 @@ export function renderSuspended(s: SuspendedConnector): string {
 }
 
 export function renderProblem(problem: Problem): string {
-  return `! ${problem.status.padEnd(7)} ${`connector ${problem.connectorId}`.padEnd(14)} ${problem.message}`;
+  const running = problem.stillRunningSince
+    ? ` — still running the spec of ${problem.stillRunningSince.toISOString()}`
+    : '';
+  return `! ${problem.status.padEnd(7)} ${`connector ${problem.connectorId}`.padEnd(14)} ${problem.message}${running}`;
 }
 
 export function renderPlan(

@@ -48,7 +48,7 @@ export function renderStatusTable(
   if (states.length === 0 && extra.length === 0) return 'No connectors seen yet: run a pass first.';
   const rows = states.map((s) => [
     s.connectorId,
-    s.status,
+    statusText(s),
     s.deploymentName ?? '-',
     s.deploymentId ?? '-',
     String(s.attempts),
@@ -85,6 +85,20 @@ export function renderStatusTable(
   const held = suspensions.size > 0 ? `; ${suspensions.size} suspended` : '';
   const total = `${states.length + extra.length} connectors: ${summary || 'none seen by a pass'}${held}${healthSummary(health)}.`;
   return [...renderColumns(header, rows), '', total].join('\n');
+}
+
+/**
+ * An invalid row leaves its deployment as it was: the connector still runs
+ * the spec of its last sync. Null otherwise.
+ */
+function stillRunningSince(s: ConnectorState): Date | null {
+  return s.status === 'invalid' && s.deploymentId !== null ? s.lastSyncedAt : null;
+}
+
+/** `invalid — still running the spec of <time>` for such a connector; its status otherwise. */
+function statusText(s: ConnectorState): string {
+  const since = stillRunningSince(s);
+  return since ? `${s.status} — still running the spec of ${since.toISOString()}` : s.status;
 }
 
 function suspensionJson(s: Suspension | undefined): unknown {
@@ -132,6 +146,7 @@ export function statusJson(
         attempts: s.attempts,
         next_attempt_at: s.nextAttemptAt,
         last_synced_at: s.lastSyncedAt,
+        still_running_since: stillRunningSince(s),
         release: releases.get(s.connectorId) ?? null,
         suspended: suspensionJson(suspensions.get(s.connectorId)),
         run_health: runHealthJson(health.get(s.connectorId)),
@@ -145,6 +160,7 @@ export function statusJson(
         attempts: 0,
         next_attempt_at: null,
         last_synced_at: null,
+        still_running_since: null,
         release: releases.get(id) ?? null,
         suspended: suspensionJson(suspensions.get(id)),
         run_health: runHealthJson(health.get(id)),

@@ -220,6 +220,15 @@ describe('releases in waves, judged by their runs', () => {
         expect(run.state_type).toBe('COMPLETED');
         expect(run.deployment_version).toMatch(/^3\.0\.0\+/);
       }
+      // status narrows by release and by status.
+      const on = async (...args: string[]) =>
+        JSON.parse((await env.cli(['status', '--json', ...args])).stdout).connectors.map(
+          (c: Json) => c.connector_id,
+        );
+      expect(await on('--release', '3.0.0')).toHaveLength(4);
+      expect(await on('--release', '1.0.0')).toEqual([]);
+      expect(await on('--status', 'synced', '--release', '3.0.0')).toHaveLength(4);
+      expect(await on('--status', 'failed', 'invalid')).toEqual([]);
       const listed = JSON.parse((await env.cli(['releases', '--json'])).stdout);
       expect(listed.map((r: Json) => [r.release, r.state, r.connectors])).toEqual([
         ['3.0.0', 'complete', 4],

@@ -11,15 +11,24 @@ import type { Output } from '../output.js';
 /** `connector-sync status`: every connector's sync state and run health. Reads only. */
 export async function statusCommand(
   rt: Runtime,
-  options: { json?: boolean },
+  options: { json?: boolean; status?: string[]; release?: string },
   out: Output,
 ): Promise<number> {
   await requireCurrentSchema(rt.pool, rt.config.database.schema);
   const { schema } = rt.config.database;
-  const states = [...(await loadStates(rt.pool, schema)).values()];
-  const suspensions = await loadSuspensions(rt.pool, schema);
-  const health = await loadRunHealth(rt.pool, schema);
   const releases = await readConnectorReleases(rt.pool, schema);
+  // --status and --release narrow the list (a suspended connector no pass saw has neither).
+  const filtered = options.status !== undefined || options.release !== undefined;
+  const states = [...(await loadStates(rt.pool, schema)).values()].filter(
+    (s) =>
+      (options.status === undefined || options.status.includes(s.status)) &&
+      (options.release === undefined || releases.get(s.connectorId) === options.release),
+  );
+  const shown = new Set(states.map((s) => s.connectorId));
+  const suspensions = new Map(
+    [...(await loadSuspensions(rt.pool, schema))].filter(([id]) => !filtered || shown.has(id)),
+  );
+  const health = await loadRunHealth(rt.pool, schema);
   out.print(
     options.json
       ? JSON.stringify(statusJson(states, suspensions, true, health, releases), null, 2)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, runCli } from '../../../src/cli/program.js';
+import { buildProgram, quietInTerminal, runCli } from '../../../src/cli/program.js';
 import type { CliProcess } from '../../../src/cli/output.js';
 import { EXIT } from '../../../src/domain/exit-codes.js';
 
@@ -129,5 +129,25 @@ describe('connector-sync config', () => {
       /^prefect\.apiUrl +http:\/\/127\.0\.0\.1:4200\/api +env PREFECT_API_URL$/m,
     );
     expect(proc.out).not.toMatch(/hunter2|pnu_0123|tok-0123/);
+  });
+});
+
+describe('quietInTerminal', () => {
+  const config = (level = 'info') =>
+    ({ log: { level, format: 'json' } }) as unknown as Parameters<typeof quietInTerminal>[0];
+  const context = (outputIsTerminal: boolean, env: NodeJS.ProcessEnv = {}, logLevel?: string) => ({
+    proc: { ...fakeProcess(env), outputIsTerminal },
+    globals: () => ({ logLevel }),
+  });
+
+  it('keeps info lines out of a terminal’s output: warnings and worse only', () => {
+    expect(quietInTerminal(config(), context(true)).log.level).toBe('warn');
+  });
+
+  it('changes nothing when the output goes elsewhere, or a level was asked for', () => {
+    expect(quietInTerminal(config(), context(false)).log.level).toBe('info');
+    expect(quietInTerminal(config(), context(true, { LOG_LEVEL: 'info' })).log.level).toBe('info');
+    expect(quietInTerminal(config(), context(true, {}, 'debug')).log.level).toBe('info');
+    expect(quietInTerminal(config('debug'), context(true)).log.level).toBe('debug');
   });
 });

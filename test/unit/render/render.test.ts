@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, Problem } from '../../../src/domain/types.js';
 import { passJson, renderPassesTable } from '../../../src/render/passes.js';
-import { planJson, renderChange, renderPlan, summarize } from '../../../src/render/plan.js';
+import {
+  planJson,
+  renderChange,
+  renderPlan,
+  renderProblem,
+  summarize,
+} from '../../../src/render/plan.js';
 import { EXIT } from '../../../src/domain/exit-codes.js';
 import { exitCodeOf, renderRun, runJson } from '../../../src/render/run.js';
 import { renderEvent, renderStatusTable, statusJson } from '../../../src/render/status.js';
@@ -282,6 +288,29 @@ describe('status and events', () => {
     rowHash: null,
   };
 
+  it('an invalid row whose connector has a deployment: still running the spec of its last sync', () => {
+    const invalid = { ...state, status: 'invalid' as const, lastError: 'cron "x" has 1 fields' };
+    expect(renderStatusTable([invalid])).toMatch(
+      /^7 +invalid — still running the spec of 2026-12-01T08:00:00\.000Z +connector-7 /m,
+    );
+    const json = statusJson([invalid, { ...invalid, connectorId: '8', deploymentId: null }]) as {
+      connectors: Record<string, unknown>[];
+    };
+    expect(json.connectors.map((c) => c.still_running_since)).toEqual([state.lastSyncedAt, null]);
+    expect(
+      renderProblem({
+        connectorId: '7',
+        connectorName: 'Orders',
+        status: 'invalid',
+        message: 'cron "x" has 1 fields',
+        retryable: false,
+        stillRunningSince: new Date('2026-12-01T08:00:00Z'),
+      }),
+    ).toBe(
+      '! invalid connector 7    cron "x" has 1 fields — still running the spec of 2026-12-01T08:00:00.000Z',
+    );
+  });
+
   it('the release each connector is on follows its status, once the ledger has one', () => {
     const text = renderStatusTable([state], new Map(), new Map(), new Map([['7', '2026.05.2']]));
     expect(text.split('\n')[0]).toMatch(/^CONNECTOR +STATUS +RELEASE +DEPLOYMENT /);
@@ -316,6 +345,7 @@ describe('status and events', () => {
           attempts: 0,
           next_attempt_at: null,
           last_synced_at: state.lastSyncedAt,
+          still_running_since: null,
           release: null,
           suspended: null,
           run_health: null,
