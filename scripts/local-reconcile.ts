@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       say(`created cai_connectors with sample connectors in ${env.DATABASE_URL}`);
     }
   }
+  const localPrefect = !env.PREFECT_API_URL;
   if (!env.PREFECT_API_URL) {
     env.PREFECT_API_URL = await ensureLocalPrefect();
   }
@@ -64,6 +65,10 @@ async function main(): Promise<void> {
   ]);
   cli('status', ['status']);
   say(`\nThe pass exited ${code}. Run this again: a converged table makes no changes.`);
+  if (localPrefect)
+    say(
+      `A Prefect server is left running in the background on ${env.PREFECT_API_URL} (its UI: http://127.0.0.1:${LOCAL_PREFECT_PORT}) for the next run; stop it with: scripts/dev stop-prefect. To watch a connector run: docs/guides/development.md, "Watch a connector run".`,
+    );
   process.exitCode = code;
 }
 
@@ -77,7 +82,7 @@ async function ensureLocalPrefect(): Promise<string> {
       home: join(CACHE, 'prefect-home'),
     });
     server.process.unref(); // left running for the next reconcile
-    say(`Prefect is up (log: ${server.logFile}; stop it with: kill -- -${server.process.pid})`);
+    say(`Prefect is up (log: ${server.logFile}; stop it with: scripts/dev stop-prefect)`);
   }
   await ensureWorkPool(apiUrl, 'default');
   return apiUrl;
