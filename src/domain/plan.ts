@@ -139,6 +139,7 @@ export function planPass(input: PlanInput): Plan {
   const foreign = new Map(input.foreign.map((d) => [d.name, d]));
   for (const spec of input.specs)
     if (!input.suspended.has(spec.connectorId)) planSpec(spec, input, ours, foreign, draft);
+  const held = heldBySuspension(input, ours, foreign);
   planStoppedRuns(input, draft);
   planLeftovers(input, draft);
   const plan = guardDeletes(draft, {
@@ -147,7 +148,38 @@ export function planPass(input: PlanInput): Plan {
     sourceShrank: input.sourceShrank,
     approved: input.allowMassDelete ? 'all' : (input.approvedDeletes ?? new Set()),
   });
-  return { ...plan, suspended: suspended.connectors };
+  return {
+    ...plan,
+    suspended: suspended.connectors.map((s) =>
+      held.has(s.connectorId) ? { ...s, wouldChange: true } : s,
+    ),
+  };
+}
+
+/**
+ * Suspended connectors whose deployment differs from their row: what a pass
+ * would change were they not suspended, planned on a scratch draft and
+ * dropped. `plan` says so (and exits 3 when nothing else is pending).
+ */
+function heldBySuspension(
+  input: PlanInput,
+  ours: Map<string, Deployment>,
+  foreign: Map<string, Deployment>,
+): Set<string> {
+  const scratch: Draft = {
+    changes: [],
+    deletes: [],
+    problems: [],
+    unchanged: [],
+    claimed: new Set(),
+  };
+  for (const spec of input.specs)
+    if (input.suspended.has(spec.connectorId)) planSpec(spec, input, ours, foreign, scratch);
+  return new Set(
+    [...scratch.changes, ...scratch.deletes].flatMap((c) =>
+      c.connectorId === null ? [] : [c.connectorId],
+    ),
+  );
 }
 
 function planSpec(

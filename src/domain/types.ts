@@ -280,6 +280,8 @@ export interface SuspendedConnector extends Suspension {
   connectorId: string;
   /** Its managed deployment as listed this pass; null when it has none (none is created). */
   deploymentName: string | null;
+  /** Its deployment differs from its row: a change the suspension holds back. */
+  wouldChange?: boolean;
 }
 
 export interface Plan {

@@ -65,6 +65,8 @@ export interface PlanJson {
     reason: string;
     suspended_at: string;
     deployment_name: string | null;
+    /** Its deployment differs from its row: the suspension holds that change back. */
+    would_change: boolean;
   }[];
   summary: PlanSummary;
 }
@@ -120,6 +122,7 @@ export function planJson(result: PassResult, masker: Masker = DEFAULT_MASKER): P
       reason: s.reason,
       suspended_at: s.since.toISOString(),
       deployment_name: s.deploymentName,
+      would_change: s.wouldChange === true,
     })),
     summary: summarize(result),
   };
@@ -225,7 +228,8 @@ export function renderHeld(held: HeldDeletes, changes: Change[]): string[] {
 /** `= suspended connector-42  left as it is (suspended by alice: "migrating"; since …)` */
 export function renderSuspended(s: SuspendedConnector): string {
   const what = s.deploymentName ?? `connector ${s.connectorId} (no deployment)`;
-  return `= suspended ${what.padEnd(14)} left as it is (suspended by ${s.by}: ${JSON.stringify(s.reason)}; since ${s.since.toISOString()})`;
+  const held = s.wouldChange === true ? ', would change' : '';
+  return `= suspended ${what.padEnd(14)} left as it is${held} (suspended by ${s.by}: ${JSON.stringify(s.reason)}; since ${s.since.toISOString()})`;
 }
 
 export function renderProblem(problem: Problem): string {

@@ -68,5 +68,7 @@ export function exitCodeOf(result: PassResult): number {
   if (result.dryRun && result.plan.changes.length > 0) return EXIT.pending;
   // Not converged, nothing wrong: connectors wait for an earlier call to settle.
   if (result.waiting.length > 0) return EXIT.pending;
+  // Converged but for what an operator's suspension holds back.
+  if (result.plan.suspended.some((s) => s.wouldChange === true)) return EXIT.suspended;
   return EXIT.ok;
 }

@@ -219,13 +219,14 @@ describe('the plan, for machines', () => {
         reason: 'migrating',
         since,
         deploymentName: 'connector-42',
+        wouldChange: true,
       },
       { connectorId: '43', by: 'bob', reason: 'no "rush"', since, deploymentName: null },
     ];
     const r = result({ dryRun: true }, { changes: [create], suspended, unchanged: ['5'] });
     const lines = renderPlan(r, 'Plan').split('\n');
     expect(lines).toContain(
-      '= suspended connector-42   left as it is (suspended by alice: "migrating"; since 2026-12-01T09:00:00.000Z)',
+      '= suspended connector-42   left as it is, would change (suspended by alice: "migrating"; since 2026-12-01T09:00:00.000Z)',
     );
     expect(lines).toContain(
       '= suspended connector 43 (no deployment) left as it is (suspended by bob: "no \\"rush\\""; since 2026-12-01T09:00:00.000Z)',
@@ -241,7 +242,13 @@ describe('the plan, for machines', () => {
       reason: 'migrating',
       suspended_at: '2026-12-01T09:00:00.000Z',
       deployment_name: 'connector-42',
+      would_change: true,
     });
+    // Changes pending win; with none, what a suspension holds back exits 3.
+    expect(exitCodeOf(r)).toBe(EXIT.pending);
+    const onlyHeld = result({ dryRun: true }, { suspended, unchanged: ['5'] });
+    expect(exitCodeOf(onlyHeld)).toBe(EXIT.suspended);
+    expect(exitCodeOf(result({ dryRun: true }, { suspended: [suspended[1]!] }))).toBe(EXIT.ok);
   });
 
   it('runJson: a dry run carries only the waiting connectors, a real one the pass', () => {
