@@ -62,6 +62,7 @@ export default tseslint.config(
           'URLSearchParams',
           'setTimeout',
           'clearTimeout',
+          'localStorage',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -166,6 +166,9 @@ async function consoleCalls(env: BenchEnv, base: string): Promise<Record<string,
   ).rows.map((r) => r.connector_id);
   const pick = (i: number) => ids[(i * 7919) % ids.length]!;
   const middle = ids[Math.floor(ids.length / 2)]!;
+  // The fleet's order: numeric ids numerically (the page's cursor is the last id of a page).
+  const numeric = [...ids].sort((a, b) => Number(a) - Number(b));
+  const last = numeric[numeric.length - 51]!;
   const deep = (
     await env.pool.query<{ id: string }>(
       `SELECT id::text FROM connector_sync.events ORDER BY seq OFFSET $1 LIMIT 1`,
@@ -181,6 +184,8 @@ async function consoleCalls(env: BenchEnv, base: string): Promise<Record<string,
     ['/api/overview', () => '/api/overview'],
     ['/api/connectors (first page of 50)', () => '/api/connectors?limit=50'],
     ['/api/connectors (a page in the middle)', () => `/api/connectors?limit=50&after=${middle}`],
+    ['/api/connectors (deleted shown)', () => '/api/connectors?limit=50&deleted=true'],
+    ['/api/connectors (the last page)', () => `/api/connectors?limit=50&after=${last}`],
     ['/api/connectors?status=invalid', () => '/api/connectors?limit=50&status=invalid'],
     ['/api/connectors?q= (one match)', (i) => `/api/connectors?limit=50&q=connector-${pick(i)}`],
     ['/api/connectors?q= (no match: reads all)', () => '/api/connectors?limit=50&q=zzz'],
@@ -191,6 +196,7 @@ async function consoleCalls(env: BenchEnv, base: string): Promise<Record<string,
     ['/api/events?action=failed', () => '/api/events?limit=100&action=failed'],
     ['/api/events?since= (last hour)', () => `/api/events?limit=100&since=${hourAgo}`],
     ['/api/passes (the chart: 60)', () => '/api/passes?limit=60'],
+    ['/api/releases (the ledger and the release in progress)', () => '/api/releases'],
     ['/api/events/stream (to its headers)', () => '/api/events/stream', true],
     ['/metrics', () => '/metrics'],
   ];
@@ -310,7 +316,8 @@ async function seqScans(env: BenchEnv): Promise<string[]> {
   return found;
 }
 
-const env = await startBenchEnv('console', N);
+// BENCH_ENV_NAME: another name for the bench's databases, beside another run of it.
+const env = await startBenchEnv(process.env.BENCH_ENV_NAME ?? 'console', N);
 try {
   const first = await runWorkerPass(env, { CONNECTOR_SYNC_CONFIG: CONFIG });
   console.log(`first pass: ${first.applied} created in ${first.wallSeconds} s`);

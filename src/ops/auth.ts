@@ -52,3 +52,17 @@ export function challenges(auth: OpsAuth): string[] {
   const basic = 'Basic realm="connector-sync", charset="UTF-8"';
   return auth.token === null ? [basic] : [basic, 'Bearer realm="connector-sync"'];
 }
+
+/**
+ * The user name a Basic credential gives (the console's login prompt), or
+ * null for a bearer token or no credential: who an action is recorded as.
+ * Only called on a request already authorized.
+ */
+export function basicUserOf(header: string | undefined): string | null {
+  const match = /^Basic +(\S+) *$/i.exec(header ?? '');
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const user = colon < 0 ? '' : decoded.slice(0, colon).trim();
+  return user === '' ? null : user;
+}

@@ -101,21 +101,35 @@ export function eventsQueryOf(params: URLSearchParams): EventQuery {
   };
 }
 
-/** `/api/connectors?status=S&q=TEXT&limit=N&after=CURSOR` (q: part of the id or deployment name) */
+/**
+ * `/api/connectors?status=S&q=TEXT&deleted=true&limit=N&after=CURSOR` (q:
+ * part of the id or deployment name; deleted: the tombstones of deleted
+ * connectors too, hidden by default unless status=deleted).
+ */
 export function connectorsQueryOf(params: URLSearchParams): {
   status: string | undefined;
   q: string | undefined;
+  deleted: boolean;
   after: string | undefined;
   limit: number;
 } {
-  onlyParams(params, ['status', 'q', 'limit', 'after']);
+  onlyParams(params, ['status', 'q', 'deleted', 'limit', 'after']);
   const status = params.get('status') || undefined;
   if (status !== undefined && !STATUSES.has(status))
     throw new BadRequest(`status must be one of ${[...STATUSES].join(', ')}`);
   const q = params.get('q')?.trim() || undefined;
   if (q !== undefined && q.length > MAX_SEARCH)
     throw new BadRequest(`q must be at most ${MAX_SEARCH} characters`);
-  return { status, q, after: connectorIdOf(params, 'after'), limit: pageSizeOf(params) };
+  const deleted = params.get('deleted') ?? 'false';
+  if (deleted !== 'true' && deleted !== 'false')
+    throw new BadRequest('deleted must be true or false');
+  return {
+    status,
+    q,
+    deleted: deleted === 'true',
+    after: connectorIdOf(params, 'after'),
+    limit: pageSizeOf(params),
+  };
 }
 
 const MAX_SEARCH = 200;

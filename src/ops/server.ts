@@ -17,6 +17,9 @@ import type { LoopView } from './loop-view.js';
 import { ASSET_PATHS, serveAsset } from './console-assets.js';
 import { streamEvents } from './event-stream.js';
 import { overview } from './overview.js';
+import { fleetPage } from './fleet.js';
+import { handleAction, type ActionPorts } from './actions.js';
+import { releasesView } from './releases-api.js';
 import {
   BadRequest,
   connectorQueryOf,
@@ -28,7 +31,7 @@ import {
 } from './queries.js';
 import type { ConnectorComparison } from '../pass/compare.js';
 import type { OpsAuth } from './auth.js';
-import { refusalOf, SERVER_LIMITS } from './guard.js';
+import { ACTIONS_PREFIX, refusalOf, SERVER_LIMITS } from './guard.js';
 import type { Masker } from '../domain/mask.js';
 
 export interface OpsDeps {
@@ -43,12 +46,16 @@ export interface OpsDeps {
   stallMs: number;
   /** For the console's live stream: each stream LISTENs on a connection of its own. */
   databaseUrl: string;
+  /** source.table: the fleet shows each connector's name, schedule and is_active from its row. */
+  sourceTable: string;
   /** prefect.uiUrl: the console links deployments there (null: no links). */
   uiUrl: string | null;
   /** Who may read what (http.auth). */
   auth: OpsAuth;
   /** One connector's desired deployment beside Prefect's (reads Postgres and Prefect). */
   compare: (id: string) => Promise<ConnectorComparison>;
+  /** The console's actions (actions.ts): POST /api/actions/<name>. */
+  actions: ActionPorts;
 }
 
 type Answer = [status: number, body: unknown, contentType?: string];
@@ -67,6 +74,7 @@ const ROUTES: Record<string, Handler> = {
   '/api/connectors': apiConnectors,
   '/api/passes': apiPasses,
   '/api/overview': apiOverview,
+  '/api/releases': async (deps, params) => [200, await releasesView(deps, params)],
 };
 
 type RawHandler = (
@@ -90,6 +98,8 @@ export function createOpsServer(deps: OpsDeps): http.Server {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refusal = refusalOf(req, url.pathname, deps.auth);
     if (refusal) return send(res, refusal.status, refusal.body, undefined, refusal.headers);
+    if (url.pathname.startsWith(ACTIONS_PREFIX))
+      return void handleAction(deps, req, res, url.pathname).catch(() => res.destroy());
     const raw = req.method === 'GET' ? RAW_ROUTES[url.pathname] : undefined;
     if (raw) {
       raw(deps, req, res, url.searchParams).catch((error: unknown) => {
@@ -171,15 +181,7 @@ async function apiEvents(deps: OpsDeps, params: URLSearchParams): Promise<Answer
 }
 
 async function apiConnectors(deps: OpsDeps, params: URLSearchParams): Promise<Answer> {
-  const query = connectorsQueryOf(params);
-  const states = await pageStates(deps.pool, deps.schema, query);
-  const ids = states.map((s) => s.connectorId);
-  const suspensions = await loadSuspensions(deps.pool, deps.schema, ids);
-  const health = await loadRunHealth(deps.pool, deps.schema, ids);
-  const releases = await readConnectorReleases(deps.pool, deps.schema, ids);
-  const next = states.length === query.limit ? states.at(-1)!.connectorId : null;
-  const page = statusJson(states, suspensions, false, health, releases) as object;
-  return [200, { ...page, next_cursor: next }];
+  return [200, await fleetPage(deps, connectorsQueryOf(params))];
 }
 
 /** `/api/connectors/<id>`: its state, and its desired deployment beside Prefect's. */

@@ -273,3 +273,24 @@ export async function lastSeq(db: Queryable, schema: string): Promise<string> {
   );
   return result.rows[0]!.seq;
 }
+
+/**
+ * Each connector's newest event (the console's "last change"): one backward
+ * step of the (connector_id, seq) index per id.
+ */
+export async function lastEventOf(
+  db: Queryable,
+  schema: string,
+  ids: readonly string[],
+): Promise<Map<string, { action: string; occurred: Date }>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ connector_id: string; action: string; occurred: Date }>(
+    `SELECT i.id AS connector_id, e.action, e.occurred
+       FROM unnest($1::text[]) AS i(id)
+       CROSS JOIN LATERAL (
+         SELECT action, occurred FROM ${quoteIdent(schema)}.events
+          WHERE connector_id = i.id ORDER BY seq DESC LIMIT 1) e`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.connector_id, { action: r.action, occurred: r.occurred }]));
+}

@@ -116,7 +116,21 @@ export async function knownIds(
   return new Set(result.rows.map((r) => r.connector_id));
 }
 
-/** A page of connector states, ordered by connector id (cursor = the last id seen). */
+/**
+ * How the fleet is ordered: ids of digits only first, in numeric order (9
+ * before 10, by length then text, so any length sorts right and a cursor
+ * compares exactly), then every other id in text order. `$n` is a parameter
+ * holding an id, or the column itself.
+ */
+function idOrderKey(id: string): string {
+  return `(${id} !~ '^[0-9]+$', CASE WHEN ${id} ~ '^[0-9]+$' THEN length(${id}) ELSE 0 END, ${id})`;
+}
+
+/**
+ * A page of connector states in id order (numeric ids numerically; cursor =
+ * the last id seen). Deleted connectors' tombstones only when asked for (or
+ * when `status` is deleted).
+ */
 export async function pageStates(
   db: Queryable,
   schema: string,
@@ -126,6 +140,8 @@ export async function pageStates(
     status?: string | undefined;
     q?: string | undefined;
     after?: string | undefined;
+    /** Deleted connectors too (default: hidden unless the status asked for is deleted). */
+    deleted?: boolean | undefined;
     limit: number;
   },
 ): Promise<ConnectorState[]> {
@@ -133,20 +149,24 @@ export async function pageStates(
   const params: unknown[] = [];
   if (query.id !== undefined) where.push(`connector_id = $${params.push(query.id)}`);
   if (query.status) where.push(`status = $${params.push(query.status)}`);
+  else if (query.deleted === false) where.push(`status <> 'deleted'`);
   if (query.q) {
     // A substring search walks connector_state (no trigram index: pg_trgm is an extension
     // we do not ask for); the page stops at `limit` rows, so it reads only until it is full.
     const like = `$${params.push(containsPattern(query.q))}`;
     where.push(`(connector_id ILIKE ${like} OR deployment_name ILIKE ${like})`);
   }
-  if (query.after) where.push(`connector_id > $${params.push(query.after)}`);
+  if (query.after) {
+    const after = `$${params.push(query.after)}::text`;
+    where.push(`${idOrderKey('connector_id')} > ${idOrderKey(after)}`);
+  }
   const limitParam = `$${params.push(query.limit)}`;
   const result = await db.query<StateRecord>(
     `SELECT connector_id, deployment_id, deployment_name, status, last_error, attempts,
             next_attempt_at, last_synced_at, row_hash
        FROM ${quoteIdent(schema)}.connector_state
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY connector_id LIMIT ${limitParam}`,
+      ORDER BY ${idOrderKey('connector_id').slice(1, -1)} LIMIT ${limitParam}`,
     params,
   );
   return result.rows.map(fromRecord);

@@ -1,4 +1,5 @@
 import type { Suspension } from '../domain/types.js';
+import { notifyWakeup } from './wakeup.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
 // <schema>.suspensions: connectors an operator suspended (docs/guides/operating.md, "Suspend and resume").
@@ -59,4 +60,19 @@ export async function resume(db: Queryable, schema: string, ids: string[]): Prom
     [ids],
   );
   return result.rows.map((r) => r.connector_id).sort();
+}
+
+/**
+ * `resume` as the CLI and the console do it: lifts the holds and wakes a
+ * running worker for just those connectors (a NOTIFY no one hears costs
+ * nothing: without a worker the next pass does it). The ids that were suspended.
+ */
+export async function resumeAndWake(
+  db: Queryable,
+  schema: string,
+  ids: string[],
+): Promise<string[]> {
+  const resumed = await resume(db, schema, ids);
+  if (resumed.length > 0) await notifyWakeup(db, resumed);
+  return resumed;
 }

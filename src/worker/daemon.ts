@@ -7,6 +7,7 @@ import { countByStatus } from '../postgres/state.js';
 import { Publisher } from '../publish/publisher.js';
 import { prepareSinks, publisherDepsOf, sinksOf } from '../publish/sinks.js';
 import { compareConnector } from '../pass/compare.js';
+import { heldNow } from '../ops/controls/held-deletes.js';
 import { runRecordedPass } from '../pass/history.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { DEFAULT_WORKER_OPTIONS, Worker, type WorkerOptions } from './loop.js';
@@ -100,8 +101,15 @@ function opsServerOf(
     stallMs: Math.max(60_000, 3 * (options.heartbeatMs ?? DEFAULT_WORKER_OPTIONS.heartbeatMs)),
     databaseUrl: config.database.url,
     uiUrl: config.prefect.uiUrl,
+    sourceTable: config.source.table,
     compare: (id) => compareConnector(runtime, id),
     auth: config.http.auth,
+    actions: {
+      config,
+      newId: runtime.newId,
+      heldDeletes: () => heldNow(runtime),
+      waitMs: 20_000,
+    },
   });
 }
 

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { ReconnectingListener } from '../postgres/listen.js';
+import { WAKEUP_CHANNEL } from '../postgres/wakeup.js';
 
-export const WAKEUP_CHANNEL = 'connector_sync_wakeup';
+export { WAKEUP_CHANNEL };
 
 /** A wake-up: the connector ids it names, or null for "a full pass, please". */
 export type Wakeup = string[] | null;

@@ -74,7 +74,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console with hostile rows', () => {
       expect(fleet).toContain(REASON);
       expect(fleet).toContain(`suspended by ${NAME}`);
       // Every hover and focus a hostile attribute could hang on.
-      await page.locator(`#connectors tbody tr[data-connector="${second}"] td.reason`).hover();
+      await page.locator(`#connectors tbody tr[data-connector="${second}"] .reason`).hover();
 
       for (const id of [hostile, second]) {
         await page.goto(`${worker.baseUrl}/#connector=${encodeURIComponent(id)}`);

@@ -3,7 +3,12 @@ import { EXIT } from '../../domain/exit-codes.js';
 import { maskerOf } from '../../domain/mask.js';
 import type { DeleteChange } from '../../domain/types.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
-import { runPass } from '../../pass/run.js';
+import {
+  chooseHeld,
+  connectorsOf,
+  heldNow,
+  type Selection,
+} from '../../ops/controls/held-deletes.js';
 import { approvalOutcomeOf } from '../../render/sync.js';
 import type { Runtime } from '../../runtime.js';
 import type { Output } from '../output.js';
@@ -16,8 +21,7 @@ import { hereOrByLeader, type SyncOptions } from './sync.js';
 // deleted; with no worker leading it runs that pass itself. A delete held
 // later is not covered: it needs an approval of its own.
 
-/** Which held deletes: those of these connectors, or every one (orphans' too). */
-export type Selection = { ids: string[] } | { all: true };
+export type { Selection };
 
 export async function approveDeletesCommand(
   rt: Runtime,
@@ -30,8 +34,7 @@ export async function approveDeletesCommand(
     throw new ConfigurationError([
       'observe mode writes nothing to Prefect: there is nothing to approve (reconcile.mode: apply)',
     ]);
-  const held = await heldNow(rt);
-  const chosen = choose(held, selection);
+  const chosen = chooseHeld(await heldNow(rt), selection);
   if (chosen.length === 0) {
     out.print(
       options.json
@@ -50,7 +53,7 @@ export async function approveDeletesCommand(
   return hereOrByLeader(
     rt,
     {
-      connectorIds: [...new Set(chosen.flatMap((d) => (d.connectorId ? [d.connectorId] : [])))],
+      connectorIds: connectorsOf(chosen),
       approvedDeletes: deploymentIds,
       pass: { allowMassDelete: false, approvedDeletes: new Set(deploymentIds) },
       outcomeOf: (result) => approvalOutcomeOf(result, deploymentIds, masker),
@@ -58,25 +61,6 @@ export async function approveDeletesCommand(
     options,
     out,
   );
-}
-
-/** The deletes the guards hold now, as a full pass would see them (it reads, never writes). */
-async function heldNow(rt: Runtime): Promise<DeleteChange[]> {
-  const plan = await runPass(rt, { dryRun: true, allowMassDelete: false });
-  return plan.plan.heldDeletes?.deletes ?? [];
-}
-
-function choose(held: DeleteChange[], selection: Selection): DeleteChange[] {
-  if ('all' in selection) return held;
-  const wanted = new Set(selection.ids);
-  const chosen = held.filter((d) => d.connectorId !== null && wanted.has(d.connectorId));
-  const found = new Set(chosen.map((d) => d.connectorId));
-  const none = selection.ids.filter((id) => !found.has(id));
-  if (none.length > 0)
-    throw new ConfigurationError([
-      `no held delete for connector${none.length > 1 ? 's' : ''} ${none.join(', ')} (\`connector-sync plan\` lists the held deletes; --all approves every one)`,
-    ]);
-  return chosen;
 }
 
 function listing(chosen: DeleteChange[]): string {

@@ -1,19 +1,11 @@
-import { controlRelease, type ReleaseVerb } from '../../domain/release-controls.js';
-import { ReleaseChangedError } from '../../domain/errors.js';
-import { releaseEvent } from '../../domain/events.js';
+import type { ReleaseVerb } from '../../domain/release-controls.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import type { Release } from '../../domain/release.js';
-import { eventRow } from '../../pass/event-row.js';
-import {
-  connectorsPerRelease,
-  readReleases,
-  releaseHistory,
-  saveReleases,
-} from '../../postgres/releases.js';
+import { applyReleaseControl, noSuchRelease } from '../../ops/controls/release-control.js';
+import { connectorsPerRelease, readReleases, releaseHistory } from '../../postgres/releases.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
 import { releaseJson, renderRelease, renderReleases } from '../../render/releases.js';
 import type { Runtime } from '../../runtime.js';
-import { WAKEUP_CHANNEL } from '../../worker/wakeups.js';
 import type { Output } from '../output.js';
 
 // `releases` and `release show|pause|resume|promote|abort|rollback RELEASE`
@@ -58,24 +50,14 @@ export async function releaseCommand(
 ): Promise<number> {
   const { schema } = rt.config.database;
   await requireCurrentSchema(rt.pool, schema);
-  for (let attempt = 0; ; attempt++) {
-    const ledger = await readReleases(rt.pool, schema);
-    const release = ledger.find((r) => r.id === id);
-    if (!release) {
-      const known = [...ledger].sort((a, b) => b.seq - a.seq).map((r) => r.id);
-      out.printError(
-        `error: no release ${JSON.stringify(id)}; the ledger has ${known.length > 0 ? known.join(', ') : 'none yet'}`,
-      );
-      return EXIT.usage;
-    }
-    if (verb === 'show') return show(rt, release, options, out);
-    try {
-      return await control(rt, verb, { ledger, release, options }, out);
-    } catch (error) {
-      // The worker moved the release on meanwhile: read it again and decide anew.
-      if (!(error instanceof ReleaseChangedError) || attempt >= 3) throw error;
-    }
+  if (verb !== 'show') return control(rt, verb, id, options, out);
+  const ledger = await readReleases(rt.pool, schema);
+  const release = ledger.find((r) => r.id === id);
+  if (!release) {
+    out.printError(`error: ${noSuchRelease(id, ledger)}`);
+    return EXIT.usage;
   }
+  return show(rt, release, options, out);
 }
 
 async function show(
@@ -105,37 +87,23 @@ async function show(
   return EXIT.ok;
 }
 
+/** The control itself is shared with the console (ops/controls/release-control.ts). */
 async function control(
   rt: Runtime,
   verb: ReleaseVerb,
-  input: { ledger: Release[]; release: Release; options: ReleaseControlOptions },
+  id: string,
+  options: ReleaseControlOptions,
   out: Output,
 ): Promise<number> {
-  const { options } = input;
-  const now = new Date();
-  const outcome = controlRelease(verb, {
-    ledger: input.ledger,
-    release: input.release,
-    by: options.by,
-    reason: options.reason,
-    now,
-  });
-  if (!outcome.ok) {
-    out.printError(`error: ${outcome.message}`);
+  const result = await applyReleaseControl(rt, verb, id, options);
+  if (!result.ok) {
+    out.printError(`error: ${result.message}`);
     return EXIT.usage;
   }
-  const operation = rt.newId();
-  const events = outcome.events.map((e) =>
-    eventRow(rt, releaseEvent(e.action, e.id, e.payload), operation, now),
-  );
-  await saveReleases(rt.pool, rt.config.database.schema, outcome.writes, events);
-  // A full pass of a running worker's leader does what the ledger now says.
-  await rt.pool.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, '']);
-  rt.logger.info({ release: input.release.id, verb, by: options.by }, `release ${verb}`);
   out.print(
     options.json
-      ? JSON.stringify({ release: input.release.id, verb, message: outcome.message }, null, 2)
-      : outcome.message,
+      ? JSON.stringify({ release: result.release, verb, message: result.message }, null, 2)
+      : result.message,
   );
   return EXIT.ok;
 }

@@ -1,8 +1,7 @@
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
-import { loadSuspensions, resume, suspend } from '../../postgres/suspensions.js';
+import { loadSuspensions, resumeAndWake, suspend } from '../../postgres/suspensions.js';
 import { EXIT } from '../../domain/exit-codes.js';
 import type { Runtime } from '../../runtime.js';
-import { WAKEUP_CHANNEL } from '../../worker/wakeups.js';
 import type { Output } from '../output.js';
 
 // `suspend` and `resume`: an operator's hold on some connectors. Both write
@@ -37,22 +36,17 @@ export async function suspendCommand(
   return EXIT.ok;
 }
 
-/**
- * Lifts the hold and wakes a running worker for just these connectors (a
- * NOTIFY no one hears costs nothing: without a worker the next pass does it).
- */
+/** Lifts the hold and wakes a running worker for just these connectors (postgres/suspensions.ts). */
 export async function resumeCommand(rt: Runtime, ids: string[], out: Output): Promise<number> {
   const { schema } = rt.config.database;
   await requireCurrentSchema(rt.pool, schema);
-  const resumed = new Set(await resume(rt.pool, schema, ids));
+  const resumed = new Set(await resumeAndWake(rt.pool, schema, ids));
   for (const id of ids)
     out.print(
       resumed.has(id)
         ? `Resumed connector ${id}: the next pass reconciles it (a running worker at once).`
         : `Connector ${id} was not suspended.`,
     );
-  if (resumed.size > 0)
-    await rt.pool.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, [...resumed].join(',')]);
   rt.logger.info({ connectors: [...resumed] }, 'connectors resumed');
   return EXIT.ok;
 }

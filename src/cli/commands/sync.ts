@@ -1,7 +1,8 @@
 import { Lease, LEASES } from '../../postgres/lease.js';
 import { Listener } from '../../postgres/listen.js';
 import { requireCurrentSchema } from '../../postgres/schema-check.js';
-import { idsWithStatus, knownIds } from '../../postgres/state.js';
+import { idsWithStatus } from '../../postgres/state.js';
+import { unknownConnectors } from '../../ops/controls/hand-over.js';
 import {
   finishSyncRequests,
   readFinished,
@@ -110,9 +111,8 @@ export async function hereOrByLeader(
  * its sync deletes its deployment.
  */
 async function refuseUnknown(rt: Runtime, ids: string[]): Promise<void> {
-  const inSource = new Set((await rt.store.readSource(ids)).rows.map((r) => r.id));
-  const known = await knownIds(rt.pool, rt.config.database.schema, ids);
-  const unknown = ids.filter((id) => !inSource.has(id) && !known.has(id));
+  const { schema } = rt.config.database;
+  const unknown = await unknownConnectors(rt.pool, { schema, table: rt.config.source.table }, ids);
   if (unknown.length === 0) return;
   const which =
     unknown.length === 1 ? `connector ${unknown[0]}` : `connectors ${unknown.join(', ')}`;

@@ -108,31 +108,81 @@ export interface PassBar {
   prefect_calls: { reads: number; writes: number };
 }
 
-// A bar is at most 24 wide, so a few passes read as bars, not as blocks.
-const CHART = { width: 640, height: 160, gap: 2, top: 16, bottom: 4, widest: 24 };
+// A bar is at most 24 wide, so a few passes read as bars, not as blocks. The
+// bottom margin holds the time axis.
+const CHART = {
+  width: 640,
+  height: 180,
+  gap: 1,
+  top: 16,
+  bottom: 24,
+  left: 4,
+  right: 40,
+  widest: 24,
+};
 
 /**
- * The passes (oldest left) as an inline SVG bar chart: height is the duration,
- * colour the result; each bar's <title> tells the rest (a tooltip, and what a
- * screen reader reads).
+ * The passes (oldest left) as an inline SVG bar chart on a time axis: each
+ * bar stands where its pass started, its height is the duration, its colour
+ * the result; each bar's <title> tells the rest (a tooltip, and what a
+ * screen reader reads). The axis is labelled in UTC (HH:MM, with the date
+ * when the span crosses days).
  */
 export function passesChart(passes: PassBar[]): string {
-  const { width, height, gap, top, bottom, widest } = CHART;
-  const label = `Duration of the last ${passes.length} passes, oldest first`;
   if (passes.length === 0) return '<p>No passes recorded yet.</p>';
+  const { width, height, top, bottom, left, right, widest, gap } = CHART;
+  const times = passes.map((p) => new Date(p.started_at).getTime());
+  const first = Math.min(...times);
+  const span = Math.max(Math.max(...times) - first, 60_000);
+  const plot = width - left - right;
+  const x = (t: number) => left + ((t - first) / span) * plot;
+  const label = `Duration of the last ${passes.length} passes, oldest first, on a time axis from ${whenText(new Date(first).toISOString())} to ${whenText(new Date(first + span).toISOString())}`;
   const longest = Math.max(...passes.map((p) => p.duration_ms), 1);
-  const barWidth = Math.min(widest, Math.max(2, (width - gap * passes.length) / passes.length));
+  // As wide as the closest two passes allow (bars of passes close in time do not overlap).
+  const sorted = [...times].sort((a, b) => a - b);
+  const closest = Math.min(
+    ...sorted.slice(1).map((t, i) => ((t - sorted[i]!) / span) * plot),
+    plot,
+  );
+  const barWidth = Math.max(2, Math.min(widest, plot / passes.length - gap, closest - gap));
+  const base = height - bottom;
   const bars = passes.map((p, i) => {
-    const h = Math.max(2, ((height - top - bottom) * p.duration_ms) / longest);
-    const x = i * (barWidth + gap);
+    const h = Math.max(2, ((base - top) * p.duration_ms) / longest);
+    const at = Math.min(x(times[i]!), left + plot + right - barWidth);
     return (
-      `<rect class="bar bar-${escapeHtml(p.result)}" x="${x.toFixed(1)}" y="${(height - bottom - h).toFixed(1)}"` +
+      `<rect class="bar bar-${escapeHtml(p.result)}" x="${at.toFixed(1)}" y="${(base - h).toFixed(1)}"` +
       ` width="${barWidth.toFixed(1)}" height="${h.toFixed(1)}"><title>${escapeHtml(passTitle(p))}</title></rect>`
     );
   });
   return (
     `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(label)}">` +
-    `<text x="0" y="11" class="axis">longest ${escapeHtml(seconds(longest))}</text>${bars.join('')}</svg>`
+    `<text x="0" y="11" class="axis">longest ${escapeHtml(seconds(longest))}</text>${bars.join('')}` +
+    `${timeAxis(first, span, x, base)}</svg>`
+  );
+}
+
+const TICK_STEPS_MS = [1, 5, 10, 15, 30, 60, 120, 360, 720, 1440].map((m) => m * 60_000);
+
+/** The axis line and 3 to 6 ticks at round UTC times, each labelled HH:MM (or MM-DD HH:MM). */
+function timeAxis(first: number, span: number, x: (t: number) => number, base: number): string {
+  const step =
+    TICK_STEPS_MS.find((s) => span / s <= 6) ?? 86_400_000 * Math.ceil(span / 86_400_000 / 6);
+  const days =
+    new Date(first).toISOString().slice(0, 10) !==
+    new Date(first + span).toISOString().slice(0, 10);
+  const ticks: string[] = [];
+  for (let t = Math.ceil(first / step) * step; t <= first + span; t += step) {
+    const iso = new Date(t).toISOString();
+    const text = days ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
+    const at = x(t).toFixed(1);
+    ticks.push(
+      `<line class="tick" x1="${at}" y1="${base}" x2="${at}" y2="${base + 4}"/>` +
+        `<text class="axis" x="${at}" y="${base + 15}" text-anchor="middle">${text}</text>`,
+    );
+  }
+  return (
+    `<line class="axis-line" x1="${x(first).toFixed(1)}" y1="${base}" x2="${x(first + span).toFixed(1)}" y2="${base}"/>` +
+    `${ticks.join('')}<text class="axis" x="${CHART.width}" y="${base + 15}" text-anchor="end">UTC</text>`
   );
 }
 
@@ -188,4 +238,25 @@ export function runHealthBadge(rh: RunHealthView | null | undefined): string {
     `<span class="rh rh-${escapeHtml(rh.health)}" title="${escapeHtml(runHealthText(rh))}">` +
     `${escapeHtml(rh.health)}</span>${escapeHtml(failed + late)}`
   );
+}
+
+/**
+ * A failed connector's next attempt: when it is still ahead, the time; once
+ * it has passed, "due" — the next pass tries it (never a time in the past
+ * shown as the future). '' when there is none.
+ */
+export function retryText(nextAttemptAt: string | null | undefined, now: number): string {
+  if (!nextAttemptAt) return '';
+  const at = new Date(nextAttemptAt).getTime();
+  if (Number.isNaN(at)) return '';
+  return at > now ? `retry at ${whenText(nextAttemptAt)}` : 'retry due (the next pass tries it)';
+}
+
+/** A row's schedule: its cron and time zone, or "none". */
+export function scheduleText(
+  schedule: { cron: string | null; timezone: string | null } | null,
+): string {
+  if (!schedule) return '–';
+  if (!schedule.cron) return 'none';
+  return schedule.timezone ? `${schedule.cron} (${schedule.timezone})` : schedule.cron;
 }

@@ -5,6 +5,8 @@ import {
   eventDetail,
   fieldChanges,
   passesChart,
+  retryText,
+  scheduleText,
   passTitle,
   whenText,
   type PassBar,
@@ -139,3 +141,44 @@ describe('run health in the console', () => {
     );
   });
 });
+
+describe('retryText and scheduleText', () => {
+  const now = Date.parse('2026-12-01T10:00:00Z');
+  it('a retry still ahead is a time; one in the past is due, never a future time', () => {
+    expect(retryText('2026-12-01T10:05:00Z', now)).toBe('retry at 2026-12-01 10:05:00 UTC');
+    expect(retryText('2026-12-01T09:55:00Z', now)).toBe('retry due (the next pass tries it)');
+    expect(retryText(null, now)).toBe('');
+  });
+  it('a schedule is its cron and zone, or none', () => {
+    expect(scheduleText({ cron: '0 4 * * *', timezone: 'UTC' })).toBe('0 4 * * * (UTC)');
+    expect(scheduleText({ cron: null, timezone: null })).toBe('none');
+    expect(scheduleText(null)).toBe('–');
+  });
+});
+
+describe('passesChart: the time axis', () => {
+  it('places bars by start time and labels round UTC times', () => {
+    const svg = passesChart([
+      { ...chartPass, started_at: '2026-12-01T10:00:00Z' },
+      { ...chartPass, started_at: '2026-12-01T10:30:00Z' },
+      { ...chartPass, started_at: '2026-12-01T10:31:00Z' },
+    ]);
+    const xs = [...svg.matchAll(/<rect [^>]*x="([\d.]+)"/g)].map((m) => Number(m[1]));
+    // 30 minutes apart, then 1: the gaps on the axis say so.
+    expect((xs[1]! - xs[0]!) / (xs[2]! - xs[1]!)).toBeCloseTo(30, 0);
+    expect(svg).toContain('>10:00<');
+    expect(svg).toContain('>10:30<');
+    expect(svg).toContain('>UTC<');
+  });
+});
+
+const chartPass = {
+  id: 'p',
+  started_at: '2026-12-01T10:00:00Z',
+  kind: 'full',
+  result: 'ok',
+  duration_ms: 1000,
+  changes: {},
+  problems: 0,
+  prefect_calls: { reads: 1, writes: 0 },
+};

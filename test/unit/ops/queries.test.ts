@@ -53,12 +53,19 @@ describe('connectorsQueryOf', () => {
     expect(connectorsQueryOf(params('status=held&after=41&limit=3'))).toEqual({
       status: 'held',
       q: undefined,
+      deleted: false,
       after: '41',
       limit: 3,
     });
     expect(() => connectorsQueryOf(params('status=sad'))).toThrow(
       /status must be one of synced, pending/,
     );
+  });
+
+  it('deleted connectors only when asked for: deleted=true or false', () => {
+    expect(connectorsQueryOf(params('deleted=true')).deleted).toBe(true);
+    expect(connectorsQueryOf(params('deleted=false')).deleted).toBe(false);
+    expect(() => connectorsQueryOf(params('deleted=yes'))).toThrow('deleted must be true or false');
   });
 });
 
@@ -67,6 +74,7 @@ describe('connectorsQueryOf: search', () => {
     expect(connectorsQueryOf(params('q=%20ab%25_%20&status=&after='))).toEqual({
       status: undefined,
       q: 'ab%_',
+      deleted: false,
       after: undefined,
       limit: 100,
     });
