@@ -18,6 +18,7 @@ import { withDefaultCommand } from './default-command.js';
 import { describeFailure } from './failure.js';
 import type { CliProcess, Output } from './output.js';
 import { parseSince } from './since.js';
+import { opsHostOf, quietInTerminal } from './terminal.js';
 
 // The commander program, built as a value: every command, option and help
 // text, with the bodies in commands/. It touches the process only through
@@ -56,6 +57,8 @@ export interface CliContext {
   /** The global options (--config, --log-level), read once argv is parsed. */
   globals(): { config?: string; logLevel?: string };
 }
+
+export { opsHostOf, quietInTerminal };
 
 /** Parses `argv` (as process.argv: node, script, args…) and runs the command it names. */
 export async function runCli(argv: string[], proc: CliProcess): Promise<CliEnding> {
@@ -322,17 +325,6 @@ async function runDaemon(
   });
 }
 
-/**
- * http.host unset (null): from a terminal (stdin or stdout a TTY) the ops
- * port stays on this machine, 127.0.0.1; otherwise — a container, a service
- * manager — every interface. HOST / http.host always win (`::` for every
- * interface from a terminal).
- */
-export function opsHostOf(config: Config, isTerminal: boolean): Config {
-  if (config.http.host !== null || !isTerminal) return config;
-  return { ...config, http: { ...config.http, host: '127.0.0.1' } };
-}
-
 /** Runs a one-shot command with the process's real edges; its exit code becomes the process's. */
 async function withRuntime(
   context: CliContext,
@@ -351,22 +343,6 @@ async function withRuntime(
     await rt.close().catch(() => undefined);
   }
   context.ending = { code, exitNow: false };
-}
-
-/**
- * A command whose output a person reads in a terminal logs warnings and
- * worse only, so no info line lands between the rows of its table (stderr
- * and stdout share the screen); LOG_LEVEL, --log-level or a log.level other
- * than the default still decide.
- */
-export function quietInTerminal(
-  config: Config,
-  context: { proc: CliProcess; globals: () => { logLevel?: string | undefined } },
-): Config {
-  const asked =
-    context.proc.env.LOG_LEVEL !== undefined || context.globals().logLevel !== undefined;
-  if (context.proc.outputIsTerminal !== true || asked || config.log.level !== 'info') return config;
-  return { ...config, log: { ...config.log, level: 'warn' } };
 }
 
 function loggerOf(config: Config): Logger {
