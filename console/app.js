@@ -94,6 +94,9 @@ function statusCell(c) {
   return (
     `<span class="st st-${escapeHtml(c.status)}">${escapeHtml(c.status)}</span>${suspendedBadge(c.suspended)}` +
     (why ? `<div class="reason sub">${escapeHtml(why)}</div>` : '') +
+    (c.still_running_since
+      ? `<div class="running sub">still running the spec of ${escapeHtml(whenText(c.still_running_since))}</div>`
+      : '') +
     (retry ? `<div class="retry sub">${escapeHtml(retry)}</div>` : '')
   );
 }
@@ -166,7 +169,7 @@ async function loadHistory(more) {
 function stateText(body) {
   const c = body.connector;
   const state = c
-    ? `Status ${c.status}${c.last_error ? `: ${c.last_error}` : ''}; deployment ${c.deployment_name ?? 'none'}; ${c.attempts} failed attempts.`
+    ? `Status ${c.status}${c.last_error ? `: ${c.last_error}` : ''}${c.still_running_since ? ` — still running the spec of ${whenText(c.still_running_since)}` : ''}; deployment ${c.deployment_name ?? 'none'}; ${c.attempts} failed attempts.`
     : 'No pass has recorded a state for it yet.';
   const why = suspendedReason(c?.suspended);
   const problem = body.comparison?.problem;

@@ -1,6 +1,11 @@
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker } from '../harness/daemon.js';
 import { createTestEnv, insertConnectors, type TestEnv } from '../harness/env.js';
 import { prefectApi } from '../harness/prefect-api.js';
+
+const CHROMIUM = '/usr/bin/chromium';
 
 // A row edited into something invalid leaves its deployment running the last
 // good spec: plan and status say so, with the time of that spec, and Prefect
@@ -46,4 +51,24 @@ describe('an invalid edit of a synced connector', () => {
     const [deployment] = await prefectApi(env.apiUrl).deploymentsByTag(env.tag);
     expect(deployment!.schedules.map((s: any) => s.schedule.cron)).toEqual(['0 1 * * *']);
   });
+
+  it.skipIf(!existsSync(CHROMIUM))(
+    'the console says so too',
+    async () => {
+      const worker = await startWorker(env, { CONNECTOR_SYNC_SCHEDULE: '0 0 1 1 *' });
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${worker.baseUrl}/`);
+        const row = page.locator(`#connectors tbody tr[data-connector="${id}"]`);
+        await row.waitFor();
+        expect(await row.locator('.running').innerText()).toMatch(/^still running the spec of /);
+      } finally {
+        await browser.close();
+        worker.kill('SIGTERM');
+        await worker.exited;
+      }
+    },
+    60_000,
+  );
 });
