@@ -75,7 +75,9 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
     else {
       merged = deepMerge(merged, parsed);
       files.push(file);
-      provenance.files.push({ file, keys: keysOfFile(parsed) });
+      // The package's own default.yaml mirrors the schema's defaults: its keys read as `default`.
+      const shipped = file === join(PACKAGE_CONFIG_DIR, 'default.yaml');
+      if (!shipped) provenance.files.push({ file, keys: keysOfFile(parsed) });
     }
   }
 

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, quietInTerminal, runCli } from '../../../src/cli/program.js';
 import type { CliProcess } from '../../../src/cli/output.js';
@@ -114,9 +116,29 @@ describe('connector-sync config', () => {
     expect(byKey['prefect.apiKey']).toMatchObject({ value: '[masked]', source: 'env' });
     expect(byKey['http.auth.token']).toMatchObject({ value: '[masked]', source: 'env' });
     expect(byKey['log.level']).toMatchObject({ value: 'debug', source: 'flag' });
-    expect(byKey['reconcile.schedule']).toMatchObject({ value: '* * * * *', source: 'file' });
-    expect(byKey['reconcile.schedule']!.from).toMatch(/config\/default\.yaml$/);
+    // The package's own default.yaml mirrors the schema's defaults: not "file".
+    expect(byKey['reconcile.schedule']).toMatchObject({
+      value: '* * * * *',
+      source: 'default',
+      from: null,
+    });
     expect(proc.out).not.toMatch(/hunter2|pnu_0123|tok-0123/);
+  });
+
+  it('a key set by a config file of yours reads "file", with that file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-config-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, "reconcile:\n  schedule: '*/5 * * * *'\n");
+    const proc = fakeProcess({ ...env, CONNECTOR_SYNC_CONFIG: file });
+    expect((await runCli(argv('config', '--json'), proc)).code).toBe(0);
+    const { keys } = JSON.parse(proc.out) as {
+      keys: { key: string; source: string; from: string | null }[];
+    };
+    expect(keys.find((k) => k.key === 'reconcile.schedule')).toMatchObject({
+      source: 'file',
+      from: file,
+    });
+    expect(keys.find((k) => k.key === 'reconcile.mode')).toMatchObject({ source: 'default' });
   });
 
   it('text: a table of KEY, VALUE, SOURCE; a key no file sets is a default', async () => {
