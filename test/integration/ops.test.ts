@@ -446,6 +446,7 @@ describe('/api/connectors', () => {
     expect((await get('/api/connectors?status=conflict')).json).toEqual({
       connectors: [],
       next_cursor: null,
+      source_error: null,
     });
 
     for (const query of ['status=broken', 'status=SYNCED', 'limit=0', 'limit=x']) {

@@ -261,8 +261,14 @@ describe('is_active = false wins over other problems', () => {
         fields: { paused: { from: false, to: true } },
       }),
     ]);
+    // Its deployment (paused now) still has the spec of its last sync: the plan says since when.
     expect(out.problems).toEqual([
-      { connector_id: id, status: 'invalid', message: expect.stringContaining('every 5 minutes') },
+      {
+        connector_id: id,
+        status: 'invalid',
+        message: expect.stringContaining('every 5 minutes'),
+        still_running_since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
     ]);
     const api = prefectApi(e.apiUrl);
     const deployment = (await api.deploymentsByTag(e.tag)).find(
