@@ -191,12 +191,21 @@ function compareRow(r) {
     <td><code>${escapeHtml(r.desired)}</code></td><td><code>${escapeHtml(r.actual)}</code></td></tr>`;
 }
 
-/** Its state, and desired beside actual (`/api/connectors/<id>`). */
+/** Bumped by every loadComparison: only the newest one's answer is shown. */
+let comparisonGeneration = 0;
+
+/**
+ * Its state, and desired beside actual (`/api/connectors/<id>`). The answer
+ * waits on Prefect, so two may come back out of order (a live event's reload,
+ * then an action's): an older answer never overwrites a newer one.
+ */
 async function loadComparison() {
+  const generation = ++comparisonGeneration;
   const response = await fetch(`/api/connectors/${encodeURIComponent(view.connector)}`, {
     headers: { accept: 'application/json' },
   });
   const body = response.status === 404 ? null : await response.json();
+  if (generation !== comparisonGeneration) return;
   if (body === null || !response.ok) {
     showConnectorActions(null);
     $('connector-state').textContent = body?.error ?? 'No connector with this id is known.';
