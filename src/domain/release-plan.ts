@@ -61,11 +61,21 @@ export function planReleases(input: {
   let after = ledger;
   const changed: Release[] = [];
   let started: Release | null = null;
-  if (input.fullPass && !known && lastGood(ledger)) {
-    const begun = startRelease({ ...target, ledger, order, rules, now });
-    started = begun.release;
-    changed.push(begun.release, ...(begun.superseded ? [begun.superseded] : []));
-    after = [...replaced(ledger, begun.superseded), begun.release];
+  const back = input.fullPass && known ? returnTo(known, ledger, now) : [];
+  if (input.fullPass && (!known || known.state === 'superseded') && lastGood(ledger)) {
+    // A release the ledger does not know, or one a later release superseded
+    // that the template names again: rolled out in waves, from the first.
+    const begun = startRelease({ ...target, ledger: withoutId(ledger, known), order, rules, now });
+    started = {
+      ...begun.release,
+      seq: known?.seq ?? begun.release.seq,
+      revision: known?.revision ?? 0,
+    };
+    changed.push(started, ...(begun.superseded ? [begun.superseded] : []));
+    after = [...replaced(withoutId(ledger, known), begun.superseded), started];
+  } else if (back.length > 0) {
+    changed.push(...back);
+    after = back.reduce(replaced, ledger);
   } else if (input.fullPass) {
     const current = inProgress(ledger);
     const grown = current ? topUp(current, order) : null;
@@ -82,6 +92,36 @@ export function planReleases(input: {
     order,
     assign: assignmentOf(after, target.spec),
   };
+}
+
+function withoutId(ledger: Release[], release: Release | undefined): Release[] {
+  return release ? ledger.filter((r) => r.id !== release.id) : ledger;
+}
+
+/**
+ * The template went back to a release that completed before: the fleet goes
+ * back to it at once (it was proven), and what stood after it — complete or
+ * in progress — is superseded. Nothing when it is already where the fleet rests.
+ */
+function returnTo(known: Release, ledger: Release[], now: Date): Release[] {
+  if (known.state !== 'complete') return [];
+  const current = inProgress(ledger);
+  const good = lastGood(ledger);
+  if (good?.id === known.id && (!current || current.id === known.id)) return [];
+  return ledger
+    .filter(
+      (r) =>
+        r.id !== known.id &&
+        ((r.state === 'complete' && r.seq > known.seq) ||
+          r.state === 'rolling-out' ||
+          r.state === 'paused'),
+    )
+    .map((r) => ({
+      ...r,
+      state: 'superseded' as const,
+      reason: `the template went back to ${known.id}`,
+      finishedAt: r.finishedAt ?? now,
+    }));
 }
 
 function replaced(ledger: Release[], release: Release | null): Release[] {

@@ -158,6 +158,38 @@ describe('a release in waves', () => {
   });
 });
 
+describe('the template going back to an earlier release', () => {
+  it('gives the fleet that release at once; the one after it is superseded; named again, it rolls out anew', async () => {
+    const w = world({ rollout: { waves: ['100%'], verify: 'none' } });
+    await shipped(w);
+    expect(Object.values(versions(w))).toEqual(['2.0.0', '2.0.0', '2.0.0', '2.0.0']);
+    w.config.deployment.version = '1.0.0';
+    await w.pass();
+    expect(Object.values(versions(w))).toEqual(['1.0.0', '1.0.0', '1.0.0', '1.0.0']);
+    expect(w.store.releases.get('2.0.0')).toMatchObject({
+      state: 'superseded',
+      reason: 'the template went back to 1.0.0',
+    });
+    expect((await w.pass()).calls.writes).toBe(0);
+
+    w.config.deployment.version = '2.0.0';
+    await w.pass();
+    expect(Object.values(versions(w))).toEqual(['2.0.0', '2.0.0', '2.0.0', '2.0.0']);
+    expect(w.store.releases.get('2.0.0')!.state).toBe('complete');
+    expect(releaseEvents(w).filter((a) => a === 'release-started')).toHaveLength(2);
+  });
+
+  it('supersedes a release in progress when the template goes back to the last good one', async () => {
+    const w = world();
+    await shipped(w);
+    expect(w.store.releases.get('2.0.0')!.state).toBe('rolling-out');
+    w.config.deployment.version = '1.0.0';
+    await w.pass();
+    expect(w.store.releases.get('2.0.0')!.state).toBe('superseded');
+    expect(Object.values(versions(w))).toEqual(['1.0.0', '1.0.0', '1.0.0', '1.0.0']);
+  });
+});
+
 describe('a fleet smaller than its waves', () => {
   it('skips the waves that would add nobody: one gate, then complete', async () => {
     const w = passWorld({
