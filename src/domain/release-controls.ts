@@ -1,5 +1,6 @@
 import type { ReleaseAction } from './events.js';
 import { inProgress, lastGood, waveLabel, type Release } from './release.js';
+import { fromTheFirstWave } from './rollout.js';
 
 // An operator's controls on a release (`connector-sync release VERB RELEASE`,
 // docs/concepts/releases.md): pure. Each changes the ledger only; the leading
@@ -74,16 +75,8 @@ function resume({ ledger, release, by, now }: ControlInput): ControlOutcome {
     );
   const retried: Release = {
     ...release,
-    state: 'rolling-out',
     previous: lastGood(ledger)?.id ?? release.previous,
-    wave: 0,
-    members: [],
-    waveFrom: 0,
-    gate: null,
-    reason: null,
-    startedAt: now,
-    finishedAt: null,
-    rolledBackAt: null,
+    ...fromTheFirstWave(now),
   };
   return {
     ok: true,

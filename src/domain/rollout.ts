@@ -84,6 +84,34 @@ export function canaryOrder(candidates: Candidate[], canaries: string[]): string
   return [...first, ...rest];
 }
 
+/** A release (new, or retried) at the start of its first wave, with no connector yet. */
+export function fromTheFirstWave(
+  now: Date,
+): Pick<
+  Release,
+  | 'state'
+  | 'wave'
+  | 'members'
+  | 'waveFrom'
+  | 'gate'
+  | 'reason'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'rolledBackAt'
+> {
+  return {
+    state: 'rolling-out',
+    wave: 0,
+    members: [],
+    waveFrom: 0,
+    gate: null,
+    reason: null,
+    startedAt: now,
+    finishedAt: null,
+    rolledBackAt: null,
+  };
+}
+
 /** A new release, its first wave chosen from `order`; the one in progress (if any) is superseded. */
 export function startRelease(input: {
   id: string;
@@ -100,17 +128,9 @@ export function startRelease(input: {
     name: input.spec.release ?? input.specHash.slice(0, 8),
     specHash: input.specHash,
     spec: input.spec,
-    state: 'rolling-out',
     previous: lastGood(ledger)?.id ?? null,
     waves: rules.waves,
-    wave: 0,
-    members: [],
-    waveFrom: 0,
-    gate: null,
-    reason: null,
-    startedAt: now,
-    finishedAt: null,
-    rolledBackAt: null,
+    ...fromTheFirstWave(now),
     revision: 0,
     seq: Math.max(0, ...ledger.map((r) => r.seq)) + 1,
   };
